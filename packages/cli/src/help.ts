@@ -1,0 +1,28 @@
+import { services } from "./services";
+
+export function helpText(): string {
+  return [
+    "dcnet — the DC/OS networking stack (Mesos-DNS, dcos-dns, l4lb, overlay, edge-lb) in TypeScript",
+    "",
+    "Usage: dcnet <command> [options]",
+    "",
+    "Commands:",
+    "  start [--nodes N] [--grpc-port P] [--http-port P] [--log-level L]",
+    "                               run the embedded stack in this process (in-process bus, loopback)",
+    "  run <service> [--config FILE]",
+    "                               run one service in the foreground (JSON logs; SIGTERM stops it)",
+    "  status [--addr HOST:PORT] [--json]",
+    "                               a node's view of itself and the cluster members",
+    "  health [--addr HOST:PORT] [--service NAME]",
+    "                               grpc.health.v1 check; exit 0 when SERVING",
+    "  version                      print the version",
+    "  help                         this text",
+    "",
+    "Services (dcnet run <service>):",
+    ...services.map((s) => `  ${s.name.padEnd(29)}${s.description}`),
+    "",
+    "Configuration: --config FILE (JSON), then environment overrides DCNET_<SECTION>__<KEY>",
+    "(e.g. DCNET_BUS__SERVERS=nats://n1:4222,nats://n2:4222, DCNET_CLUSTER__KEY=...).",
+    "Invalid values stop the service with an error naming the key.",
+  ].join("\n");
+}

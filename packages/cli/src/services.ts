@@ -1,0 +1,42 @@
+import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
+import { loadConfig, type Logger, type Registry, type z } from "@dcnet/core";
+
+/** A service `dcnet run <name>` can start. Later services add themselves here. */
+export interface RunnableService {
+  readonly name: string;
+  readonly description: string;
+  /** Validates config (file + env) and starts; resolves to a stop function. */
+  start(input: {
+    configFile?: string | undefined;
+    env: Record<string, string | undefined>;
+    registry: Registry;
+    logger: (level: string) => Logger;
+  }): Promise<{ stop(): Promise<void>; summary: Record<string, unknown> }>;
+}
+
+function configured<S extends z.ZodTypeAny>(
+  schema: S,
+  input: { configFile?: string | undefined; env: Record<string, string | undefined> },
+): z.output<S> {
+  return loadConfig(schema, { file: input.configFile, env: input.env, prefix: "DCNET" });
+}
+
+export const services: readonly RunnableService[] = [
+  {
+    name: "node",
+    description: "node agent: joins the bus, heartbeats, serves NodeService (gRPC 50051) and /metrics (9100)",
+    async start(input) {
+      const config = configured(nodeConfigSchema, input);
+      const agent = createNodeAgent(config, { logger: input.logger(config.log.level), registry: input.registry });
+      await agent.lifecycle.start();
+      return {
+        stop: () => agent.lifecycle.stop(),
+        summary: { node: agent.identity.nodeId, grpc: agent.ports.grpc, http: agent.ports.http },
+      };
+    },
+  },
+];
+
+export function findService(name: string): RunnableService | undefined {
+  return services.find((s) => s.name === name);
+}

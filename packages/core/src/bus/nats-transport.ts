@@ -1,0 +1,150 @@
+import { connect, KvWatchInclude, type KV, type NatsConnection, type ConnectionOptions, type KvEntry as NatsKvEntry } from "nats";
+import { ConflictError } from "../errors";
+import type { RawKv, RawKvChange, RawKvEntry, Transport } from "./transport";
+
+export interface NatsTransportOptions {
+  /** NATS server URLs (`nats://host:4222`); list every server of the cluster. */
+  servers: string[];
+  /** Connection name shown by the server (monitoring). */
+  name: string;
+  /** JetStream KV replicas for buckets this node creates. */
+  replicas: number;
+  /** How long to keep retrying the first connection, in ms (servers may still be starting). */
+  connectTimeoutMs?: number;
+  /** Optional hook so callers can log reconnects. */
+  onStatus?: (status: string, detail: string) => void;
+}
+
+const isConflict = (err: unknown): boolean => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
+
+function toRaw(e: NatsKvEntry): RawKvEntry {
+  return { key: e.key, data: e.value, revision: e.revision };
+}
+
+/** The NATS implementation: core subjects for events, JetStream KV buckets for state. */
+export async function createNatsTransport(opts: NatsTransportOptions): Promise<Transport> {
+  const deadline = Date.now() + (opts.connectTimeoutMs ?? 30_000);
+  const connOpts: ConnectionOptions = {
+    servers: opts.servers,
+    name: opts.name,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+  };
+  let nc: NatsConnection | undefined;
+  for (;;) {
+    try {
+      nc = await connect(connOpts);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  const conn = nc;
+  let connected = true;
+  void (async () => {
+    for await (const s of conn.status()) {
+      if (s.type === "disconnect") connected = false;
+      if (s.type === "reconnect") connected = true;
+      opts.onStatus?.(s.type, String(s.data));
+    }
+  })();
+  const js = conn.jetstream();
+  const kvs = new Map<string, Promise<KV>>();
+
+  const openKv = async (bucket: string): Promise<KV> => {
+    // Creating a bucket races with other nodes doing the same; retry while the
+    // JetStream meta leader settles (right after the cluster forms, or after a server is lost).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await js.views.kv(bucket, { replicas: opts.replicas, history: 1 });
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250 * Math.min(attempt + 1, 4)));
+      }
+    }
+  };
+
+  const rawKv = (kv: KV): RawKv => ({
+    get: async (key) => {
+      const e = await kv.get(key);
+      return e && e.operation === "PUT" ? toRaw(e) : undefined;
+    },
+    put: (key, data) => kv.put(key, data),
+    create: async (key, data) => {
+      try {
+        return await kv.create(key, data);
+      } catch (err) {
+        throw isConflict(err) ? new ConflictError(key, 0, err) : err;
+      }
+    },
+    update: async (key, data, expected) => {
+      try {
+        return await kv.update(key, data, expected);
+      } catch (err) {
+        throw isConflict(err) ? new ConflictError(key, expected, err) : err;
+      }
+    },
+    delete: (key) => kv.delete(key),
+    keys: async (filter) => {
+      const out: string[] = [];
+      for await (const k of await kv.keys(filter)) out.push(k);
+      return out;
+    },
+    watch: (filter, initial, onChange) => {
+      let stopped = false;
+      let stopIter: (() => void) | undefined;
+      let markReady: () => void = () => {};
+      const ready = new Promise<void>((resolve) => (markReady = resolve));
+      void (async () => {
+        const iter = await kv.watch({
+          key: filter,
+          include: initial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly,
+          initializedFn: () => markReady(),
+        });
+        stopIter = () => iter.stop();
+        if (stopped) iter.stop();
+        if (!initial) markReady();
+        for await (const e of iter) {
+          if (stopped) break;
+          const change: RawKvChange =
+            e.operation === "PUT" ? { op: "put", entry: toRaw(e) } : { op: "delete", key: e.key, revision: e.revision };
+          onChange(change);
+        }
+      })().catch(() => markReady());
+      return {
+        ready,
+        stop: () => {
+          stopped = true;
+          stopIter?.();
+        },
+      };
+    },
+  });
+
+  return {
+    kind: "nats",
+    isConnected: () => connected && !conn.isClosed(),
+    publish: async (subject, data) => conn.publish(subject, data),
+    subscribe: (subject, handler) => {
+      const sub = conn.subscribe(subject, { callback: (err, msg) => !err && handler({ subject: msg.subject, data: msg.data }) });
+      return { unsubscribe: () => sub.unsubscribe() };
+    },
+    kv: async (bucket) => {
+      let p = kvs.get(bucket);
+      if (!p) {
+        p = openKv(bucket);
+        kvs.set(bucket, p);
+        p.catch(() => kvs.delete(bucket));
+      }
+      return rawKv(await p);
+    },
+    flush: () => conn.flush(),
+    close: async () => {
+      await conn.drain().catch(() => conn.close());
+    },
+  };
+}

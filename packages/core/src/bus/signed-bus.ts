@@ -1,0 +1,97 @@
+import type { Registry } from "prom-client";
+import { counter } from "../metrics";
+import { checkBucket, checkClusterId, checkFilter, checkKey, checkSubject, namespace } from "./names";
+import { Rejected, Signer, type RejectReason } from "./signing";
+import type { RawKv, RawKvEntry, Transport } from "./transport";
+import type { Bus, BusEvent, KvChange, KvEntry, KvStore } from "./types";
+
+export interface BusOptions {
+  clusterId: string;
+  /** Shared secret of the cluster (≥ 16 bytes). */
+  clusterKey: string | Uint8Array;
+  nodeId: string;
+  /** Where `dcnet_bus_rejected_total` is counted. */
+  registry?: Registry;
+  /** Called for every rejected message (logging). */
+  onReject?: (reason: RejectReason, kind: "event" | "kv", place: string) => void;
+}
+
+/**
+ * The bus every service uses: scopes names to the cluster, signs everything
+ * written, verifies everything read, and drops (and counts) what fails.
+ */
+export function createBus(transport: Transport, opts: BusOptions): Bus & { rejected(): Record<string, number> } {
+  const clusterId = checkClusterId(opts.clusterId);
+  const signer = new Signer(clusterId, opts.clusterKey, opts.nodeId);
+  const counts: Record<string, number> = {};
+  const rejectedTotal = opts.registry
+    ? counter(opts.registry, "dcnet_bus_rejected_total", "Bus messages and values dropped by the identity check", ["reason", "kind"])
+    : undefined;
+  const eventPrefix = namespace.subject(clusterId, "");
+
+  const reject = (reason: RejectReason, kind: "event" | "kv", place: string): void => {
+    counts[reason] = (counts[reason] ?? 0) + 1;
+    rejectedTotal?.inc({ reason, kind });
+    opts.onReject?.(reason, kind, place);
+  };
+
+  const verifyEntry = (bucket: string, raw: RawKvEntry): KvEntry | undefined => {
+    const place = `${bucket}/${raw.key}`;
+    try {
+      const env = signer.open("kv", place, raw.data);
+      return { key: raw.key, value: env.payload, revision: raw.revision, sender: env.sender };
+    } catch (err) {
+      if (!(err instanceof Rejected)) throw err;
+      reject(err.reason, "kv", place);
+      return undefined;
+    }
+  };
+
+  const store = (bucket: string, raw: RawKv): KvStore => {
+    const seal = (key: string, value: Uint8Array): Uint8Array => signer.seal("kv", `${bucket}/${checkKey(key)}`, value);
+    return {
+      bucket,
+      get: async (key) => {
+        const e = await raw.get(checkKey(key));
+        return e && verifyEntry(bucket, e);
+      },
+      put: async (key, value) => raw.put(key, seal(key, value)),
+      create: async (key, value) => raw.create(key, seal(key, value)),
+      update: async (key, value, rev) => raw.update(key, seal(key, value), rev),
+      delete: async (key) => raw.delete(checkKey(key)),
+      keys: async (filter = ">") => raw.keys(checkFilter(filter, "key")),
+      watch: (onChange, options = {}) =>
+        raw.watch(checkFilter(options.key ?? ">", "key"), options.initial ?? true, (c) => {
+          if (c.op === "delete") return onChange(c);
+          const entry = verifyEntry(bucket, c.entry);
+          if (entry) onChange({ op: "put", entry } satisfies KvChange);
+        }),
+    };
+  };
+
+  return {
+    clusterId,
+    nodeId: opts.nodeId,
+    kind: transport.kind,
+    isConnected: () => transport.isConnected(),
+    publish: async (subject, payload) =>
+      transport.publish(namespace.subject(clusterId, checkSubject(subject)), signer.seal("event", subject, payload)),
+    subscribe: (filter, handler) =>
+      transport.subscribe(namespace.subject(clusterId, checkFilter(filter)), (msg) => {
+        const subject = msg.subject.startsWith(eventPrefix) ? msg.subject.slice(eventPrefix.length) : msg.subject;
+        let event: BusEvent;
+        try {
+          const env = signer.open("event", subject, msg.data);
+          event = { subject, payload: env.payload, sender: env.sender, sentAtMs: env.sentAtMs };
+        } catch (err) {
+          if (!(err instanceof Rejected)) throw err;
+          return reject(err.reason, "event", subject);
+        }
+        handler(event);
+      }),
+    kv: async (bucket) => store(bucket, await transport.kv(namespace.bucket(clusterId, checkBucket(bucket)))),
+    flush: () => transport.flush(),
+    close: () => transport.close(),
+    rejected: () => ({ ...counts }),
+  };
+}

@@ -1,0 +1,8 @@
+import * as path from "node:path";
+
+export * from "./gen/dcnet/core/v1/identity";
+export * from "./gen/dcnet/core/v1/envelope";
+export * from "./gen/dcnet/core/v1/node_service";
+
+/** Path of the FileDescriptorSet (`buf build -o`) of every dcnet proto, used for server reflection. */
+export const descriptorSetPath = path.join(__dirname, "..", "src", "gen", "descriptor.binpb");
