@@ -1,6 +1,6 @@
 // @ts-check
 import tseslint from "typescript-eslint";
-import importX from "eslint-plugin-import-x";
+import importPlugin from "eslint-plugin-import";
 
 export default tseslint.config(
   { ignores: ["**/dist/**", "**/node_modules/**", "packages/proto/src/gen/**", "**/*.mjs", "**/*.js"] },
@@ -10,13 +10,16 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
-    plugins: { "import-x": importX },
-    settings: { "import-x/resolver": { node: true } },
+    plugins: { import: importPlugin },
+    settings: {
+      "import/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import/resolver": { node: { extensions: [".ts", ".js"] } },
+    },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      "import-x/no-cycle": ["error", { maxDepth: 10 }],
+      "import/no-cycle": ["error", { maxDepth: 10 }],
     },
   },
 );

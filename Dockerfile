@@ -1,0 +1,20 @@
+# One image for every dcnet service: `docker run dcnet run <service>`.
+# Legacy-builder compatible (no BuildKit features).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npx tsc -b packages/cli \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf bench e2e .ci
+
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables haproxy ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app /app
+RUN chmod +x /app/packages/cli/dist/main.js && ln -s /app/packages/cli/dist/main.js /usr/local/bin/dcnet
+ENV NODE_ENV=production
+ENTRYPOINT ["dcnet"]
+CMD ["run", "node"]
