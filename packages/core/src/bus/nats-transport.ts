@@ -17,6 +17,33 @@ export interface NatsTransportOptions {
 
 const isConflict = (err: unknown): boolean => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 
+/** Errors that mean "JetStream could not answer yet" (no stream leader, server lost): worth retrying. */
+const isTransient = (err: unknown): boolean => {
+  const code = (err as { code?: unknown }).code;
+  return (
+    code === "503" ||
+    code === "TIMEOUT" ||
+    (err instanceof Error && /no responders|timeout|temporarily unavailable|no suitable peers|leader|stream not found/i.test(err.message))
+  );
+};
+
+/**
+ * Runs a JetStream request, retrying transient failures for up to `budgetMs`
+ * (a new R3 bucket needs a moment to elect its leader; a lost server causes a
+ * re-election). Conflicts and other errors surface at once.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, budgetMs = 15_000): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransient(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
+    }
+  }
+}
+
 function toRaw(e: NatsKvEntry): RawKvEntry {
   return { key: e.key, data: e.value, revision: e.revision };
 }
@@ -56,13 +83,13 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
   const kvs = new Map<string, Promise<KV>>();
 
   const openKv = async (bucket: string): Promise<KV> => {
-    // Creating a bucket races with other nodes doing the same; retry while the
-    // JetStream meta leader settles (right after the cluster forms, or after a server is lost).
+    // Creating a bucket races with other nodes doing the same, and JetStream's
+    // meta leader may still be settling (cluster just formed, or a server lost).
     for (let attempt = 0; ; attempt++) {
       try {
         return await js.views.kv(bucket, { replicas: opts.replicas, history: 1 });
       } catch (err) {
-        if (attempt >= 20) throw err;
+        if (attempt >= 40) throw err;
         await new Promise((r) => setTimeout(r, 250 * Math.min(attempt + 1, 4)));
       }
     }
@@ -70,28 +97,28 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
 
   const rawKv = (kv: KV): RawKv => ({
     get: async (key) => {
-      const e = await kv.get(key);
+      const e = await retryTransient(() => kv.get(key));
       return e && e.operation === "PUT" ? toRaw(e) : undefined;
     },
-    put: (key, data) => kv.put(key, data),
+    put: (key, data) => retryTransient(() => kv.put(key, data)),
     create: async (key, data) => {
       try {
-        return await kv.create(key, data);
+        return await retryTransient(() => kv.create(key, data));
       } catch (err) {
         throw isConflict(err) ? new ConflictError(key, 0, err) : err;
       }
     },
     update: async (key, data, expected) => {
       try {
-        return await kv.update(key, data, expected);
+        return await retryTransient(() => kv.update(key, data, expected));
       } catch (err) {
         throw isConflict(err) ? new ConflictError(key, expected, err) : err;
       }
     },
-    delete: (key) => kv.delete(key),
+    delete: (key) => retryTransient(() => kv.delete(key)),
     keys: async (filter) => {
       const out: string[] = [];
-      for await (const k of await kv.keys(filter)) out.push(k);
+      for await (const k of await retryTransient(() => kv.keys(filter))) out.push(k);
       return out;
     },
     watch: (filter, initial, onChange) => {
@@ -99,26 +126,44 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
       let stopIter: (() => void) | undefined;
       let markReady: () => void = () => {};
       const ready = new Promise<void>((resolve) => (markReady = resolve));
+      let lastRevision = 0;
+      // The ordered consumer under kv.watch survives reconnects; if it still
+      // ends (e.g. its stream leader was lost for long), resume after the last
+      // revision seen, so no change is missed or delivered twice.
       void (async () => {
-        const iter = await kv.watch({
-          key: filter,
-          include: initial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly,
-          initializedFn: () => markReady(),
-        });
-        stopIter = () => iter.stop();
-        if (stopped) iter.stop();
-        if (!initial) markReady();
-        for await (const e of iter) {
-          if (stopped) break;
-          const change: RawKvChange =
-            e.operation === "PUT" ? { op: "put", entry: toRaw(e) } : { op: "delete", key: e.key, revision: e.revision };
-          onChange(change);
+        while (!stopped) {
+          try {
+            const iter = await retryTransient(() =>
+              kv.watch({
+                key: filter,
+                ...(lastRevision > 0
+                  ? { resumeFromRevision: lastRevision + 1 }
+                  : { include: initial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly }),
+                initializedFn: () => markReady(),
+              }),
+            );
+            stopIter = () => iter.stop();
+            if (stopped) iter.stop();
+            if (!initial) markReady();
+            for await (const e of iter) {
+              if (stopped) break;
+              if (e.revision <= lastRevision) continue;
+              lastRevision = e.revision;
+              const change: RawKvChange =
+                e.operation === "PUT" ? { op: "put", entry: toRaw(e) } : { op: "delete", key: e.key, revision: e.revision };
+              onChange(change);
+            }
+          } catch {
+            /* resumed below */
+          }
+          if (!stopped) await new Promise((r) => setTimeout(r, 500));
         }
-      })().catch(() => markReady());
+      })();
       return {
         ready,
         stop: () => {
           stopped = true;
+          markReady();
           stopIter?.();
         },
       };
