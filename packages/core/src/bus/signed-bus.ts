@@ -12,6 +12,11 @@ export interface BusOptions {
   nodeId: string;
   /** Where `dcnet_bus_rejected_total` is counted. */
   registry?: Registry;
+  /**
+   * Reuse signature checks of byte-identical messages within this process
+   * (several bus clients in one process; default true). See signing.ts.
+   */
+  verifyCache?: boolean;
   /** Called for every rejected message (logging). */
   onReject?: (reason: RejectReason, kind: "event" | "kv", place: string) => void;
 }
@@ -22,7 +27,7 @@ export interface BusOptions {
  */
 export function createBus(transport: Transport, opts: BusOptions): Bus & { rejected(): Record<string, number> } {
   const clusterId = checkClusterId(opts.clusterId);
-  const signer = new Signer(clusterId, opts.clusterKey, opts.nodeId);
+  const signer = new Signer(clusterId, opts.clusterKey, opts.nodeId, { verifyCache: opts.verifyCache ?? true });
   const counts: Record<string, number> = {};
   const rejectedTotal = opts.registry
     ? counter(opts.registry, "dcnet_bus_rejected_total", "Bus messages and values dropped by the identity check", ["reason", "kind"])
@@ -38,8 +43,8 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
   const verifyEntry = (bucket: string, raw: RawKvEntry): KvEntry | undefined => {
     const place = `${bucket}/${raw.key}`;
     try {
-      const env = signer.open("kv", place, raw.data);
-      return { key: raw.key, value: env.payload, revision: raw.revision, sender: env.sender };
+      const opened = signer.open("kv", place, raw.data);
+      return { key: raw.key, value: opened.payload, revision: raw.revision, sender: opened.sender };
     } catch (err) {
       if (!(err instanceof Rejected)) throw err;
       reject(err.reason, "kv", place);
@@ -81,8 +86,8 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
         const subject = msg.subject.startsWith(eventPrefix) ? msg.subject.slice(eventPrefix.length) : msg.subject;
         let event: BusEvent;
         try {
-          const env = signer.open("event", subject, msg.data);
-          event = { subject, payload: env.payload, sender: env.sender, sentAtMs: env.sentAtMs };
+          const opened = signer.open("event", subject, msg.data);
+          event = { subject, payload: opened.payload, sender: opened.sender, sentAtMs: opened.sentAtMs };
         } catch (err) {
           if (!(err instanceof Rejected)) throw err;
           return reject(err.reason, "event", subject);
