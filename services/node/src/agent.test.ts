@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as grpc from "@grpc/grpc-js";
-import { MemberFilter, NodeServiceClient } from "@dcnet/proto";
+import { MemberChange, MemberFilter, NodeServiceClient, type WatchMembersResponse } from "@dcnet/proto";
 import {
   Code,
   DcnetError,
@@ -10,6 +10,7 @@ import {
   createRegistry,
   eventually,
   listServices,
+  serverStream,
   unary,
   validate,
 } from "@dcnet/core";
@@ -99,11 +100,21 @@ describe("node agent (in-process bus, real gRPC on loopback)", function () {
     assert.equal(((await missing.json()) as { error: string }).error, "not_found");
   });
 
-  it("a stopped node leaves the others' member lists", async () => {
+  it("a stopped node leaves the others' member lists, and WatchMembers streams the change", async () => {
+    const c = clients[0]!;
+    const ac = new AbortController();
+    const seen: WatchMembersResponse[] = [];
+    const watching = (async () => {
+      for await (const ev of serverStream(c.watchMembers.bind(c), {}, { signal: ac.signal })) seen.push(ev);
+    })();
+    await eventually(() => assert.equal(seen.length, 3));
+    assert.ok(seen.every((e) => e.change === MemberChange.MEMBER_CHANGE_SNAPSHOT));
     const last = agents.pop()!;
     clients.pop()!.close();
     await last.lifecycle.stop();
-    const c = clients[0]!;
+    await eventually(() => assert.ok(seen.some((e) => e.change === MemberChange.MEMBER_CHANGE_LEFT && e.member?.node?.nodeId === "n3")));
+    ac.abort();
+    await watching;
     await eventually(async () => {
       const list = await unary(c.listMembers.bind(c), { filter: MemberFilter.MEMBER_FILTER_UNSPECIFIED });
       assert.deepEqual(

@@ -1,5 +1,20 @@
-import { MemberFilter, NodeServiceService, type GetStatusResponse, type Member as MemberMsg } from "@dcnet/proto";
-import { invalidArgument, notFound, type AsyncService, type Bus, type Member, type Membership } from "@dcnet/core";
+import { MemberChange, MemberFilter, NodeServiceService, type GetStatusResponse, type Member as MemberMsg } from "@dcnet/proto";
+import {
+  invalidArgument,
+  notFound,
+  type AsyncService,
+  type Bus,
+  type Member,
+  type MemberChange as Change,
+  type Membership,
+} from "@dcnet/core";
+
+const CHANGES: Record<Change, MemberChange> = {
+  joined: MemberChange.MEMBER_CHANGE_JOINED,
+  reachable: MemberChange.MEMBER_CHANGE_REACHABLE,
+  unreachable: MemberChange.MEMBER_CHANGE_UNREACHABLE,
+  left: MemberChange.MEMBER_CHANGE_LEFT,
+};
 
 function toMsg(m: Member): MemberMsg {
   return { node: m.node, reachable: m.reachable, lastSeenMs: m.lastSeenMs, heartbeats: m.heartbeats };
@@ -34,6 +49,15 @@ export function nodeService(deps: { bus: Bus; membership: Membership; startedAtM
       const m = membership.get(req.nodeId);
       if (!m) throw notFound(`no member "${req.nodeId}"`, "node_id");
       return { member: toMsg(m) };
+    },
+    watchMembers: async (_req, send, ctx) => {
+      for (const m of membership.list()) send({ change: MemberChange.MEMBER_CHANGE_SNAPSHOT, member: toMsg(m) });
+      const off = membership.onChange((m, change) => send({ change: CHANGES[change], member: toMsg(m) }));
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      off();
     },
   };
 }

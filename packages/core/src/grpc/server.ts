@@ -46,12 +46,6 @@ export interface GrpcServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-function contextOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): CallContext {
-  const ac = new AbortController();
-  call.on("cancelled", () => ac.abort());
-  return { metadata: call.metadata, peer: call.getPeer(), signal: ac.signal };
-}
-
 export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const server = new grpc.Server({ "grpc.keepalive_permit_without_calls": 1 });
   const health = new HealthImplementation({ "": "SERVING" });
@@ -64,16 +58,27 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     new ReflectionService(pkg).addToServer(server);
   }
   const log = opts.logger;
+  // Calls in flight; stop() aborts them so open streams end instead of holding up the shutdown.
+  const active = new Set<AbortController>();
+  const track = (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) => {
+    const ac = new AbortController();
+    active.add(ac);
+    call.on("cancelled", () => ac.abort());
+    const ctx: CallContext = { metadata: call.metadata, peer: call.getPeer(), signal: ac.signal };
+    return { ctx, untrack: () => active.delete(ac) };
+  };
 
   const unary = (method: string, fn: UnaryHandler<unknown, unknown>): grpc.handleUnaryCall<unknown, unknown> => {
     return (call, callback) => {
       let done = false;
+      const { ctx, untrack } = track(call);
       const finish = (err: Partial<grpc.ServiceError> | null, res?: unknown): void => {
+        untrack();
         if (done) return;
         done = true;
         callback(err, res);
       };
-      fn(call.request, contextOf(call)).then(
+      fn(call.request, ctx).then(
         (res) => finish(null, res),
         (err: unknown) => {
           const se = toServiceError(err);
@@ -87,22 +92,24 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
   const stream = (method: string, fn: StreamHandler<unknown, unknown>): grpc.handleServerStreamingCall<unknown, unknown> => {
     return (call) => {
       let done = false;
-      const ctx = contextOf(call);
+      const { ctx, untrack } = track(call);
       const send = (res: unknown): void => {
         if (!done && !ctx.signal.aborted) call.write(res);
       };
       fn(call.request, send, ctx).then(
         () => {
+          untrack();
           if (done) return;
           done = true;
           call.end();
         },
         (err: unknown) => {
+          untrack();
           if (done) return;
           done = true;
           const se = toServiceError(err);
-          if (se.code === grpc.status.INTERNAL) log.error({ err, method }, "grpc stream failed");
-          call.destroy(Object.assign(new Error(se.details), se));
+          if (se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN) log.error({ err, method }, "grpc stream failed");
+          call.emit("error", Object.assign(new Error(se.details), se));
         },
       );
     };
@@ -133,6 +140,7 @@ export function createGrpcServer(opts: GrpcServerOptions): GrpcServer {
     stop: (graceMs = 5000) =>
       new Promise<void>((resolve) => {
         health.setStatus("", "NOT_SERVING");
+        for (const ac of active) ac.abort();
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -59,6 +61,64 @@ export function memberFilterToJSON(object: MemberFilter): string {
   }
 }
 
+export enum MemberChange {
+  MEMBER_CHANGE_UNSPECIFIED = 0,
+  /** MEMBER_CHANGE_SNAPSHOT - Part of the initial list. */
+  MEMBER_CHANGE_SNAPSHOT = 1,
+  MEMBER_CHANGE_JOINED = 2,
+  MEMBER_CHANGE_REACHABLE = 3,
+  MEMBER_CHANGE_UNREACHABLE = 4,
+  MEMBER_CHANGE_LEFT = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function memberChangeFromJSON(object: any): MemberChange {
+  switch (object) {
+    case 0:
+    case "MEMBER_CHANGE_UNSPECIFIED":
+      return MemberChange.MEMBER_CHANGE_UNSPECIFIED;
+    case 1:
+    case "MEMBER_CHANGE_SNAPSHOT":
+      return MemberChange.MEMBER_CHANGE_SNAPSHOT;
+    case 2:
+    case "MEMBER_CHANGE_JOINED":
+      return MemberChange.MEMBER_CHANGE_JOINED;
+    case 3:
+    case "MEMBER_CHANGE_REACHABLE":
+      return MemberChange.MEMBER_CHANGE_REACHABLE;
+    case 4:
+    case "MEMBER_CHANGE_UNREACHABLE":
+      return MemberChange.MEMBER_CHANGE_UNREACHABLE;
+    case 5:
+    case "MEMBER_CHANGE_LEFT":
+      return MemberChange.MEMBER_CHANGE_LEFT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MemberChange.UNRECOGNIZED;
+  }
+}
+
+export function memberChangeToJSON(object: MemberChange): string {
+  switch (object) {
+    case MemberChange.MEMBER_CHANGE_UNSPECIFIED:
+      return "MEMBER_CHANGE_UNSPECIFIED";
+    case MemberChange.MEMBER_CHANGE_SNAPSHOT:
+      return "MEMBER_CHANGE_SNAPSHOT";
+    case MemberChange.MEMBER_CHANGE_JOINED:
+      return "MEMBER_CHANGE_JOINED";
+    case MemberChange.MEMBER_CHANGE_REACHABLE:
+      return "MEMBER_CHANGE_REACHABLE";
+    case MemberChange.MEMBER_CHANGE_UNREACHABLE:
+      return "MEMBER_CHANGE_UNREACHABLE";
+    case MemberChange.MEMBER_CHANGE_LEFT:
+      return "MEMBER_CHANGE_LEFT";
+    case MemberChange.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface GetStatusRequest {
 }
 
@@ -97,6 +157,14 @@ export interface GetMemberRequest {
 }
 
 export interface GetMemberResponse {
+  member: Member | undefined;
+}
+
+export interface WatchMembersRequest {
+}
+
+export interface WatchMembersResponse {
+  change: MemberChange;
   member: Member | undefined;
 }
 
@@ -700,6 +768,145 @@ export const GetMemberResponse: MessageFns<GetMemberResponse> = {
   },
 };
 
+function createBaseWatchMembersRequest(): WatchMembersRequest {
+  return {};
+}
+
+export const WatchMembersRequest: MessageFns<WatchMembersRequest> = {
+  encode(_: WatchMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchMembersRequest {
+    return {};
+  },
+
+  toJSON(_: WatchMembersRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchMembersRequest>): WatchMembersRequest {
+    return WatchMembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WatchMembersRequest>): WatchMembersRequest {
+    const message = createBaseWatchMembersRequest();
+    return message;
+  },
+};
+
+function createBaseWatchMembersResponse(): WatchMembersResponse {
+  return { change: 0, member: undefined };
+}
+
+export const WatchMembersResponse: MessageFns<WatchMembersResponse> = {
+  encode(message: WatchMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== 0) {
+      writer.uint32(8).int32(message.change);
+    }
+    if (message.member !== undefined) {
+      Member.encode(message.member, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.change = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.member = Member.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchMembersResponse {
+    return {
+      change: isSet(object.change) ? memberChangeFromJSON(object.change) : 0,
+      member: isSet(object.member) ? Member.fromJSON(object.member) : undefined,
+    };
+  },
+
+  toJSON(message: WatchMembersResponse): unknown {
+    const obj: any = {};
+    if (message.change !== 0) {
+      obj.change = memberChangeToJSON(message.change);
+    }
+    if (message.member !== undefined) {
+      obj.member = Member.toJSON(message.member);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchMembersResponse>): WatchMembersResponse {
+    return WatchMembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchMembersResponse>): WatchMembersResponse {
+    const message = createBaseWatchMembersResponse();
+    message.change = object.change ?? 0;
+    message.member = (object.member !== undefined && object.member !== null)
+      ? Member.fromPartial(object.member)
+      : undefined;
+    return message;
+  },
+};
+
 /** NodeService reports what one node knows about itself and the cluster. */
 export type NodeServiceService = typeof NodeServiceService;
 export const NodeServiceService = {
@@ -733,6 +940,20 @@ export const NodeServiceService = {
     responseSerialize: (value: GetMemberResponse): Buffer => Buffer.from(GetMemberResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetMemberResponse => GetMemberResponse.decode(value),
   },
+  /**
+   * WatchMembers streams every current member first (change SNAPSHOT), then
+   * each change as it happens, until the client cancels.
+   */
+  watchMembers: {
+    path: "/dcnet.core.v1.NodeService/WatchMembers" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchMembersRequest): Buffer => Buffer.from(WatchMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchMembersRequest => WatchMembersRequest.decode(value),
+    responseSerialize: (value: WatchMembersResponse): Buffer =>
+      Buffer.from(WatchMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchMembersResponse => WatchMembersResponse.decode(value),
+  },
 } as const;
 
 export interface NodeServiceServer extends UntypedServiceImplementation {
@@ -742,6 +963,11 @@ export interface NodeServiceServer extends UntypedServiceImplementation {
   listMembers: handleUnaryCall<ListMembersRequest, ListMembersResponse>;
   /** GetMember returns one node by id. */
   getMember: handleUnaryCall<GetMemberRequest, GetMemberResponse>;
+  /**
+   * WatchMembers streams every current member first (change SNAPSHOT), then
+   * each change as it happens, until the client cancels.
+   */
+  watchMembers: handleServerStreamingCall<WatchMembersRequest, WatchMembersResponse>;
 }
 
 export interface NodeServiceClient extends Client {
@@ -793,6 +1019,19 @@ export interface NodeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetMemberResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * WatchMembers streams every current member first (change SNAPSHOT), then
+   * each change as it happens, until the client cancels.
+   */
+  watchMembers(
+    request: WatchMembersRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchMembersResponse>;
+  watchMembers(
+    request: WatchMembersRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchMembersResponse>;
 }
 
 export const NodeServiceClient = makeGenericClientConstructor(
