@@ -87,7 +87,9 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
     // meta leader may still be settling (cluster just formed, or a server lost).
     for (let attempt = 0; ; attempt++) {
       try {
-        return await js.views.kv(bucket, { replicas: opts.replicas, history: 1 });
+        // allow_direct off: reads go to the stream leader, so a get after a put
+        // (from any node) sees it; direct gets may be answered by a lagging replica.
+        return await js.views.kv(bucket, { replicas: opts.replicas, history: 1, allow_direct: false });
       } catch (err) {
         if (attempt >= 40) throw err;
         await new Promise((r) => setTimeout(r, 250 * Math.min(attempt + 1, 4)));
