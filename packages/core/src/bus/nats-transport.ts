@@ -17,28 +17,36 @@ export interface NatsTransportOptions {
 
 const isConflict = (err: unknown): boolean => err instanceof Error && /wrong last sequence|key exists/i.test(err.message);
 
-/** Errors that mean "JetStream could not answer yet" (no stream leader, server lost): worth retrying. */
-const isTransient = (err: unknown): boolean => {
+/** "No stream leader answered": the request was not applied, so any request may be retried. */
+const isUnanswered = (err: unknown): boolean => {
   const code = (err as { code?: unknown }).code;
   return (
     code === "503" ||
-    code === "TIMEOUT" ||
-    (err instanceof Error && /no responders|timeout|temporarily unavailable|no suitable peers|leader|stream not found/i.test(err.message))
+    (err instanceof Error && /no responders|temporarily unavailable|no suitable peers|stream not found/i.test(err.message))
   );
+};
+
+/** A timeout: the request may or may not have been applied, so only idempotent requests are retried. */
+const isTimeout = (err: unknown): boolean => {
+  const code = (err as { code?: unknown }).code;
+  return code === "TIMEOUT" || (err instanceof Error && /timeout/i.test(err.message));
 };
 
 /**
  * Runs a JetStream request, retrying transient failures for up to `budgetMs`
- * (a new R3 bucket needs a moment to elect its leader; a lost server causes a
- * re-election). Conflicts and other errors surface at once.
+ * (a new R3 bucket needs a moment to elect its leader; a lost server causes
+ * re-elections for 10–30 s). Compare-and-set requests pass `idempotent: false`:
+ * after a timeout they must not be repeated (the first may have been applied,
+ * and a retry would report a conflict with our own write).
  */
-export async function retryTransient<T>(fn: () => Promise<T>, budgetMs = 15_000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
+export async function retryTransient<T>(fn: () => Promise<T>, opts: { budgetMs?: number; idempotent?: boolean } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.budgetMs ?? 30_000);
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isTransient(err) || Date.now() > deadline) throw err;
+      const retry = isUnanswered(err) || (opts.idempotent !== false && isTimeout(err));
+      if (!retry || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
     }
   }
@@ -79,7 +87,8 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
       opts.onStatus?.(s.type, String(s.data));
     }
   })();
-  const js = conn.jetstream();
+  // Short request timeout, so retries fit while JetStream re-elects after a lost server.
+  const js = conn.jetstream({ timeout: 3_000 });
   const kvs = new Map<string, Promise<KV>>();
 
   const openKv = async (bucket: string): Promise<KV> => {
@@ -105,14 +114,14 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
     put: (key, data) => retryTransient(() => kv.put(key, data)),
     create: async (key, data) => {
       try {
-        return await retryTransient(() => kv.create(key, data));
+        return await retryTransient(() => kv.create(key, data), { idempotent: false });
       } catch (err) {
         throw isConflict(err) ? new ConflictError(key, 0, err) : err;
       }
     },
     update: async (key, data, expected) => {
       try {
-        return await retryTransient(() => kv.update(key, data, expected));
+        return await retryTransient(() => kv.update(key, data, expected), { idempotent: false });
       } catch (err) {
         throw isConflict(err) ? new ConflictError(key, expected, err) : err;
       }

@@ -1,0 +1,526 @@
+/**
+ * Testcontainers harness for dcnet end-to-end suites: the dcnet image (built
+ * once per run), a Docker network, a NATS cluster with JetStream and dcnet
+ * nodes configured as in docker-compose.yml, plus helpers to reach them from
+ * the test process (gRPC, /metrics, the bus through the mapped NATS ports).
+ *
+ * Environment:
+ * - DCNET_E2E_IMAGE: use this existing local image instead of building one.
+ * - DCNET_E2E_NATS_IMAGE: NATS image (default nats:2.10-alpine).
+ * - DCNET_E2E_LOGS=1: echo every container's output to stderr as it comes.
+ *
+ * Ryuk is off (see setup.ts): `E2eCluster.stop()` removes what it started.
+ * Every container carries the label `dcnet.e2e`; after an interrupted run,
+ * `docker rm -f $(docker ps -aq -f label=dcnet.e2e)` clears what is left.
+ */
+import "./setup";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import { createBus, createNatsTransport, eventually, insecure, namespace, sleep, unary, type Bus } from "@dcnet/core";
+import { MemberFilter, NodeServiceClient, type Member } from "@dcnet/proto";
+import { connect as natsConnect, type NatsConnection } from "nats";
+import {
+  GenericContainer,
+  ImageName,
+  Network,
+  Wait,
+  getContainerRuntimeClient,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from "testcontainers";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export const NATS_IMAGE = process.env["DCNET_E2E_NATS_IMAGE"] ?? "nats:2.10-alpine";
+/** Tag of the image the harness builds from the repo's Dockerfile. */
+export const BUILD_TAG = "dcnet:e2e";
+export const E2E_LABEL = "dcnet.e2e";
+export const NODE_GRPC_PORT = 50051;
+export const NODE_HTTP_PORT = 9100;
+const NATS_CLIENT_PORT = 4222;
+const NATS_MONITOR_PORT = 8222;
+
+export function log(message: string): void {
+  process.stderr.write(`      [e2e ${new Date().toISOString().slice(11, 23)}] ${message}\n`);
+}
+
+// ---------------------------------------------------------------------------
+// The image under test: built once per process, whatever the number of suites.
+
+let image: Promise<string> | undefined;
+
+/**
+ * The dcnet image: `DCNET_E2E_IMAGE` if set (must exist locally), otherwise
+ * the repo's Dockerfile built as `dcnet:e2e`, once per process; every caller
+ * shares the same promise (and the same failure, so a broken build is not retried).
+ */
+export function dcnetImage(): Promise<string> {
+  image ??= resolveImage();
+  return image;
+}
+
+async function resolveImage(): Promise<string> {
+  const client = await getContainerRuntimeClient();
+  const given = process.env["DCNET_E2E_IMAGE"];
+  if (given) {
+    if (!(await client.image.exists(ImageName.fromString(given)))) {
+      throw new Error(`DCNET_E2E_IMAGE=${given}: no such local image (build it, or unset the variable to build ${BUILD_TAG})`);
+    }
+    log(`using image ${given} (DCNET_E2E_IMAGE)`);
+    return given;
+  }
+  // Testcontainers does not notice a failed build (it only checks afterwards
+  // that the tag exists): untag the previous build first, so a failed build
+  // cannot pass with a stale image. Layers stay, so the build stays cached.
+  await client.container.dockerode
+    .getImage(BUILD_TAG)
+    .remove({ force: true, noprune: true })
+    .catch((err: { statusCode?: number; message?: string }) => {
+      if (err.statusCode !== 404) log(`could not untag the previous ${BUILD_TAG} (${err.message ?? String(err)}); building anyway`);
+    });
+  const startedAt = Date.now();
+  log(`building ${BUILD_TAG} from ${path.join(REPO_ROOT, "Dockerfile")} ...`);
+  try {
+    await GenericContainer.fromDockerfile(REPO_ROOT).build(BUILD_TAG, { deleteOnExit: false });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `building ${BUILD_TAG} failed: ${why} (run \`docker build -t ${BUILD_TAG} .\` or set DEBUG=testcontainers:build to see the output)`,
+    );
+  }
+  log(`built ${BUILD_TAG} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  return BUILD_TAG;
+}
+
+// ---------------------------------------------------------------------------
+// Container output, kept for failure reports.
+
+export class LogTail {
+  private readonly lines: string[] = [];
+  private partial = "";
+
+  constructor(
+    readonly name: string,
+    private readonly max = 400,
+    private readonly echo = process.env["DCNET_E2E_LOGS"] === "1",
+  ) {}
+
+  readonly consume = (stream: Readable): void => {
+    stream.on("data", (chunk: string | Buffer) => this.push(chunk.toString()));
+    stream.on("error", () => undefined);
+  };
+
+  private push(chunk: string): void {
+    const parts = (this.partial + chunk).split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) {
+      if (!line.trim()) continue;
+      this.lines.push(line);
+      if (this.echo) process.stderr.write(`[${this.name}] ${line}\n`);
+      if (this.lines.length > this.max) this.lines.shift();
+    }
+  }
+
+  /** The last `n` lines, leaving out those matching `skip` (e.g. noisy warnings). */
+  tail(n = 40, skip?: RegExp): string[] {
+    return (skip ? this.lines.filter((l) => !skip.test(l)) : this.lines).slice(-n);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The cluster.
+
+export type NodeRoleName = "master" | "agent" | "public_agent";
+
+export interface NodeSpec {
+  /** Node id, also its hostname and network alias. */
+  id: string;
+  role?: NodeRoleName;
+  /** Cluster key of this node (default: the cluster's); another key makes an outsider. */
+  clusterKey?: string;
+  /** Extra DCNET_* environment. */
+  env?: Record<string, string>;
+}
+
+export interface ClusterOptions {
+  clusterId?: string;
+  clusterKey?: string;
+  /** NATS servers in the cluster (default 3: nats-1..nats-3). */
+  natsServers?: number;
+  /** Nodes started by `start()` (default master-1, agent-1, agent-2). */
+  nodes?: NodeSpec[];
+}
+
+export const DEFAULT_NODES: readonly NodeSpec[] = [
+  { id: "master-1", role: "master" },
+  { id: "agent-1", role: "agent" },
+  { id: "agent-2", role: "agent" },
+];
+
+export interface NatsServer {
+  /** Name and network alias: nats-1, nats-2, ... */
+  readonly name: string;
+  readonly container: StartedTestContainer;
+  /** Client URL through the mapped port, for the test process. */
+  readonly clientUrl: string;
+  /** Monitoring endpoint (/varz, /connz, /jsz) through the mapped port. */
+  readonly monitorUrl: string;
+  readonly logs: LogTail;
+  stopped: boolean;
+}
+
+export interface DcnetNode {
+  readonly id: string;
+  readonly spec: NodeSpec;
+  readonly container: StartedTestContainer;
+  /** `host:port` of the node's gRPC server (NodeService, health, reflection). */
+  readonly grpcAddress: string;
+  /** Base URL of the node's HTTP endpoint (/metrics, /healthz). */
+  readonly httpUrl: string;
+  readonly client: NodeServiceClient;
+  readonly logs: LogTail;
+  stopped: boolean;
+}
+
+/** A bus opened by the test process; `connectionName` is how NATS monitoring (/connz) names it. */
+export type TestBus = Bus & { rejected(): Record<string, number>; readonly connectionName: string };
+
+/** Resolves all, then throws the first failure: nothing keeps starting behind a failed start. */
+async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * A NATS cluster and dcnet nodes on one Docker network, configured like
+ * docker-compose.yml. Create it, `await start()`, and always `await stop()`
+ * (in `after`): stop() also cleans up after a start that failed half-way.
+ */
+export class E2eCluster {
+  readonly clusterId: string;
+  readonly clusterKey: string;
+  readonly nats: NatsServer[] = [];
+  readonly nodes: DcnetNode[] = [];
+  private readonly buses: TestBus[] = [];
+  private readonly labels: Record<string, string>;
+  private network: StartedNetwork | undefined;
+  private image: string | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: ClusterOptions = {}) {
+    this.clusterId = opts.clusterId ?? "dcnet";
+    this.clusterKey = opts.clusterKey ?? `e2e-cluster-key-${Math.random().toString(36).slice(2)}-0123456789`;
+    this.labels = { [E2E_LABEL]: "true", [`${E2E_LABEL}.pid`]: String(process.pid) };
+  }
+
+  /** Builds (or finds) the image, then starts the network, the NATS cluster and the nodes. */
+  async start(): Promise<this> {
+    const startedAt = Date.now();
+    this.image = await dcnetImage();
+    if (this.stopped) throw new Error("cluster stopped while starting");
+    this.network = await new Network().start();
+    const count = this.opts.natsServers ?? 3;
+    const names = Array.from({ length: count }, (_, i) => `nats-${i + 1}`);
+    await settleAll(names.map((name) => this.startNats(name, names)));
+    await settleAll((this.opts.nodes ?? DEFAULT_NODES).map((spec) => this.addNode(spec)));
+    log(
+      `cluster up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${this.nats.map((s) => `${s.name}=${s.clientUrl}`).join(" ")}; ` +
+        this.nodes.map((n) => `${n.id}=${n.grpcAddress}`).join(" "),
+    );
+    return this;
+  }
+
+  private requireNetwork(): StartedNetwork {
+    if (!this.network || this.stopped) throw new Error("cluster not started (or already stopped)");
+    return this.network;
+  }
+
+  private async startNats(name: string, all: string[]): Promise<NatsServer> {
+    const network = this.requireNetwork();
+    const routes = all.filter((n) => n !== name).map((n) => `nats://${n}:6222`);
+    const command = ["-js", "-sd", "/data", "-n", name, "-m", String(NATS_MONITOR_PORT)];
+    if (routes.length > 0) command.push("--cluster_name", "dcnet", "--cluster", "nats://0.0.0.0:6222", "--routes", routes.join(","));
+    const logs = new LogTail(name);
+    const container = await new GenericContainer(NATS_IMAGE)
+      .withNetwork(network)
+      .withNetworkAliases(name)
+      .withHostname(name)
+      .withCommand(command)
+      .withExposedPorts(NATS_CLIENT_PORT, NATS_MONITOR_PORT)
+      .withLabels(this.labels)
+      .withLogConsumer(logs.consume)
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .withStartupTimeout(30_000)
+      .start()
+      .catch((err: unknown) => {
+        throw new Error(`${name} did not start: ${String(err)}\n${logs.tail(20).join("\n")}`);
+      });
+    const host = container.getHost();
+    const server: NatsServer = {
+      name,
+      container,
+      clientUrl: `nats://${host}:${container.getMappedPort(NATS_CLIENT_PORT)}`,
+      monitorUrl: `http://${host}:${container.getMappedPort(NATS_MONITOR_PORT)}`,
+      logs,
+      stopped: false,
+    };
+    this.nats.push(server);
+    if (this.stopped) await container.stop().catch(() => undefined);
+    return server;
+  }
+
+  /**
+   * Starts a dcnet node (`dcnet run node`) with the environment docker-compose.yml
+   * gives nodes, and waits for "gRPC listening" (it has joined the bus by then).
+   */
+  async addNode(spec: NodeSpec): Promise<DcnetNode> {
+    const network = this.requireNetwork();
+    if (!this.image) throw new Error("cluster not started");
+    const logs = new LogTail(spec.id);
+    const container = await new GenericContainer(this.image)
+      .withNetwork(network)
+      .withNetworkAliases(spec.id)
+      .withHostname(spec.id)
+      .withCommand(["run", "node"])
+      .withEnvironment({
+        DCNET_CLUSTER__ID: this.clusterId,
+        DCNET_CLUSTER__KEY: spec.clusterKey ?? this.clusterKey,
+        // Every server of the cluster, as a static config would list them (stopped ones too).
+        DCNET_BUS__SERVERS: this.nats.map((s) => `nats://${s.name}:${NATS_CLIENT_PORT}`).join(","),
+        DCNET_NODE__ID: spec.id,
+        DCNET_NODE__ROLE: spec.role ?? "agent",
+        ...spec.env,
+      })
+      .withExposedPorts(NODE_GRPC_PORT, NODE_HTTP_PORT)
+      .withLabels(this.labels)
+      .withLogConsumer(logs.consume)
+      .withWaitStrategy(Wait.forLogMessage(/gRPC listening/))
+      .withStartupTimeout(90_000)
+      .start()
+      .catch((err: unknown) => {
+        throw new Error(`node ${spec.id} did not start: ${String(err)}\n${logs.tail(20).join("\n")}`);
+      });
+    const host = container.getHost();
+    const grpcAddress = `${host}:${container.getMappedPort(NODE_GRPC_PORT)}`;
+    const node: DcnetNode = {
+      id: spec.id,
+      spec,
+      container,
+      grpcAddress,
+      httpUrl: `http://${host}:${container.getMappedPort(NODE_HTTP_PORT)}`,
+      client: new NodeServiceClient(grpcAddress, insecure()),
+      logs,
+      stopped: false,
+    };
+    this.nodes.push(node);
+    if (this.stopped) await container.stop().catch(() => undefined);
+    return node;
+  }
+
+  node(id: string): DcnetNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  natsServer(name: string): NatsServer {
+    const server = this.nats.find((s) => s.name === name);
+    if (!server) throw new Error(`no NATS server ${name}`);
+    return server;
+  }
+
+  runningNats(): NatsServer[] {
+    return this.nats.filter((s) => !s.stopped);
+  }
+
+  /**
+   * Stops (and removes) a NATS server. By default with no grace period
+   * (`docker stop -t 0`: SIGTERM, then SIGKILL at once; nats-server still gets
+   * to close some connections in between); `graceful` gives it up to 10 s.
+   */
+  async stopNats(name: string, opts: { graceful?: boolean } = {}): Promise<void> {
+    const server = this.natsServer(name);
+    server.stopped = true;
+    await server.container.stop({ timeout: opts.graceful ? 10_000 : 0 });
+  }
+
+  async stopNode(id: string): Promise<void> {
+    const node = this.node(id);
+    node.stopped = true;
+    node.client.close();
+    await node.container.stop({ timeout: 10_000 });
+  }
+
+  /**
+   * A bus for the test process, signed with the cluster key (or another one),
+   * connected through the mapped client ports of the running NATS servers
+   * (the connection is named `dcnet-<nodeId>`). With `attachTo`, connects
+   * until the client (which picks a server at random) is on that server (or
+   * one of those servers), e.g. to make it lose that server; every running
+   * server stays in its list to fail over to.
+   * Closed by stop().
+   */
+  async connectBus(nodeId: string, opts: { clusterKey?: string; attachTo?: NatsServer | NatsServer[] } = {}): Promise<TestBus> {
+    const servers = this.runningNats().map((s) => s.clientUrl);
+    const open = async (name: string): Promise<TestBus> => {
+      const transport = await createNatsTransport({ servers, name, replicas: Math.min(3, this.nats.length), connectTimeoutMs: 30_000 });
+      const bus = Object.assign(
+        createBus(transport, { clusterId: this.clusterId, clusterKey: opts.clusterKey ?? this.clusterKey, nodeId }),
+        {
+          connectionName: name,
+        },
+      );
+      this.buses.push(bus);
+      return bus;
+    };
+    if (!opts.attachTo) return open(`dcnet-${nodeId}`);
+    const targets = Array.isArray(opts.attachTo) ? opts.attachTo : [opts.attachTo];
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const name = attempt === 0 ? `dcnet-${nodeId}` : `dcnet-${nodeId}-${attempt}`;
+      const bus = await open(name);
+      await bus.flush();
+      for (const target of targets) if ((await natsConnectionNames(target)).includes(name)) return bus;
+      this.buses.splice(this.buses.indexOf(bus), 1);
+      await withTimeout(bus.close(), 5_000, "closing a test bus").catch(() => undefined);
+    }
+    throw new Error(`could not get a connection attached to ${targets.map((t) => t.name).join(" or ")}`);
+  }
+
+  /** The running NATS server a client connection (by name, see /connz) is attached to, if any. */
+  async serverOf(connectionName: string): Promise<NatsServer | undefined> {
+    for (const server of this.runningNats()) {
+      if ((await natsConnectionNames(server)).includes(connectionName)) return server;
+    }
+    return undefined;
+  }
+
+  /** A plain NATS connection to the running servers (for JetStream admin calls); the caller closes it. */
+  async natsConnection(name = "dcnet-e2e-admin"): Promise<NatsConnection> {
+    return natsConnect({ servers: this.runningNats().map((s) => s.clientUrl), name });
+  }
+
+  /** JetStream stream of a dcnet KV bucket of this cluster, e.g. `KV_dcnet_dcnet_nodes`. */
+  kvStream(bucket: string): string {
+    return `KV_${namespace.bucket(this.clusterId, bucket)}`;
+  }
+
+  /** Server name (nats-N) of a stream's current leader. */
+  async streamLeader(stream: string): Promise<string | undefined> {
+    const nc = await this.natsConnection();
+    try {
+      const info = await (await nc.jetstreamManager()).streams.info(stream);
+      return info.cluster?.leader;
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /**
+   * Makes `server` the leader of a replicated stream, by asking the current
+   * leader to step down until the election lands there (JetStream picks at random).
+   */
+  async moveStreamLeader(stream: string, server: NatsServer, timeoutMs = 30_000): Promise<void> {
+    const nc = await this.natsConnection();
+    try {
+      const jsm = await nc.jetstreamManager();
+      const leader = async (): Promise<string> => {
+        const l = (await jsm.streams.info(stream)).cluster?.leader;
+        if (!l) throw new Error(`${stream} has no leader`);
+        return l;
+      };
+      const deadline = Date.now() + timeoutMs;
+      const initial = await eventually(leader, 10_000, 100);
+      let current = initial;
+      let stepdowns = 0;
+      while (current !== server.name) {
+        stepdowns++;
+        if (Date.now() > deadline) throw new Error(`${stream}: leader stays on ${current}, not ${server.name}`);
+        await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 }).catch(() => undefined);
+        const previous = current;
+        current = await eventually(
+          async () => {
+            const l = await leader();
+            if (l === previous) throw new Error("not re-elected yet");
+            return l;
+          },
+          10_000,
+          100,
+        ).catch(() => previous);
+        await sleep(100);
+      }
+      log(
+        `${stream}: leader ${initial === server.name ? `already on ${initial}` : `moved ${initial} -> ${current} (${stepdowns} step-downs)`}`,
+      );
+    } finally {
+      await nc.close();
+    }
+  }
+
+  /** Last lines of every container's output, for failure reports. */
+  recentLogs(lines = 30, skip?: RegExp): string {
+    const all = [...this.nats, ...this.nodes];
+    return all.map((c) => `----- ${c.logs.name}${c.stopped ? " (stopped)" : ""} -----\n${c.logs.tail(lines, skip).join("\n")}`).join("\n");
+  }
+
+  /** Stops everything this cluster started; safe to call after a failed start, and more than once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const startedAt = Date.now();
+    await Promise.allSettled(this.buses.splice(0).map((b) => withTimeout(b.close(), 5_000, "closing a test bus")));
+    for (const n of this.nodes) n.client.close();
+    const containers = [...this.nodes, ...this.nats].filter((c) => !c.stopped);
+    for (const c of containers) c.stopped = true;
+    const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(containers.map((c) => c.container.stop({ timeout: 0 })));
+    const network = this.network;
+    this.network = undefined;
+    if (network) results.push(...(await Promise.allSettled([network.stop()])));
+    const failed = results.filter((r) => r.status === "rejected");
+    log(`cluster stopped in ${((Date.now() - startedAt) / 1000).toFixed(1)} s${failed.length ? ` (${failed.length} failures)` : ""}`);
+    for (const f of failed) log(`cleanup failure: ${String((f as PromiseRejectedResult).reason)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Probes.
+
+/** Node ids a node lists (reachable ones by default), sorted. */
+export async function memberIds(node: DcnetNode, filter = MemberFilter.MEMBER_FILTER_REACHABLE): Promise<string[]> {
+  const res = await unary(node.client.listMembers.bind(node.client), { filter }, { timeoutMs: 3_000 });
+  return res.members.map((m: Member) => m.node?.nodeId ?? "?").sort();
+}
+
+/** Sum of the samples of a metric on a node's /metrics whose labels include `labels`. */
+export async function scrapeMetric(node: DcnetNode, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`${node.httpUrl}/metrics`, { signal: AbortSignal.timeout(3_000) });
+  if (!res.ok) throw new Error(`${node.id} /metrics: HTTP ${res.status}`);
+  return sumSamples(await res.text(), name, labels);
+}
+
+/** Prometheus text format: sums the samples of `name` whose labels include `labels`. */
+export function sumSamples(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got = Object.fromEntries([...(m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** Names of the client connections a NATS server has (its /connz), e.g. `dcnet-master-1`. */
+export async function natsConnectionNames(server: NatsServer): Promise<string[]> {
+  const res = await fetch(`${server.monitorUrl}/connz?limit=4096`, { signal: AbortSignal.timeout(3_000) });
+  if (!res.ok) throw new Error(`${server.name} /connz: HTTP ${res.status}`);
+  const body = (await res.json()) as { connections?: { name?: string }[] };
+  return (body.connections ?? []).map((c) => c.name ?? "").filter((n) => n.length > 0);
+}
