@@ -1,0 +1,192 @@
+import { strict as assert } from "node:assert";
+import { createLogger, createMemoryHub, createRegistry, eventually, validate, type MemoryHub } from "@dcnet/core";
+import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "./service";
+
+/**
+ * The simulated cluster in one process: two masters (with Marathon) and two
+ * agents on an in-process bus, tasks running as real processes on loopback.
+ */
+const logger = createLogger({ service: "test", level: "silent" });
+const ECHO = `node -e "require('http').createServer((q,s)=>s.end(process.env.MESOS_TASK_ID)).listen(+process.env.PORT0,'127.0.0.1')"`;
+
+interface MarathonTask {
+  id: string;
+  state: string;
+  ports: number[];
+  slaveId: string;
+  host: string;
+}
+
+describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", function () {
+  this.timeout(60_000);
+  let hub: MemoryHub;
+  const sims: MesosSim[] = [];
+
+  const start = async (raw: Record<string, unknown>): Promise<MesosSim> => {
+    const config = validate(mesosSimConfigSchema, {
+      cluster: { id: "sim", key: "mesos-sim-test-key-0000" },
+      bus: { kind: "memory" },
+      ...raw,
+    });
+    const sim = createMesosSim(config, { logger, registry: createRegistry({ defaultMetrics: false }), hub });
+    await sim.lifecycle.start();
+    sims.push(sim);
+    return sim;
+  };
+  const master = (n: number) =>
+    start({
+      roles: ["master"],
+      master: {
+        id: `m${n}`,
+        ip: "127.0.0.1",
+        host: "127.0.0.1",
+        port: 0,
+        marathonPort: 0,
+        leaseMs: 600,
+        renewMs: 100,
+        agentTimeoutMs: 800,
+        backoffMs: 100,
+      },
+    });
+  const agent = (n: number) =>
+    start({
+      roles: ["agent"],
+      agent: {
+        id: `a${n}`,
+        ip: "127.0.0.1",
+        host: "127.0.0.1",
+        port: 0,
+        portRange: [33000 + n * 100, 33099 + n * 100],
+        heartbeatMs: 100,
+        bridge: { enabled: "off" },
+      },
+    });
+  const leader = (): MesosSim => {
+    const l = sims.filter((s) => s.master?.isLeader());
+    assert.equal(l.length, 1, "one leader");
+    return l[0]!;
+  };
+  const marathon = (path: string, init?: RequestInit): Promise<Response> =>
+    fetch(`http://127.0.0.1:${sims.find((s) => s.master)!.master!.ports().marathon}${path}`, init);
+  const tasks = async (appId: string): Promise<MarathonTask[]> =>
+    ((await (await marathon(`/v2/apps${appId}/tasks`)).json()) as { tasks: MarathonTask[] }).tasks;
+  const running = async (appId: string, n: number): Promise<MarathonTask[]> =>
+    eventually(async () => {
+      const t = (await tasks(appId)).filter((x) => x.state === "TASK_RUNNING");
+      assert.equal(t.length, n);
+      return t;
+    }, 20_000);
+  /** TASK_RUNNING means the process started, not that it listens yet (as in Mesos): allow it a moment. */
+  const answers = (t: MarathonTask): Promise<string> => eventually(async () => (await fetch(`http://127.0.0.1:${t.ports[0]}/`)).text(), 5000);
+  const silent = (t: MarathonTask): Promise<void> => eventually(() => assert.rejects(fetch(`http://127.0.0.1:${t.ports[0]}/`)), 10_000);
+
+  before(async () => {
+    hub = createMemoryHub();
+    await master(1);
+    await master(2);
+    await agent(1);
+    await agent(2);
+    await eventually(() => leader());
+  });
+  after(async () => {
+    for (const s of sims.reverse()) await s.lifecycle.stop();
+  });
+
+  it("deploys an app through Marathon; every instance answers at the host port the master reports", async () => {
+    const res = await marathon("/v2/apps", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        id: "/demo/echo",
+        cmd: ECHO,
+        instances: 3,
+        cpus: 0.1,
+        mem: 32,
+        portDefinitions: [{ port: 0, name: "http", labels: { VIP_0: "/echo:80" } }],
+      }),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    const ts = await running("/demo/echo", 3);
+    assert.deepEqual(new Set(ts.map((t) => t.slaveId)), new Set(["a1", "a2"]), "spread over both agents");
+    for (const t of ts) assert.equal(await answers(t), t.id);
+
+    const l = leader().master!;
+    const state = (await (await fetch(`http://127.0.0.1:${l.ports().master}/master/state`)).json()) as {
+      frameworks: {
+        name: string;
+        tasks: {
+          name: string;
+          state: string;
+          resources: { ports: string };
+          discovery: { ports: { ports: { labels: { labels: { key: string; value: string }[] } }[] } };
+        }[];
+      }[];
+    };
+    const fw = state.frameworks.find((f) => f.name === "marathon")!;
+    const mt = fw.tasks.filter((t) => t.state === "TASK_RUNNING");
+    assert.equal(mt.length, 3);
+    assert.ok(mt.every((t) => t.name === "echo.demo"));
+    assert.ok(mt.every((t) => /^\[\d+-\d+\]$/.test(t.resources.ports)));
+    assert.deepEqual(mt[0]!.discovery.ports.ports[0]!.labels.labels.find((x) => x.key === "VIP_0")?.value, "/echo:80");
+  });
+
+  it("rejects a duplicate id (409) and an invalid app (422 naming the field), deploying nothing", async () => {
+    const dup = await marathon("/v2/apps", { method: "POST", body: JSON.stringify({ id: "/demo/echo", cmd: "true" }) });
+    assert.equal(dup.status, 409);
+    const bad = await marathon("/v2/apps", {
+      method: "POST",
+      body: JSON.stringify({ id: "/bad", cmd: "true", instances: -1, cpus: "lots" }),
+    });
+    assert.equal(bad.status, 422);
+    const body = (await bad.json()) as { message: string; details: { path: string; errors: string[] }[] };
+    assert.deepEqual(body.details.map((d) => d.path).sort(), ["/cpus", "/instances"]);
+    assert.equal((await marathon("/v2/apps/bad")).status, 404);
+  });
+
+  it("scales down to 1: only that instance keeps answering", async () => {
+    const before = await running("/demo/echo", 3);
+    for (const t of before) await answers(t);
+    const res = await marathon("/v2/apps/demo/echo", { method: "PUT", body: JSON.stringify({ instances: 1 }) });
+    assert.equal(res.status, 200);
+    const [left] = await running("/demo/echo", 1);
+    await eventually(async () => assert.equal((await tasks("/demo/echo")).length, 1), 10_000);
+    assert.equal(await answers(left!), left!.id);
+    for (const t of before.filter((t) => t.id !== left!.id)) await silent(t);
+  });
+
+  it("the leading master fails: a new leader serves the same apps and tasks", async () => {
+    await marathon("/v2/apps/demo/echo", { method: "PUT", body: JSON.stringify({ instances: 2 }) });
+    const ts = await running("/demo/echo", 2);
+    const old = leader();
+    const t0 = Date.now();
+    await old.lifecycle.stop();
+    sims.splice(sims.indexOf(old), 1);
+    await eventually(() => leader(), 5000);
+    assert.ok(Date.now() - t0 < 5000);
+    const after = await running("/demo/echo", 2);
+    assert.deepEqual(after.map((t) => t.id).sort(), ts.map((t) => t.id).sort(), "same tasks, not relaunched");
+  });
+
+  it("an agent is lost: its tasks become TASK_LOST and are relaunched on the other agent", async () => {
+    const ts = await running("/demo/echo", 2);
+    const victimId = ts[0]!.slaveId;
+    const victim = sims.find((s) => s.agent && s.agent.record().id === victimId)!;
+    // Stop heartbeating without a goodbye: stop the agent (its processes die with it).
+    await victim.lifecycle.stop();
+    sims.splice(sims.indexOf(victim), 1);
+    const now = await running("/demo/echo", 2);
+    assert.ok(
+      now.every((t) => t.slaveId !== victimId),
+      "all on the surviving agent",
+    );
+    for (const t of now) assert.equal(await answers(t), t.id);
+  });
+
+  it("deletes an app: its tasks are killed", async () => {
+    const ts = await running("/demo/echo", 2);
+    for (const t of ts) await answers(t);
+    assert.equal((await marathon("/v2/apps/demo/echo", { method: "DELETE" })).status, 200);
+    for (const t of ts) await silent(t);
+    assert.equal((await marathon("/v2/apps/demo/echo")).status, 404);
+  });
+});
