@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
       out(VERSION);
       return 0;
     case "run":
-      return untilSignal(await run({ service: rest[0], configFile: values.config, env: process.env }));
+      return untilSignal(await run({ services: rest, configFile: values.config, env: process.env }));
     case "start": {
       const num = (name: string, v: string | undefined, dflt: number): number => {
         if (v === undefined) return dflt;

@@ -1,3 +1,4 @@
+import { createMesosSim, mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
 import { loadConfig, type Logger, type Registry, type z } from "@dcnet/core";
 
@@ -32,6 +33,19 @@ export const services: readonly RunnableService[] = [
       return {
         stop: () => agent.lifecycle.stop(),
         summary: { node: agent.identity.nodeId, grpc: agent.ports.grpc, http: agent.ports.http },
+      };
+    },
+  },
+  {
+    name: "mesos-sim",
+    description: "Mesos master (5050) + Marathon (8080) and/or agent (5051) whose tasks really run; roles: DCNET_ROLES=master,agent",
+    async start(input) {
+      const config = configured(mesosSimConfigSchema, input);
+      const sim = createMesosSim(config, { logger: input.logger(config.log.level), registry: input.registry });
+      await sim.lifecycle.start();
+      return {
+        stop: () => sim.lifecycle.stop(),
+        summary: { roles: config.roles, master: sim.master?.ports(), agent: sim.agent?.port() },
       };
     },
   },

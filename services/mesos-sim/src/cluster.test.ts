@@ -77,7 +77,8 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
       return t;
     }, 20_000);
   /** TASK_RUNNING means the process started, not that it listens yet (as in Mesos): allow it a moment. */
-  const answers = (t: MarathonTask): Promise<string> => eventually(async () => (await fetch(`http://127.0.0.1:${t.ports[0]}/`)).text(), 5000);
+  const answers = (t: MarathonTask): Promise<string> =>
+    eventually(async () => (await fetch(`http://127.0.0.1:${t.ports[0]}/`)).text(), 5000);
   const silent = (t: MarathonTask): Promise<void> => eventually(() => assert.rejects(fetch(`http://127.0.0.1:${t.ports[0]}/`)), 10_000);
 
   before(async () => {

@@ -46,7 +46,7 @@ export function createMesosSim(config: MesosSimConfig, deps: { logger: Logger; r
   const isMaster = config.roles.includes("master");
   const ip = config.agent.ip ?? config.master.ip ?? defaultAgentIp();
   const nodeId = isAgent ? config.agent.id : (config.master.id ?? `master-${ip}`);
-  const log = deps.logger.child({ service: "mesos-sim" });
+  const log = deps.logger;
   const sim: MesosSim = { lifecycle: new Lifecycle(log) };
   let inner = new Lifecycle(log);
   sim.lifecycle.add(
