@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { DcnetError } from "./deps";
 import { helpText } from "./help";
+import { appCommand } from "./commands/app";
 import { run } from "./commands/run";
 import { embeddedDefaults, startEmbedded } from "./commands/start";
 import { health, status } from "./commands/status";
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       "grpc-port": { type: "string" },
       "http-port": { type: "string" },
       "log-level": { type: "string" },
+      marathon: { type: "string", default: process.env["DCNET_MARATHON"] ?? "http://127.0.0.1:8080" },
+      "no-demo": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -46,16 +49,29 @@ async function main(argv: string[]): Promise<number> {
       };
       const stop = await startEmbedded(
         {
+          ...embeddedDefaults,
           nodes: Math.max(1, num("--nodes", values.nodes, embeddedDefaults.nodes)),
           grpcPort: num("--grpc-port", values["grpc-port"], embeddedDefaults.grpcPort),
           httpPort: num("--http-port", values["http-port"], embeddedDefaults.httpPort),
-          host: embeddedDefaults.host,
+          demo: !values["no-demo"],
           logLevel: (values["log-level"] as typeof embeddedDefaults.logLevel | undefined) ?? embeddedDefaults.logLevel,
         },
         out,
       );
       return untilSignal(stop);
     }
+    case "app":
+      await appCommand(rest[0], rest.slice(1), {
+        marathon: values.marathon,
+        json: values.json,
+        stdin: async () => {
+          const chunks: Buffer[] = [];
+          for await (const c of process.stdin) chunks.push(c as Buffer);
+          return Buffer.concat(chunks).toString("utf8");
+        },
+        out,
+      });
+      return 0;
     case "status":
       await status(values.addr, values.json, out);
       return 0;

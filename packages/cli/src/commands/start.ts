@@ -1,63 +1,142 @@
 import { randomBytes } from "node:crypto";
 import { createLogger, createMemoryHub, createRegistry, validate, type Logger } from "@dcnet/core";
-import type { LevelWithSilent } from "../deps";
+import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema, type NodeAgent } from "@dcnet/node";
+import type { LevelWithSilent } from "../deps";
 
 export interface EmbeddedOptions {
   nodes: number;
   /** First gRPC port; node i listens on grpcPort + i (0 = any free port). */
   grpcPort: number;
-  /** First metrics port; node i listens on httpPort + i (0 = any free port). */
+  /** First metrics port; node i listens on httpPort + i + 1 (0 = any free port). */
   httpPort: number;
+  /** Mesos master port; Marathon on marathonPort; agents on agentPort + i. */
+  masterPort: number;
+  marathonPort: number;
+  agentPort: number;
   host: string;
   logLevel: LevelWithSilent;
+  /** Deploy the demo app. */
+  demo: boolean;
 }
 
-export const embeddedDefaults: EmbeddedOptions = { nodes: 3, grpcPort: 50051, httpPort: 9100, host: "127.0.0.1", logLevel: "warn" };
+export const embeddedDefaults: EmbeddedOptions = {
+  nodes: 3,
+  grpcPort: 50051,
+  httpPort: 9100,
+  masterPort: 5050,
+  marathonPort: 8080,
+  agentPort: 5051,
+  host: "127.0.0.1",
+  logLevel: "warn",
+  demo: true,
+};
+
+/** Two instances of an HTTP echo, the way a user would deploy it. */
+export const DEMO_APP = {
+  id: "/demo/hello",
+  cmd: `node -e "require('http').createServer((q,s)=>s.end('hello from '+process.env.MESOS_TASK_ID+'\\\\n')).listen(+process.env.PORT0,process.env.HOST)"`,
+  instances: 2,
+  cpus: 0.1,
+  mem: 32,
+  portDefinitions: [{ port: 0, name: "http", labels: { VIP_0: "/hello:80" } }],
+};
 
 /**
- * `dcnet start`: the embedded default. Every node runs in this process on one
- * in-process bus (the same signed-bus layer as NATS, over the in-process
- * transport), listening on loopback only. No Docker, no root.
+ * `dcnet start`: the embedded default. Every component runs in this process on
+ * one in-process bus (the same signed-bus layer as NATS, over the in-process
+ * transport), listening on loopback only: the node agents, a Mesos master with
+ * Marathon, and two Mesos agents whose tasks run as real processes (host
+ * mode; bridge mode needs root and is off here). No Docker, no root.
  */
 export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) => void): Promise<() => Promise<void>> {
   const hub = createMemoryHub();
   const registry = createRegistry();
   const logger: Logger = createLogger({ service: "embedded", level: opts.logLevel });
-  const key = randomBytes(24).toString("base64");
+  const cluster = { id: "embedded", key: randomBytes(24).toString("base64") };
   const agents: NodeAgent[] = [];
+  const sims: MesosSim[] = [];
   const stop = async (): Promise<void> => {
+    for (const s of sims.reverse()) await s.lifecycle.stop();
     for (const a of agents.reverse()) await a.lifecycle.stop();
   };
+  const port = (base: number, i: number): number => (base ? base + i : 0);
   try {
     for (let i = 0; i < opts.nodes; i++) {
       const config = validate(nodeConfigSchema, {
-        cluster: { id: "embedded", key },
+        cluster,
         bus: { kind: "memory" },
         node: { id: `node-${i + 1}`, address: opts.host, role: i === 0 ? "master" : "agent", hostname: `node-${i + 1}` },
-        grpc: { host: opts.host, port: opts.grpcPort ? opts.grpcPort + i : 0 },
-        http: { host: opts.host, port: opts.httpPort ? opts.httpPort + i + 1 : 0 },
+        grpc: { host: opts.host, port: port(opts.grpcPort, i) },
+        http: { host: opts.host, port: port(opts.httpPort, i + 1) },
         log: { level: opts.logLevel },
       });
       const agent = createNodeAgent(config, { logger, registry, hub });
       await agent.lifecycle.start();
       agents.push(agent);
     }
+    const sim = async (raw: Record<string, unknown>): Promise<MesosSim> => {
+      const s = createMesosSim(
+        validate(mesosSimConfigSchema, { cluster, bus: { kind: "memory" }, log: { level: opts.logLevel }, ...raw }),
+        {
+          logger,
+          registry,
+          hub,
+        },
+      );
+      await s.lifecycle.start();
+      sims.push(s);
+      return s;
+    };
+    await sim({
+      roles: ["master"],
+      master: { id: "master-1", ip: opts.host, host: opts.host, port: opts.masterPort, marathonPort: opts.marathonPort },
+    });
+    for (let i = 0; i < 2; i++) {
+      await sim({
+        roles: ["agent"],
+        agent: {
+          id: `agent-${i + 1}`,
+          ip: opts.host,
+          host: opts.host,
+          hostname: `agent-${i + 1}`,
+          port: port(opts.agentPort, i),
+          portRange: [31000 + i * 500, 31499 + i * 500],
+          bridge: { enabled: "off" },
+        },
+      });
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  out(`dcnet embedded: ${opts.nodes} nodes on an in-process bus (cluster "embedded"), loopback only`);
-  out("");
-  for (const a of agents) {
-    out(`  ${a.identity.nodeId.padEnd(8)} gRPC ${opts.host}:${a.ports.grpc}   metrics http://${opts.host}:${a.ports.http}/metrics`);
+  const master = sims[0]!.master!;
+  const { master: masterPort, marathon } = master.ports();
+  if (opts.demo) {
+    // The master needs a moment to win the lease; Marathon forwards nothing until then.
+    for (let i = 0; i < 50 && !master.isLeader(); i++) await new Promise((r) => setTimeout(r, 100));
+    const res = await fetch(`http://${opts.host}:${marathon}/v2/apps`, { method: "POST", body: JSON.stringify(DEMO_APP) });
+    if (res.status !== 201) out(`demo app not deployed: HTTP ${res.status} ${await res.text()}`);
   }
+  out(
+    `dcnet embedded: ${opts.nodes} nodes, a Mesos master with Marathon and 2 agents, on an in-process bus (cluster "embedded"), loopback only`,
+  );
+  out("");
+  for (const a of agents)
+    out(`  ${a.identity.nodeId.padEnd(8)} gRPC ${opts.host}:${a.ports.grpc}   metrics http://${opts.host}:${a.ports.http}/metrics`);
+  out(`  mesos    http://${opts.host}:${masterPort}/master/state   (Operator API: POST /api/v1)`);
+  out(`  marathon http://${opts.host}:${marathon}/v2/apps`);
+  for (const s of sims.slice(1)) out(`  ${s.agent!.record().id.padEnd(8)} http://${opts.host}:${s.agent!.port()}/state`);
   const first = `${opts.host}:${agents[0]?.ports.grpc}`;
   out("");
   out("Try:");
-  out(`  npx dcnet status --addr ${first}        # what node-1 sees of the cluster`);
-  out(`  npx dcnet health --addr ${first}        # grpc.health.v1`);
-  out(`  curl -s http://${opts.host}:${agents[0]?.ports.http}/metrics | grep dcnet_`);
+  out(`  npx dcnet status --addr ${first}                 # what node-1 sees of the cluster`);
+  if (opts.demo)
+    out(
+      `  npx dcnet app show /demo/hello --marathon http://${opts.host}:${marathon}   # the demo app's tasks; curl one at 127.0.0.1:<port>`,
+    );
+  out(`  npx dcnet app deploy app.json --marathon http://${opts.host}:${marathon}`);
+  out(`  curl -s http://${opts.host}:${masterPort}/master/state | head -c 600`);
   out("");
   out("Ctrl-C stops.");
   return stop;
