@@ -1,5 +1,17 @@
 import { strict as assert } from "node:assert";
-import { createLogger, createMemoryHub, createRegistry, eventually, validate, type MemoryHub } from "@dcnet/core";
+import * as grpc from "@grpc/grpc-js";
+import { mesosv1 } from "@dcnet/proto";
+import {
+  Code,
+  createLogger,
+  createMemoryHub,
+  createRegistry,
+  eventually,
+  unary,
+  validate,
+  type DcnetError,
+  type MemoryHub,
+} from "@dcnet/core";
 import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "./service";
 
 /**
@@ -42,6 +54,7 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
         host: "127.0.0.1",
         port: 0,
         marathonPort: 0,
+        grpcPort: 0,
         leaseMs: 600,
         renewMs: 100,
         agentTimeoutMs: 800,
@@ -129,6 +142,33 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
     assert.ok(mt.every((t) => t.name === "echo.demo"));
     assert.ok(mt.every((t) => /^\[\d+-\d+\]$/.test(t.resources.ports)));
     assert.deepEqual(mt[0]!.discovery.ports.ports[0]!.labels.labels.find((x) => x.key === "VIP_0")?.value, "/echo:80");
+  });
+
+  it("gRPC: WaitForTasks returns the running tasks; bad requests name the field", async () => {
+    const m = sims.find((s) => s.master && !s.master.isLeader())!.master!; // any master answers
+    const client = new mesosv1.MesosSimServiceClient(`127.0.0.1:${m.ports().grpc}`, grpc.credentials.createInsecure());
+    try {
+      const res = await unary(
+        client.waitForTasks.bind(client),
+        { appId: "/demo/echo", state: "TASK_RUNNING", count: 3, timeoutMs: 10_000 },
+        { timeoutMs: 15_000 },
+      );
+      assert.equal(res.tasks.length, 3);
+      assert.ok(res.tasks.every((t) => t.hostPorts.length === 1 && t.ips[0] === "127.0.0.1"));
+      await assert.rejects(
+        unary(client.waitForTasks.bind(client), { appId: "/demo/echo", state: "TASK_SLEEPING", count: 1, timeoutMs: 10 }),
+        (e: DcnetError) => e.code === Code.INVALID_ARGUMENT && e.field === "state",
+      );
+      await assert.rejects(
+        unary(client.waitForTasks.bind(client), { appId: "/demo/echo", state: "TASK_RUNNING", count: 9, timeoutMs: 200 }),
+        (e: DcnetError) => e.code === Code.DEADLINE_EXCEEDED && /3 of 9/.test(e.message),
+      );
+      const lead = await unary(client.getLeader.bind(client), {});
+      assert.equal(lead.thisMasterLeads, false);
+      assert.equal(lead.masterId, leader().master!.id);
+    } finally {
+      client.close();
+    }
   });
 
   it("rejects a duplicate id (409) and an invalid app (422 naming the field), deploying nothing", async () => {

@@ -157,11 +157,15 @@ export class Harness {
     return (this.history.get(taskId) ?? []).map((s) => s.state);
   }
 
-  /** Waits for the stored status to reach `state` (failing fast on an unexpected terminal state). */
+  /**
+   * Waits for the stored status to reach `state` and for the watch to have
+   * delivered it too (the watch is asynchronous: without this, `states()`
+   * could still miss the statuses the stored value already shows).
+   */
   async waitFor(taskId: string, state: TaskState, timeoutMs = 8000): Promise<TaskStatus> {
     return eventually(async () => {
       const s = await this.status(taskId);
-      if (s?.state !== state)
+      if (s?.state !== state || !this.states(taskId).includes(state))
         throw new Error(`task ${taskId}: want ${state}, have ${s?.state} (${s?.message ?? ""}); seen ${this.states(taskId).join(",")}`);
       return s;
     }, timeoutMs);

@@ -14,6 +14,8 @@ export const masterSection = z
     port: z.number().int().min(0).max(65535).default(5050),
     /** Marathon HTTP. */
     marathonPort: z.number().int().min(0).max(65535).default(8080),
+    /** gRPC (dcnet.mesos.v1.MesosSimService, health, reflection). */
+    grpcPort: z.number().int().min(0).max(65535).default(50060),
     /** Leader lease: a new leader takes over at most this long (plus renewMs) after the old one stops renewing. */
     leaseMs: z.number().int().min(200).default(3000),
     renewMs: z.number().int().min(50).default(1000),

@@ -22,6 +22,7 @@ async function startMaster(hub: MemoryHub, n: number): Promise<MesosMaster> {
     host: "127.0.0.1",
     port: 0,
     marathonPort: 0,
+    grpcPort: 0,
     leaseMs: 600,
     renewMs: 100,
     agentTimeoutMs: 600,

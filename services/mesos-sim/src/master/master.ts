@@ -1,6 +1,6 @@
 import * as os from "node:os";
 import type * as http from "node:http";
-import { Lifecycle, serveHttp, type Bus, type HttpEndpoint, type KvStore, type Logger, type Registry } from "@dcnet/core";
+import { Lifecycle, createGrpcServer, serveHttp, type Bus, type HttpEndpoint, type KvStore, type Logger, type Registry } from "@dcnet/core";
 import { HttpError, redirect, sendJson, splitUrl } from "../http-util";
 import { AppStore } from "../marathon/apps";
 import { MarathonEvents } from "../marathon/events";
@@ -8,7 +8,9 @@ import { marathonRoutes } from "../marathon/http";
 import { MarathonScheduler } from "../marathon/scheduler";
 import { BUCKET, keys } from "../model/kv-layout";
 import type { TaskStatus } from "../model/mesos";
+import { mesosv1, descriptorSetPath } from "@dcnet/proto";
 import { ClusterState, type TaskView } from "./cluster-state";
+import { mesosSimService } from "./grpc-api";
 import type { MasterConfig } from "./config";
 import { LeaderElection } from "./leader";
 import { OperatorApi } from "./operator-api";
@@ -17,7 +19,7 @@ import { masterStateJson, type FrameworkRecord } from "./state-json";
 export interface MesosMaster {
   readonly lifecycle: Lifecycle;
   readonly id: string;
-  ports(): { master: number; marathon: number };
+  ports(): { master: number; marathon: number; grpc: number };
   isLeader(): boolean;
   state(): ClusterState;
 }
@@ -36,7 +38,8 @@ export function createMesosMaster(
   const hostname = config.hostname ?? os.hostname();
   const log = deps.logger.child({ component: "mesos-master", master: id });
   const startTime = Date.now();
-  const ports = { master: 0, marathon: 0 };
+  const ports = { master: 0, marathon: 0, grpc: 0 };
+  const grpc = createGrpcServer({ logger: log, descriptorSetPath });
   const state = new ClusterState(deps.bus, { agentTimeoutMs: config.agentTimeoutMs });
   const events = new MarathonEvents();
   let kv: KvStore;
@@ -199,6 +202,18 @@ export function createMesosMaster(
         if (loop) clearInterval(loop);
         await election.stop();
       },
+    )
+    .add(
+      "grpc",
+      async () => {
+        grpc.add(
+          "dcnet.mesos.v1.MesosSimService",
+          mesosv1.MesosSimServiceService,
+          mesosSimService(state, () => election, id),
+        );
+        ports.grpc = await grpc.listen(config.host, config.grpcPort);
+      },
+      () => grpc.stop(1000),
     );
 
   return {
