@@ -164,7 +164,9 @@ export async function runBus(): Promise<void> {
       for (const s of [raw, ours]) {
         const secs = await throughputRound(s, `bench.tp.r${r}`, n, timeoutMs);
         const rate = n / secs;
-        log(`${r < warmup ? "warm-up" : `round ${r - warmup + 1}`} ${s.name}: ${Math.round(rate)} msgs/s (${Math.round(rate * SUBSCRIBERS)} deliveries/s)`);
+        log(
+          `${r < warmup ? "warm-up" : `round ${r - warmup + 1}`} ${s.name}: ${Math.round(rate)} msgs/s (${Math.round(rate * SUBSCRIBERS)} deliveries/s)`,
+        );
         if (r >= warmup) rates.get(s)?.push(rate);
       }
     }
@@ -173,7 +175,9 @@ export async function runBus(): Promise<void> {
     for (let r = 0; r < warmup + rounds; r++) {
       const secs = await throughputRound(uncached, `bench.tpu.r${r}`, n, timeoutMs);
       const rate = n / secs;
-      log(`${r < warmup ? "warm-up" : `round ${r - warmup + 1}`} ${uncached.name}: ${Math.round(rate)} msgs/s (${Math.round(rate * SUBSCRIBERS)} deliveries/s)`);
+      log(
+        `${r < warmup ? "warm-up" : `round ${r - warmup + 1}`} ${uncached.name}: ${Math.round(rate)} msgs/s (${Math.round(rate * SUBSCRIBERS)} deliveries/s)`,
+      );
       if (r >= warmup) rates.get(uncached)?.push(rate);
     }
     const rawRates = rates.get(raw) ?? [];

@@ -1,3 +1,4 @@
+import { createMesosDns, loadMesosDnsConfig } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
 import { loadConfig, type Logger, type Registry, type z } from "@dcnet/core";
@@ -34,6 +35,27 @@ export const services: readonly RunnableService[] = [
         stop: () => agent.lifecycle.stop(),
         summary: { node: agent.identity.nodeId, grpc: agent.ports.grpc, http: agent.ports.http },
       };
+    },
+  },
+  {
+    name: "mesos-dns",
+    description:
+      "Mesos-DNS: .mesos records from the leading master; DNS (port), HTTP API (httpport 8123); --config takes an upstream config.json",
+    async start(input) {
+      const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
+      const config = loadMesosDnsConfig({ file: input.configFile, env: input.env }, (msg) => logger.warn(msg));
+      const grpcPort = input.env["DCNET_MESOS_DNS_GRPC_PORT"];
+      const dns = createMesosDns(
+        config,
+        {
+          file: input.configFile,
+          env: input.env,
+          grpcPort: grpcPort === undefined ? 50070 : grpcPort === "off" ? undefined : Number(grpcPort),
+        },
+        { logger, registry: input.registry },
+      );
+      await dns.lifecycle.start();
+      return { stop: () => dns.lifecycle.stop(), summary: dns.ports() };
     },
   },
   {

@@ -1,0 +1,566 @@
+/**
+ * Precomputed authoritative answers for one record set (spec §4 "Authoritative handler").
+ *
+ * Built once per record-set version. Per name: A/AAAA answers as fixed-size records (owner = a
+ * pointer to the question, so any order is a byte permutation and shuffling costs a few random
+ * numbers); SRV and ANY answers as up to 16 encoded permutations ("variants") of answer + authority +
+ * additional, compressed against a question at offset 12. A query is then: look up the name, pick a
+ * variant, copy header + echoed question + body, patch ID/flags/counts, cut to size if needed.
+ */
+import { isIPv4, isIPv6 } from "node:net";
+import type { MesosDnsConfig, RecordSet } from "../model";
+import { fitSections } from "./truncate";
+import {
+  type Query,
+  CLASS_IN,
+  FLAG_AA,
+  FLAG_CD,
+  FLAG_QR,
+  FLAG_RA,
+  FLAG_RD,
+  FLAG_TC,
+  HEADER_LEN,
+  MASK_OPCODE,
+  RCODE_NOERROR,
+  RCODE_NXDOMAIN,
+  TYPE_A,
+  TYPE_AAAA,
+  TYPE_ANY,
+  TYPE_NS,
+  TYPE_SOA,
+  TYPE_SRV,
+  Writer,
+  nameToWire,
+  qnameWire,
+  questionLength,
+  writeQuestion,
+} from "./wire";
+
+/** The config fields the authoritative handler uses (§7). */
+export interface ZoneSettings {
+  /** `mesos.` — lower-case, absolute. */
+  domain: string;
+  ttl: number;
+  soaMname: string;
+  soaRname: string;
+  soaRefresh: number;
+  soaRetry: number;
+  soaExpire: number;
+  srvWeight: number;
+  recurseOn: boolean;
+  setTruncateBit: boolean;
+}
+
+export function zoneSettings(config: MesosDnsConfig): ZoneSettings {
+  return {
+    domain: config.domain.toLowerCase().replace(/\.+$/, "") + ".",
+    ttl: config.ttl,
+    soaMname: config.soaMname,
+    soaRname: config.soaRname,
+    soaRefresh: config.soaRefresh,
+    soaRetry: config.soaRetry,
+    soaExpire: config.soaExpire,
+    srvWeight: config.srvRecordDefaultWeight,
+    recurseOn: config.recurseOn,
+    setTruncateBit: config.setTruncateBit,
+  };
+}
+
+/** Answer + authority + additional, encoded after a question that starts at offset 12. */
+interface Sections {
+  body: Buffer;
+  /** End of each answer record, relative to the body start. */
+  anEnds: number[];
+  nsLen: number;
+  arLen: number;
+  ns: number;
+  ar: number;
+}
+
+interface SrvValue {
+  port: number;
+  target: Buffer;
+  /** Lower-case target name, the key for its A/AAAA records. */
+  targetName: string;
+}
+
+interface Entry {
+  /** Any A/AAAA/SRV values stored under this name (decides NODATA vs NXDOMAIN). */
+  exists: boolean;
+  a: Buffer[];
+  aaaa: Buffer[];
+  srv: SrvValue[];
+  /** Answer records with owner = pointer to the question (16 bytes each for A, 28 for AAAA). */
+  aRRs: Buffer | null;
+  aaaaRRs: Buffer | null;
+  /** Persistent permutation scratch for the partial Fisher–Yates shuffle. */
+  perm: Uint32Array;
+  srvVariants: Sections[] | null;
+  /** ANY is rare: built on first use, then kept with the set. */
+  anyVariants: Sections[] | null | undefined;
+  next: number;
+}
+
+export interface Reply {
+  buf: Buffer;
+  rcode: number;
+  truncated: boolean;
+}
+
+/** Permutations precomputed per SRV/ANY answer. */
+export const MAX_VARIANTS = 16;
+
+export class AnswerSet {
+  readonly serial: number;
+  /** Distinct names in the set (all types). */
+  readonly size: number;
+  /** Entries built so far: a name is built on its first query or by prewarm(). */
+  private readonly names = new Map<string, Entry>();
+  /** `.` + domain, for the in-zone test. */
+  private readonly dotted: string;
+  /** prewarm()'s position in the set's names. */
+  private pending: Iterator<string> | null = null;
+  private readonly soa: Buffer;
+  private readonly nsRR: Buffer;
+  private readonly soaOnly: Sections;
+  private readonly nsOnly: Sections;
+  private readonly anyMiss: Sections;
+  private readonly noAnswer: Sections;
+  private readonly anyAuthority: Buffer;
+  private readonly baseFlags: number;
+  /** Values skipped so far because they cannot be served (not an IP, target label > 63 bytes…). */
+  skipped = 0;
+
+  private constructor(
+    private readonly set: RecordSet,
+    serial: number,
+    private readonly zone: ZoneSettings,
+  ) {
+    this.serial = serial >>> 0;
+    this.baseFlags = FLAG_QR | FLAG_AA | (zone.recurseOn ? FLAG_RA : 0);
+    const mname = nameToWire(zone.soaMname) ?? Buffer.from([0]);
+    const rname = nameToWire(zone.soaRname) ?? Buffer.from([0]);
+    this.soa = fixedRR(
+      TYPE_SOA,
+      zone.ttl,
+      Buffer.concat([mname, rname, u32s(this.serial, zone.soaRefresh, zone.soaRetry, zone.soaExpire, zone.ttl)]),
+    );
+    this.nsRR = fixedRR(TYPE_NS, zone.ttl, mname);
+    this.soaOnly = authorityOnly([this.soa]);
+    this.nsOnly = authorityOnly([this.nsRR]);
+    this.anyMiss = authorityOnly([this.nsRR, this.soa, this.soa]);
+    this.noAnswer = authorityOnly([]);
+    this.anyAuthority = Buffer.concat([this.nsRR, this.soa]);
+    const d = zone.domain;
+    this.dotted = "." + d;
+    this.size = new Set([...set.a.keys(), ...set.aaaa.keys(), ...set.srv.keys()]).size;
+  }
+
+  /**
+   * The entry for a lower-cased absolute name, built (once per set) on first use; undefined when
+   * the set has no records under it or it is outside the domain.
+   */
+  private entry(name: string): Entry | undefined {
+    const e = this.names.get(name);
+    if (e !== undefined) return e;
+    const av = this.set.a.get(name);
+    const aaaav = this.set.aaaa.get(name);
+    const sv = this.set.srv.get(name);
+    if (av === undefined && aaaav === undefined && sv === undefined) return undefined;
+    if (!(name.endsWith(this.dotted) || name === this.zone.domain)) return undefined;
+    const built = this.make(name, av ?? [], aaaav ?? [], sv ?? []);
+    this.names.set(name, built);
+    return built;
+  }
+
+  private make(name: string, av: readonly string[], aaaav: readonly string[], sv: readonly string[]): Entry {
+    const zone = this.zone;
+    const e: Entry = {
+      exists: av.length + aaaav.length + sv.length > 0,
+      a: [],
+      aaaa: [],
+      srv: [],
+      aRRs: null,
+      aaaaRRs: null,
+      perm: EMPTY_PERM,
+      srvVariants: null,
+      anyVariants: undefined,
+      next: 0,
+    };
+    const owner = nameToWire(name);
+    // A name with a label over 63 bytes cannot be asked for; it keeps `exists` (NODATA) only.
+    if (!owner) return e;
+    for (const v of av) if (isIPv4(v)) e.a.push(ipv4Bytes(v));
+    for (const v of aaaav) {
+      const b = isIPv6(v) ? ipv6Bytes(v) : null;
+      if (b) e.aaaa.push(b);
+    }
+    for (const v of sv) {
+      const srv = parseSrv(v);
+      if (srv) e.srv.push(srv);
+    }
+    this.skipped += av.length + aaaav.length + sv.length - e.a.length - e.aaaa.length - e.srv.length;
+    if (e.a.length > 0) e.aRRs = Buffer.concat(e.a.map((ip) => fixedRR(TYPE_A, zone.ttl, ip)));
+    if (e.aaaa.length > 0) e.aaaaRRs = Buffer.concat(e.aaaa.map((ip) => fixedRR(TYPE_AAAA, zone.ttl, ip)));
+    const n = Math.max(e.a.length, e.aaaa.length);
+    if (n > 1) e.perm = identity(n);
+    if (e.srv.length > 0) e.srvVariants = this.variants(e.srv.length, (order) => this.build(owner, owner, TYPE_SRV, e, order));
+    return e;
+  }
+
+  /**
+   * Builds up to `budget` not-yet-built names; returns true when every name of the set is built.
+   * The server calls it in small slices after a swap so the event loop never stalls on a big set.
+   */
+  prewarm(budget: number): boolean {
+    if (this.pending === null) this.pending = new Set([...this.set.a.keys(), ...this.set.aaaa.keys(), ...this.set.srv.keys()]).values();
+    for (let i = 0; i < budget; i++) {
+      const next = this.pending.next();
+      if (next.done) return true;
+      this.entry(next.value);
+    }
+    return false;
+  }
+
+  /** Builds the answers for a record set; `serial` goes into every SOA. */
+  static build(set: RecordSet, serial: number, zone: ZoneSettings): AnswerSet {
+    return new AnswerSet(set, serial, zone);
+  }
+
+  /** Whether the set has records (any type) under this lower-cased absolute name. */
+  has(name: string): boolean {
+    return this.entry(name)?.exists ?? false;
+  }
+
+  /**
+   * Answers a query routed to the Mesos zone. `limit` is the size limit for the transport; `opt` an
+   * OPT record to append (EDNS0 reply) or null.
+   */
+  respond(msg: Buffer, q: Query, limit: number, opt: Buffer | null): Reply {
+    let key = q.name;
+    let direct = !q.escaped;
+    if (key.includes(".*")) {
+      key = key.replaceAll(".*", "");
+      direct = false;
+    }
+    const e = this.entry(key);
+    const flags = this.baseFlags | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
+    const qt = q.qtype;
+    if (e !== undefined) {
+      if (qt === TYPE_A && e.aRRs !== null) {
+        if (direct) return this.emitFixed(msg, q, flags, e.aRRs, 16, e, limit, opt);
+        return this.emit(msg, q, flags, RCODE_NOERROR, this.slow(msg, q, key, TYPE_A, e), limit, opt);
+      }
+      if (qt === TYPE_AAAA && e.aaaaRRs !== null) {
+        if (direct) return this.emitFixed(msg, q, flags, e.aaaaRRs, 28, e, limit, opt);
+        return this.emit(msg, q, flags, RCODE_NOERROR, this.slow(msg, q, key, TYPE_AAAA, e), limit, opt);
+      }
+      if (qt === TYPE_SRV && e.srvVariants !== null) {
+        const s = direct ? pick(e, e.srvVariants) : this.slow(msg, q, key, TYPE_SRV, e);
+        return this.emit(msg, q, flags, RCODE_NOERROR, s, limit, opt);
+      }
+      if (qt === TYPE_ANY && (e.a.length > 0 || e.aaaa.length > 0 || e.srv.length > 0)) {
+        let s: Sections;
+        if (direct) {
+          if (e.anyVariants === undefined) {
+            const owner = nameToWire(key)!;
+            const n = e.a.length + e.aaaa.length + e.srv.length;
+            e.anyVariants = this.variants(n, (order) => this.build(owner, owner, TYPE_ANY, e, order));
+          }
+          s = pick(e, e.anyVariants!);
+        } else s = this.slow(msg, q, key, TYPE_ANY, e);
+        return this.emit(msg, q, flags, RCODE_NOERROR, s, limit, opt);
+      }
+    }
+    // Empty answer section (§4 step 4).
+    switch (qt) {
+      case TYPE_SOA:
+        return this.emit(msg, q, flags, RCODE_NOERROR, this.soaOnly, limit, opt);
+      case TYPE_NS:
+        return this.emit(msg, q, flags, RCODE_NOERROR, this.nsOnly, limit, opt);
+      case TYPE_SRV:
+        return this.emit(msg, q, flags, RCODE_NOERROR, this.noAnswer, limit, opt);
+    }
+    const rcode = e?.exists ? RCODE_NOERROR : RCODE_NXDOMAIN;
+    return this.emit(msg, q, flags, rcode, qt === TYPE_ANY ? this.anyMiss : this.soaOnly, limit, opt);
+  }
+
+  /** A/AAAA: copy a random subset/permutation of fixed-size records that fits. */
+  private emitFixed(msg: Buffer, q: Query, flags: number, rrs: Buffer, size: number, e: Entry, limit: number, opt: Buffer | null): Reply {
+    const head = HEADER_LEN + questionLength(q);
+    const optLen = opt ? opt.length : 0;
+    const n = rrs.length / size;
+    let k = n;
+    let truncated = false;
+    if (head + n * size + optLen > limit) {
+      truncated = true;
+      k = Math.max(0, Math.min(n, Math.floor((limit - head - optLen - 1) / size)));
+    }
+    const out = Buffer.allocUnsafe(head + k * size + optLen);
+    this.header(out, q.id, flags, RCODE_NOERROR, truncated, k, 0, opt ? 1 : 0);
+    writeQuestion(out, msg, q);
+    let pos = head;
+    if (n === 1) {
+      if (k === 1) rrs.copy(out, pos);
+      pos += k * size;
+    } else {
+      const perm = e.perm;
+      for (let i = 0; i < k; i++) {
+        const j = i + Math.floor(Math.random() * (n - i));
+        const p = perm[j]!;
+        perm[j] = perm[i]!;
+        perm[i] = p;
+        rrs.copy(out, pos, p * size, p * size + size);
+        pos += size;
+      }
+    }
+    if (opt) opt.copy(out, pos);
+    return { buf: out, rcode: RCODE_NOERROR, truncated };
+  }
+
+  private emit(msg: Buffer, q: Query, flags: number, rcode: number, s: Sections, limit: number, opt: Buffer | null): Reply {
+    const head = HEADER_LEN + questionLength(q);
+    const optLen = opt ? opt.length : 0;
+    const fit = fitSections(head, s.anEnds, s.nsLen, s.arLen, optLen, limit);
+    const anLen = s.anEnds.length > 0 ? s.anEnds[s.anEnds.length - 1]! : 0;
+    let out: Buffer;
+    if (!fit.truncated) {
+      out = Buffer.allocUnsafe(head + s.body.length + optLen);
+      s.body.copy(out, head);
+      this.header(out, q.id, flags, rcode, false, s.anEnds.length, s.ns, s.ar + (opt ? 1 : 0));
+    } else {
+      const keep = fit.answers > 0 ? s.anEnds[fit.answers - 1]! : 0;
+      const auth = fit.authority ? s.nsLen : 0;
+      out = Buffer.allocUnsafe(head + keep + auth + optLen);
+      s.body.copy(out, head, 0, keep);
+      if (auth > 0) s.body.copy(out, head + keep, anLen, anLen + auth);
+      this.header(out, q.id, flags, rcode, true, fit.answers, fit.authority ? s.ns : 0, opt ? 1 : 0);
+    }
+    writeQuestion(out, msg, q);
+    if (opt) opt.copy(out, out.length - optLen);
+    return { buf: out, rcode, truncated: fit.truncated };
+  }
+
+  private header(out: Buffer, id: number, flags: number, rcode: number, truncated: boolean, an: number, ns: number, ar: number): void {
+    let f = flags | rcode;
+    if (truncated && this.zone.setTruncateBit) f |= FLAG_TC;
+    out[0] = id >> 8;
+    out[1] = id & 0xff;
+    out[2] = f >> 8;
+    out[3] = f & 0xff;
+    out[4] = 0;
+    out[5] = 1;
+    out[6] = an >> 8;
+    out[7] = an & 0xff;
+    out[8] = ns >> 8;
+    out[9] = ns & 0xff;
+    out[10] = ar >> 8;
+    out[11] = ar & 0xff;
+  }
+
+  /** Builds the sections for the actual question (after `.*` removal or for escaped names), shuffled. */
+  private slow(msg: Buffer, q: Query, key: string, qtype: number, e: Entry): Sections {
+    const qwire = qnameWire(msg, q);
+    const owner = nameToWire(key) ?? qwire;
+    const n =
+      qtype === TYPE_A
+        ? e.a.length
+        : qtype === TYPE_AAAA
+          ? e.aaaa.length
+          : qtype === TYPE_SRV
+            ? e.srv.length
+            : e.a.length + e.aaaa.length + e.srv.length;
+    return this.build(qwire, owner, qtype, e, shuffled(n));
+  }
+
+  /** Up to MAX_VARIANTS permutations; variant i starts with value ⌊i·n/V⌋, the rest shuffled. */
+  private variants(n: number, build: (order: number[]) => Sections): Sections[] {
+    if (n <= 1) return [build([0])];
+    const v = Math.min(n, MAX_VARIANTS);
+    const out: Sections[] = [];
+    for (let i = 0; i < v; i++) {
+      const first = Math.floor((i * n) / v);
+      const rest = shuffled(n).filter((x) => x !== first);
+      out.push(build([first, ...rest]));
+    }
+    return out;
+  }
+
+  /**
+   * Encodes answer/authority/additional for `qtype` (A, AAAA, SRV or ANY) after question `qwire`.
+   * `order` permutes the answers (for ANY: over SRV ++ A ++ AAAA). Authority records are
+   * position-independent (owner = pointer to the question, uncompressed RDATA) so an answer prefix
+   * can be cut without breaking them; additional records may point anywhere (they go first).
+   */
+  private build(qwire: Buffer, owner: Buffer, qtype: number, e: Entry, order: number[]): Sections {
+    const zone = this.zone;
+    const w = new Writer(512);
+    w.pos = HEADER_LEN;
+    w.name(qwire, false, true);
+    w.u32(0);
+    const start = w.pos;
+    const anEnds: number[] = [];
+    const targets: SrvValue[] = [];
+    const seen = new Set<string>();
+    const srvN = qtype === TYPE_SRV || qtype === TYPE_ANY ? e.srv.length : 0;
+    const aN = qtype === TYPE_A || qtype === TYPE_ANY ? e.a.length : 0;
+    const aBase = srvN;
+    const aaaaBase = srvN + aN;
+    const writeAddr = (name: Buffer, type: number, ip: Buffer) => {
+      w.name(name);
+      w.u16(type);
+      w.u16(CLASS_IN);
+      w.u32(zone.ttl);
+      w.u16(ip.length);
+      w.bytes(ip);
+    };
+    for (const idx of order) {
+      if (idx < aBase) {
+        const s = e.srv[idx]!;
+        w.name(qwire); // SRV owner = the question name as received
+        w.u16(TYPE_SRV);
+        w.u16(CLASS_IN);
+        w.u32(zone.ttl);
+        w.u16(6 + s.target.length);
+        w.u16(0);
+        w.u16(zone.srvWeight);
+        w.u16(s.port);
+        // RFC 2782: no compression in the target; still offered to later names.
+        w.registerAt(s.target, w.pos);
+        w.bytes(s.target);
+        if (!seen.has(s.targetName)) {
+          seen.add(s.targetName);
+          targets.push(s);
+        }
+      } else if (idx < aaaaBase) writeAddr(owner, TYPE_A, e.a[idx - aBase]!);
+      else writeAddr(owner, TYPE_AAAA, e.aaaa[idx - aaaaBase]!);
+      anEnds.push(w.pos - start);
+    }
+    const nsStart = w.pos;
+    let ns = 0;
+    if (qtype === TYPE_ANY) {
+      w.bytes(this.anyAuthority);
+      ns = 2;
+    }
+    const arStart = w.pos;
+    let ar = 0;
+    for (const t of targets) {
+      const a = this.firstAddr(t.targetName, TYPE_A);
+      if (a) {
+        writeAddr(t.target, TYPE_A, a);
+        ar++;
+      }
+      const aaaa = this.firstAddr(t.targetName, TYPE_AAAA);
+      if (aaaa) {
+        writeAddr(t.target, TYPE_AAAA, aaaa);
+        ar++;
+      }
+    }
+    const body = Buffer.from(w.buf.subarray(start, w.pos));
+    return { body, anEnds, nsLen: arStart - nsStart, arLen: w.pos - arStart, ns, ar };
+  }
+
+  private firstAddr(name: string, type: number): Buffer | null {
+    const values = type === TYPE_A ? this.set.a.get(name) : this.set.aaaa.get(name);
+    if (!values) return null;
+    for (const v of values) {
+      if (type === TYPE_A && isIPv4(v)) return ipv4Bytes(v);
+      if (type === TYPE_AAAA && isIPv6(v)) return ipv6Bytes(v);
+    }
+    return null;
+  }
+}
+
+const EMPTY_PERM = new Uint32Array(0);
+
+function pick(e: Entry, variants: Sections[]): Sections {
+  const i = e.next;
+  e.next = i + 1 >= variants.length ? 0 : i + 1;
+  return variants[i]!;
+}
+
+function identity(n: number): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  return p;
+}
+
+function shuffled(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const t = a[i]!;
+    a[i] = a[j]!;
+    a[j] = t;
+  }
+  return a;
+}
+
+function authorityOnly(rrs: Buffer[]): Sections {
+  const body = Buffer.concat(rrs);
+  return { body, anEnds: [], nsLen: body.length, arLen: 0, ns: rrs.length, ar: 0 };
+}
+
+/** A record whose owner is a pointer to the question name (offset 12). */
+function fixedRR(type: number, ttl: number, rdata: Buffer): Buffer {
+  const b = Buffer.alloc(12 + rdata.length);
+  b.writeUInt16BE(0xc000 | HEADER_LEN, 0);
+  b.writeUInt16BE(type, 2);
+  b.writeUInt16BE(CLASS_IN, 4);
+  b.writeUInt32BE(ttl >>> 0, 6);
+  b.writeUInt16BE(rdata.length, 10);
+  rdata.copy(b, 12);
+  return b;
+}
+
+function u32s(...vs: number[]): Buffer {
+  const b = Buffer.alloc(vs.length * 4);
+  vs.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
+  return b;
+}
+
+function ipv4Bytes(ip: string): Buffer {
+  return Buffer.from(ip.split(".").map((x) => Number(x)));
+}
+
+/** IPv6 text → 16 bytes (handles `::` and an embedded IPv4 tail); null if malformed. */
+export function ipv6Bytes(ip: string): Buffer | null {
+  let s = ip;
+  const pct = s.indexOf("%");
+  if (pct >= 0) s = s.slice(0, pct);
+  const lastColon = s.lastIndexOf(":");
+  if (s.indexOf(".", lastColon) >= 0) {
+    const v4 = s.slice(lastColon + 1);
+    if (!isIPv4(v4)) return null;
+    const [a, b, c, d] = ipv4Bytes(v4);
+    s = s.slice(0, lastColon + 1) + (((a! << 8) | b!).toString(16) + ":" + ((c! << 8) | d!).toString(16));
+  }
+  const halves = s.split("::");
+  if (halves.length > 2) return null;
+  const parse = (p: string) => (p === "" ? [] : p.split(":").map((h) => (/^[0-9a-fA-F]{1,4}$/.test(h) ? parseInt(h, 16) : NaN)));
+  let groups: number[];
+  if (halves.length === 2) {
+    const left = parse(halves[0]!);
+    const right = parse(halves[1]!);
+    const fill = 8 - left.length - right.length;
+    if (fill < 1) return null;
+    groups = [...left, ...new Array<number>(fill).fill(0), ...right];
+  } else groups = parse(s);
+  if (groups.length !== 8 || groups.some((g) => Number.isNaN(g))) return null;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
+
+function parseSrv(v: string): SrvValue | null {
+  const i = v.lastIndexOf(":");
+  if (i <= 0) return null;
+  const port = Number(v.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return null;
+  let targetName = v.slice(0, i).toLowerCase();
+  if (!targetName.endsWith(".")) targetName += ".";
+  const target = nameToWire(targetName);
+  if (!target) return null;
+  return { port, target, targetName };
+}

@@ -1,0 +1,3 @@
+export * from "./service";
+export { parseMesosDnsConfig, configForDisplay } from "./config";
+export type { MesosDnsConfig, RecordSet } from "./model";

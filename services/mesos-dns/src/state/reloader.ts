@@ -1,0 +1,174 @@
+import { promises as dnsp } from "node:dns";
+import { EventEmitter } from "node:events";
+import { isIP } from "node:net";
+import * as os from "node:os";
+import { counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
+import type { MesosDnsConfig, RecordSet } from "../model";
+import { generateRecords } from "../records/generator";
+import { parsePid } from "../records/state";
+import { loadMasterState } from "./fetch";
+import { StateSubscription } from "./subscribe";
+
+export interface Generation {
+  readonly set: RecordSet;
+  /** SOA serial: Unix time of this reload (strictly increasing). */
+  readonly serial: number;
+  /** The master whose state was used. */
+  readonly from: string;
+  readonly at: number;
+}
+
+/** Hosts named in PIDs / hostnames that are not IP literals (they need a lookup). */
+function hostsToResolve(state: Record<string, unknown>): string[] {
+  const out = new Set<string>();
+  const pidHost = (pid: unknown): string | undefined => {
+    if (typeof pid !== "string") return undefined;
+    try {
+      return parsePid(pid).host;
+    } catch {
+      return undefined;
+    }
+  };
+  const add = (h: string | undefined): void => {
+    if (h && !isIP(h)) out.add(h);
+  };
+  for (const s of Array.isArray(state["slaves"]) ? (state["slaves"] as Record<string, unknown>[]) : []) add(pidHost(s?.["pid"]));
+  for (const f of Array.isArray(state["frameworks"]) ? (state["frameworks"] as Record<string, unknown>[]) : []) {
+    add(f?.["pid"] !== undefined ? pidHost(f["pid"]) : typeof f?.["hostname"] === "string" ? (f["hostname"] as string) : undefined);
+  }
+  return [...out];
+}
+
+/** Non-loopback addresses of this host (the name-server record for listener 0.0.0.0). */
+export function listenerIps(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flatMap((a) => a ?? [])
+    .filter((a) => !a.internal)
+    .map((a) => a.address);
+}
+
+/**
+ * The refresh loop (spec §1): reload every `refreshSeconds` (and at once on a
+ * master event, see subscribe.ts); each reload fetches the state, builds a
+ * complete new record set and swaps it in; a failed reload keeps serving the
+ * previous set. Emits "generation" after every successful swap.
+ */
+export class Reloader extends EventEmitter {
+  current: Generation | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private debounce: NodeJS.Timeout | undefined;
+  private readonly subscription: StateSubscription;
+  private readonly metrics;
+
+  constructor(
+    private readonly cfg: MesosDnsConfig,
+    private readonly opts: { log: Logger; registry: Registry; subscribe?: boolean; fetchImpl?: typeof fetch },
+  ) {
+    super();
+    this.subscription = new StateSubscription({
+      scheme: cfg.mesosHTTPSOn ? "https" : "http",
+      headers: this.authHeaders(),
+      log: opts.log,
+      onEvent: () => this.soon(),
+    });
+    this.metrics = {
+      duration: histogram(
+        opts.registry,
+        "mesos_dns_refresh_duration_seconds",
+        "State fetch + record generation time",
+        [],
+        [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      ),
+      failures: counter(opts.registry, "mesos_dns_refresh_failures_total", "Reloads that kept the previous record set", []),
+      reloads: counter(opts.registry, "mesos_dns_refresh_total", "Successful reloads", ["trigger"]),
+      records: gauge(opts.registry, "mesos_dns_records", "Names in the served record set, by type", ["type"]),
+    };
+  }
+
+  private authHeaders(): Record<string, string> {
+    if (this.cfg.mesosAuthentication === "basic") {
+      const { principal, secret } = this.cfg.mesosCredentials;
+      return { authorization: `Basic ${Buffer.from(`${principal}:${secret}`).toString("base64")}` };
+    }
+    return {};
+  }
+
+  /** Resolves after the first successful reload (retrying every second until then). */
+  async start(): Promise<void> {
+    for (;;) {
+      await this.reload("start");
+      if (this.current) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    this.timer = setInterval(() => void this.reload("timer"), this.cfg.refreshSeconds * 1000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+    this.subscription.stop();
+  }
+
+  /** A reload shortly (events come in bursts: coalesce them). */
+  private soon(): void {
+    this.debounce ??= setTimeout(() => {
+      this.debounce = undefined;
+      void this.reload("event");
+    }, 10);
+  }
+
+  /** Coalescing: a request during a reload causes exactly one more. */
+  reload(trigger: string): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.reloadOnce(trigger);
+      } while (this.again);
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async reloadOnce(trigger: string): Promise<void> {
+    const end = this.metrics.duration.startTimer();
+    try {
+      const { state, from } = await loadMasterState(this.cfg.masters, {
+        timeoutMs: this.cfg.stateTimeoutSeconds * 1000,
+        scheme: this.cfg.mesosHTTPSOn ? "https" : "http",
+        headers: this.authHeaders(),
+        ...(this.opts.fetchImpl ? { fetchImpl: this.opts.fetchImpl } : {}),
+      });
+      const resolved = new Map<string, string[]>();
+      await Promise.all(
+        hostsToResolve(state).map(async (h) => {
+          const addrs = await dnsp.lookup(h, { all: true }).catch(() => []);
+          resolved.set(
+            h,
+            addrs.map((a) => a.address),
+          );
+        }),
+      );
+      const { records, warnings } = generateRecords(state, this.cfg, { resolveHost: (h) => resolved.get(h) ?? [], listenerIps });
+      for (const w of warnings) this.opts.log.warn({ warning: w }, "record generation");
+      const serial = Math.max(Math.floor(Date.now() / 1000), (this.current?.serial ?? 0) + 1);
+      this.current = { set: records, serial, from, at: Date.now() };
+      this.metrics.reloads.inc({ trigger });
+      this.metrics.records.set({ type: "A" }, records.a.size);
+      this.metrics.records.set({ type: "AAAA" }, records.aaaa.size);
+      this.metrics.records.set({ type: "SRV" }, records.srv.size);
+      this.emit("generation", this.current);
+      if (this.opts.subscribe ?? true) this.subscription.follow(from);
+    } catch (err) {
+      this.metrics.failures.inc();
+      this.opts.log.warn({ err: (err as Error).message }, "Error generating records; keeping old DNS state");
+    } finally {
+      end();
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import type { Logger } from "@dcnet/core";
+
+/**
+ * Beyond upstream: when the leading master offers the v1 Operator API
+ * `SUBSCRIBE` stream (Mesos ≥ 1.1 and mesos-sim do), every task, agent or
+ * framework event triggers an immediate reload, so a task is resolvable within
+ * milliseconds of TASK_RUNNING instead of up to `refreshSeconds` later. The
+ * periodic refresh stays as the safety net. Reconnects with a backoff; a master
+ * without the API is asked again after `retryMs`.
+ */
+export class StateSubscription {
+  private abort: AbortController | undefined;
+  private stopped = false;
+  private current: string | undefined;
+
+  constructor(
+    private readonly opts: {
+      scheme: "http" | "https";
+      headers?: Record<string, string>;
+      onEvent: (type: string) => void;
+      log: Logger;
+      retryMs?: number;
+    },
+  ) {}
+
+  /** Follows `master` (`ip:port`); a different master ends the old stream. */
+  follow(master: string): void {
+    if (this.current === master || this.stopped) return;
+    this.current = master;
+    this.abort?.abort();
+    const ac = new AbortController();
+    this.abort = ac;
+    void this.loop(master, ac.signal);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.abort?.abort();
+  }
+
+  private async loop(master: string, signal: AbortSignal): Promise<void> {
+    let backoff = 500;
+    while (!signal.aborted) {
+      try {
+        await this.stream(master, signal);
+        backoff = 500;
+      } catch (err) {
+        if (signal.aborted) return;
+        this.opts.log.debug({ err: (err as Error).message, master }, "state subscription ended");
+      }
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, this.opts.retryMs ?? 30_000);
+    }
+  }
+
+  private async stream(master: string, signal: AbortSignal): Promise<void> {
+    const res = await fetch(`${this.opts.scheme}://${master}/api/v1`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", ...this.opts.headers },
+      body: JSON.stringify({ type: "SUBSCRIBE" }),
+      signal,
+    });
+    if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
+    let buf = Buffer.alloc(0);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        const nl = buf.indexOf(0x0a);
+        if (nl < 0) {
+          if (buf.length > 12) throw new Error("RecordIO: length prefix too long");
+          break;
+        }
+        const len = Number(buf.subarray(0, nl).toString());
+        if (!Number.isInteger(len) || len < 0) throw new Error("RecordIO: bad length prefix");
+        if (buf.length < nl + 1 + len) break;
+        const record = buf.subarray(nl + 1, nl + 1 + len).toString();
+        buf = buf.subarray(nl + 1 + len);
+        const type = (JSON.parse(record) as { type?: string }).type ?? "";
+        if (type !== "HEARTBEAT") this.opts.onEvent(type);
+      }
+    }
+  }
+}
