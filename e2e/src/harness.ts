@@ -8,6 +8,8 @@
  * - DCNET_E2E_IMAGE: use this existing local image instead of building one.
  * - DCNET_E2E_NATS_IMAGE: NATS image (default nats:2.10-alpine).
  * - DCNET_E2E_LOGS=1: echo every container's output to stderr as it comes.
+ * - DCNET_E2E_HTTP=direct|exec: how MesosCluster sends HTTP to container IPs
+ *   (default: direct when the host routes to them, else docker exec).
  *
  * Ryuk is off (see setup.ts): `E2eCluster.stop()` removes what it started.
  * Every container carries the label `dcnet.e2e`; after an interrupted run,
@@ -139,6 +141,21 @@ export interface NodeSpec {
   clusterKey?: string;
   /** Extra DCNET_* environment. */
   env?: Record<string, string>;
+  /** Services run beside the node agent in the same process (`dcnet run node <services...>`), e.g. `["mesos-sim"]`. */
+  services?: string[];
+  /** Log line that means the node is up (default /gRPC listening/: the node agent has joined the bus). */
+  readyLog?: RegExp;
+  /** Linux capabilities added (e.g. NET_ADMIN, SYS_ADMIN for `ip netns`, nftables); also turns AppArmor off for it. */
+  capAdd?: string[];
+  /** Namespaced sysctls of the container (e.g. net.ipv4.ip_forward), as compose `sysctls:`. */
+  sysctls?: Record<string, string>;
+  /**
+   * On the cluster network only, as in compose. By default Testcontainers
+   * creates a container with network aliases on Docker's default bridge and
+   * then connects it to the cluster network as well, so that its first
+   * interface (the address services pick by default) is on the default bridge.
+   */
+  oneNetwork?: boolean;
 }
 
 export interface ClusterOptions {
@@ -178,6 +195,8 @@ export interface DcnetNode {
   readonly httpUrl: string;
   readonly client: NodeServiceClient;
   readonly logs: LogTail;
+  /** The container's IP on the cluster network (what its services report as their address). */
+  readonly ip: string;
   stopped: boolean;
 }
 
@@ -198,6 +217,32 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A GenericContainer with the HostConfig settings Testcontainers has no builder for (compose `sysctls:`, `security_opt:`). */
+class NodeContainer extends GenericContainer {
+  /** Added capabilities; with any, AppArmor off as well (compose: `cap_add` + `security_opt: [apparmor:unconfined]`). */
+  withCapabilities(capabilities: string[]): this {
+    if (capabilities.length === 0) return this;
+    this.hostConfig.SecurityOpt = [...(this.hostConfig.SecurityOpt ?? []), "apparmor:unconfined"];
+    return this.withAddedCapabilities(...capabilities);
+  }
+
+  withSysctls(sysctls: Record<string, string>): this {
+    if (Object.keys(sysctls).length > 0) this.hostConfig.Sysctls = { ...this.hostConfig.Sysctls, ...sysctls };
+    return this;
+  }
+
+  /** Created on `network` alone, with these aliases (what compose does), instead of default bridge + connect. */
+  withOnlyNetwork(network: StartedNetwork, aliases: string[]): this {
+    this.createOpts.NetworkingConfig = { EndpointsConfig: { [network.getName()]: { Aliases: aliases } } };
+    return this.withNetworkMode(network.getName());
+  }
+
+  /** On `network`, the Testcontainers way or alone (see NodeSpec.oneNetwork). */
+  withClusterNetwork(network: StartedNetwork, aliases: string[], alone: boolean): this {
+    return alone ? this.withOnlyNetwork(network, aliases) : this.withNetwork(network).withNetworkAliases(...aliases);
+  }
 }
 
 /**
@@ -286,11 +331,12 @@ export class E2eCluster {
     const network = this.requireNetwork();
     if (!this.image) throw new Error("cluster not started");
     const logs = new LogTail(spec.id);
-    const container = await new GenericContainer(this.image)
-      .withNetwork(network)
-      .withNetworkAliases(spec.id)
+    const container = await new NodeContainer(this.image)
+      .withCapabilities(spec.capAdd ?? [])
+      .withSysctls(spec.sysctls ?? {})
+      .withClusterNetwork(network, [spec.id], spec.oneNetwork ?? false)
       .withHostname(spec.id)
-      .withCommand(["run", "node"])
+      .withCommand(["run", "node", ...(spec.services ?? [])])
       .withEnvironment({
         DCNET_CLUSTER__ID: this.clusterId,
         DCNET_CLUSTER__KEY: spec.clusterKey ?? this.clusterKey,
@@ -303,7 +349,7 @@ export class E2eCluster {
       .withExposedPorts(NODE_GRPC_PORT, NODE_HTTP_PORT)
       .withLabels(this.labels)
       .withLogConsumer(logs.consume)
-      .withWaitStrategy(Wait.forLogMessage(/gRPC listening/))
+      .withWaitStrategy(Wait.forLogMessage(spec.readyLog ?? /gRPC listening/))
       .withStartupTimeout(90_000)
       .start()
       .catch((err: unknown) => {
@@ -319,6 +365,7 @@ export class E2eCluster {
       httpUrl: `http://${host}:${container.getMappedPort(NODE_HTTP_PORT)}`,
       client: new NodeServiceClient(grpcAddress, insecure()),
       logs,
+      ip: container.getIpAddress(network.getName()),
       stopped: false,
     };
     this.nodes.push(node);
@@ -358,6 +405,20 @@ export class E2eCluster {
     node.stopped = true;
     node.client.close();
     await node.container.stop({ timeout: 10_000 });
+  }
+
+  /**
+   * Kills a node's container at once (`docker kill`: SIGKILL to every process in
+   * it, so nothing is shut down gracefully: no lease given up, no record
+   * deleted), then removes it. Its output stays in `logs`.
+   */
+  async killNode(id: string): Promise<void> {
+    const node = this.node(id);
+    node.stopped = true;
+    node.client.close();
+    const client = await getContainerRuntimeClient();
+    await client.container.dockerode.getContainer(node.container.getId()).kill({ signal: "SIGKILL" });
+    await node.container.stop({ timeout: 0 }).catch((err: unknown) => log(`removing killed ${id}: ${String(err)}`));
   }
 
   /**
@@ -523,4 +584,256 @@ export async function natsConnectionNames(server: NatsServer): Promise<string[]>
   if (!res.ok) throw new Error(`${server.name} /connz: HTTP ${res.status}`);
   const body = (await res.json()) as { connections?: { name?: string }[] };
   return (body.connections ?? []).map((c) => c.name ?? "").filter((n) => n.length > 0);
+}
+
+// ---------------------------------------------------------------------------
+// Simulated Mesos (mesos-sim) in the node containers, as docker-compose.yml runs it.
+
+export const MESOS_MASTER_PORT = 5050;
+export const MARATHON_PORT = 8080;
+export const MESOS_AGENT_PORT = 5051;
+
+/** The parts of `/master/state` (v0) the suites read. */
+export interface MesosTaskDoc {
+  id: string;
+  name: string;
+  slave_id: string;
+  state: string;
+  resources: { ports?: string };
+  statuses: {
+    state: string;
+    container_status?: {
+      network_infos?: {
+        ip_addresses?: { ip_address: string }[];
+        port_mappings?: { host_port: number; container_port: number; protocol?: string }[];
+      }[];
+    };
+  }[];
+}
+
+export interface MasterStateDoc {
+  id: string;
+  pid: string;
+  leader: string;
+  slaves: { id: string; pid: string; hostname: string; active: boolean }[];
+  frameworks: { id: string; name: string; tasks: MesosTaskDoc[]; completed_tasks: MesosTaskDoc[] }[];
+}
+
+/** Live tasks of every framework in a master state. */
+export const stateTasks = (state: MasterStateDoc): MesosTaskDoc[] => state.frameworks.flatMap((f) => f.tasks);
+/** Completed tasks of every framework in a master state. */
+export const completedTasks = (state: MasterStateDoc): MesosTaskDoc[] => state.frameworks.flatMap((f) => f.completed_tasks);
+
+/** Mesos port ranges (`[31000-31002, 31005-31005]`) as a list of ports. */
+export function parsePortRanges(ranges: string | undefined): number[] {
+  const ports: number[] = [];
+  for (const m of (ranges ?? "").matchAll(/(\d+)-(\d+)/g)) for (let p = Number(m[1]); p <= Number(m[2]); p++) ports.push(p);
+  return ports;
+}
+
+/** `slave(1)@172.18.0.5:5051` / `master@172.18.0.2:5050` → `172.18.0.5`. */
+export function pidIp(pid: string): string {
+  const m = /@([^:]+):\d+$/.exec(pid);
+  if (!m) throw new Error(`not a libprocess pid: ${pid}`);
+  return m[1]!;
+}
+
+export interface HttpAnswer {
+  status: number;
+  /** The `location` header (redirects are not followed). */
+  location?: string;
+  text: string;
+}
+
+export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
+  /** Masters master-1..N (default 3). */
+  masters?: number;
+  /** Agents agent-1..N (default 2). */
+  agents?: number;
+}
+
+/**
+ * Node specs of the compose topology, each on the cluster network only (so that
+ * masters and agents report their address there): masters `dcnet run node mesos-sim` with
+ * DCNET_ROLES=master, agents with DCNET_ROLES=agent, NET_ADMIN + SYS_ADMIN (bridge
+ * mode: ip netns, nftables), ip_forward and route_localnet, and a task subnet of
+ * their own (10.251.<n>.0/24, outside Docker's address pools).
+ */
+export function mesosNodeSpecs(masters = 3, agents = 2): NodeSpec[] {
+  const specs: NodeSpec[] = [];
+  for (let i = 1; i <= masters; i++) {
+    const id = `master-${i}`;
+    specs.push({
+      id,
+      role: "master",
+      services: ["mesos-sim"],
+      readyLog: /mesos master and marathon listening/,
+      oneNetwork: true,
+      env: { DCNET_ROLES: "master", DCNET_MASTER__ID: id },
+    });
+  }
+  for (let i = 1; i <= agents; i++) {
+    const id = `agent-${i}`;
+    specs.push({
+      id,
+      role: "agent",
+      services: ["mesos-sim"],
+      readyLog: /agent registered/,
+      oneNetwork: true,
+      capAdd: ["NET_ADMIN", "SYS_ADMIN"],
+      sysctls: { "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.route_localnet": "1" },
+      env: { DCNET_ROLES: "agent", DCNET_AGENT__ID: id, DCNET_AGENT__BRIDGE__SUBNET: `10.251.${i}.0/24` },
+    });
+  }
+  return specs;
+}
+
+/**
+ * The compose topology (NATS x3, masters, agents) with mesos-sim in the node
+ * containers, and HTTP helpers for the masters (5050), Marathon (8080), the
+ * agents (5051) and tasks.
+ *
+ * The test process talks to the containers at their IPs on the cluster network:
+ * the master redirects (307) and Marathon forwards to those addresses, agents and
+ * host-mode tasks listen on dynamic ports there, and `/master/state` reports them.
+ * On Linux the Docker bridge is routed from the host, so that is a plain fetch;
+ * where it is not (Docker Desktop), or with DCNET_E2E_HTTP=exec, every request is
+ * run by `node` inside a running node container (`docker exec`) instead.
+ */
+export class MesosCluster extends E2eCluster {
+  /** How HTTP requests reach the containers (decided by start()). */
+  httpMode: "direct" | "exec" = "direct";
+
+  constructor(opts: MesosClusterOptions = {}) {
+    super({ ...opts, nodes: mesosNodeSpecs(opts.masters ?? 3, opts.agents ?? 2) });
+  }
+
+  override async start(): Promise<this> {
+    await super.start();
+    const forced = process.env["DCNET_E2E_HTTP"];
+    if (forced === "exec" || forced === "direct") this.httpMode = forced;
+    else {
+      const probe = `http://${this.masters()[0]!.ip}:${MESOS_MASTER_PORT}/health`;
+      this.httpMode = (await this.directGet(probe, 3_000).then(
+        () => true,
+        () => false,
+      ))
+        ? "direct"
+        : "exec";
+    }
+    log(
+      `mesos-sim: HTTP to the containers ${this.httpMode === "direct" ? "straight from the test process (container IPs are routed)" : "through docker exec in a node container"}; ` +
+        this.nodes.map((n) => `${n.id}=${n.ip}`).join(" "),
+    );
+    return this;
+  }
+
+  /** Running masters. */
+  masters(): DcnetNode[] {
+    return this.nodes.filter((n) => n.spec.role === "master" && !n.stopped);
+  }
+
+  /** Running agents. */
+  agents(): DcnetNode[] {
+    return this.nodes.filter((n) => n.spec.role === "agent" && !n.stopped);
+  }
+
+  /** The node whose container has this IP (running or not). */
+  nodeByIp(ip: string): DcnetNode {
+    const node = this.nodes.find((n) => n.ip === ip);
+    if (!node) throw new Error(`no node at ${ip} (${this.nodes.map((n) => `${n.id}=${n.ip}`).join(" ")})`);
+    return node;
+  }
+
+  private async directGet(url: string, timeoutMs: number, init: { method?: string; body?: string } = {}): Promise<HttpAnswer> {
+    const res = await fetch(url, {
+      method: init.method ?? "GET",
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(init.body !== undefined ? { body: init.body, headers: { "content-type": "application/json" } } : {}),
+    });
+    const location = res.headers.get("location");
+    return { status: res.status, ...(location ? { location } : {}), text: await res.text() };
+  }
+
+  /**
+   * One HTTP request (redirects not followed) from the test process, or, with
+   * `from` (or in exec mode), from inside that node's container (any running
+   * node by default), e.g. to reach a bridge task's IP, which only exists
+   * inside its agent container. Rejects on a network error or timeout.
+   */
+  async http(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number; from?: DcnetNode } = {}): Promise<HttpAnswer> {
+    const timeoutMs = opts.timeoutMs ?? 3_000;
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const method = opts.method ?? "GET";
+    if (!opts.from && this.httpMode === "direct") {
+      return this.directGet(url, timeoutMs, { method, ...(body !== undefined ? { body } : {}) });
+    }
+    const via = opts.from ?? this.nodes.find((n) => !n.stopped);
+    if (!via) throw new Error("no running node to send a request from");
+    const script = [
+      "const [url, method, timeout, body] = process.argv.slice(1);",
+      "fetch(url, { method, redirect: 'manual', signal: AbortSignal.timeout(+timeout),",
+      "  ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}) })",
+      "  .then(async (r) => console.log(JSON.stringify({ status: r.status, location: r.headers.get('location') ?? undefined, text: await r.text() })))",
+      "  .catch((e) => { console.error(String(e.cause ?? e)); process.exit(2); });",
+    ].join("\n");
+    const res = await withTimeout(
+      via.container.exec(["node", "-e", script, url, method, String(timeoutMs), body ?? ""]),
+      timeoutMs + 10_000,
+      `exec in ${via.id}`,
+    );
+    if (res.exitCode !== 0) throw new Error(`${method} ${url} from ${via.id}: ${(res.stderr || res.output).trim()}`);
+    return JSON.parse(res.stdout) as HttpAnswer;
+  }
+
+  /** An HTTP request that must answer 2xx; returns the parsed JSON body. */
+  async httpJson<T>(url: string, opts: { method?: string; body?: unknown; timeoutMs?: number; from?: DcnetNode } = {}): Promise<T> {
+    const res = await this.http(url, opts);
+    if (res.status < 200 || res.status > 299)
+      throw new Error(`${opts.method ?? "GET"} ${url}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+    return JSON.parse(res.text) as T;
+  }
+
+  /**
+   * The leading master and its `/master/state`: the running master that answers
+   * 200 (the others answer 307) and names itself leader. Waits up to `timeoutMs`.
+   */
+  async leader(timeoutMs = 15_000): Promise<{ node: DcnetNode; state: MasterStateDoc }> {
+    return eventually(
+      async () => {
+        const seen: string[] = [];
+        for (const node of this.masters()) {
+          const res = await this.http(`http://${node.ip}:${MESOS_MASTER_PORT}/master/state`, { timeoutMs: 2_000 }).catch(
+            (err: Error): HttpAnswer => ({
+              status: 0,
+              text: err.message,
+            }),
+          );
+          if (res.status !== 200) {
+            seen.push(`${node.id}: ${res.status}${res.location ? ` to ${res.location}` : ""}`);
+            continue;
+          }
+          const state = JSON.parse(res.text) as MasterStateDoc;
+          if (state.leader === `master@${node.ip}:${MESOS_MASTER_PORT}`) return { node, state };
+          seen.push(`${node.id}: 200 naming leader "${state.leader}"`);
+        }
+        throw new Error(`no leading master (${seen.join(", ")})`);
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** `/master/state` of the leading master. */
+  async masterState(): Promise<MasterStateDoc> {
+    return (await this.leader()).state;
+  }
+
+  /** A Marathon API call on a running master (the leader by default; the others forward). */
+  async marathon<T>(path: string, opts: { method?: string; body?: unknown; master?: DcnetNode } = {}): Promise<T> {
+    const master = opts.master ?? (await this.leader()).node;
+    const { master: _m, ...rest } = opts;
+    return this.httpJson<T>(`http://${master.ip}:${MARATHON_PORT}${path}`, { timeoutMs: 5_000, ...rest });
+  }
 }

@@ -104,7 +104,13 @@ export class BridgeNetwork {
       await run("ip", ["addr", "add", `${this.pool.gateway}/${this.pool.subnet.prefix}`, "dev", n.uplink]);
       await run("ip", ["link", "set", n.uplink, "up"]);
       // 127.0.0.1:<hostPort> → task: DNATed packets leave with a loopback source through our uplink only.
-      writeSysctl(`/proc/sys/net/ipv4/conf/${n.uplink}/route_localnet`, "1");
+      if (
+        !writeSysctl(`/proc/sys/net/ipv4/conf/${n.uplink}/route_localnet`, "1") &&
+        !sysctlIsOne("/proc/sys/net/ipv4/conf/all/route_localnet")
+      )
+        this.log.warn(
+          "cannot set route_localnet (read-only /proc/sys in a container?): 127.0.0.1:<hostPort> will not reach bridge tasks; use the agent IP, or set the sysctl net.ipv4.conf.all.route_localnet=1",
+        );
       if (!writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"))
         this.log.warn("cannot set net.ipv4.ip_forward=1: tasks may not reach outside");
       await run("nft", ["-f", "-"], { input: tableScript({ table: n.table, uplink: n.uplink, subnet: this.subnet }) });
@@ -169,5 +175,13 @@ export class BridgeNetwork {
     const spaces = await listNetns().catch((): string[] => []);
     for (const ns of spaces) if (ns.startsWith(n.taskNsPrefix) && ns !== n.switchNs) await deleteNetns(ns).catch(() => undefined);
     if (spaces.includes(n.switchNs)) await deleteNetns(n.switchNs).catch(() => undefined);
+  }
+}
+
+function sysctlIsOne(file: string): boolean {
+  try {
+    return fs.readFileSync(file, "utf8").trim() === "1";
+  } catch {
+    return false;
   }
 }

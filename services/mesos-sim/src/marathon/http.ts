@@ -179,12 +179,18 @@ async function forward(req: http.IncomingMessage, res: http.ServerResponse, lead
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   const body = chunks.length ? Buffer.concat(chunks) : undefined;
-  const upstream = await fetch(url, {
-    method: req.method ?? "GET",
-    headers: { "content-type": String(req.headers["content-type"] ?? "application/json") },
-    ...(body && req.method !== "GET" ? { body } : {}),
-    redirect: "manual",
-  });
+  let upstream: Response;
+  try {
+    upstream = await fetch(url, {
+      method: req.method ?? "GET",
+      headers: { "content-type": String(req.headers["content-type"] ?? "application/json") },
+      ...(body && req.method !== "GET" ? { body } : {}),
+      redirect: "manual",
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    throw new HttpError(503, { message: `leading Marathon at ${leader} unreachable: ${(err as Error).message}` });
+  }
   const text = Buffer.from(await upstream.arrayBuffer());
   res.writeHead(upstream.status, {
     "content-type": upstream.headers.get("content-type") ?? "application/json",

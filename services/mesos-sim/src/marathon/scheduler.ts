@@ -140,8 +140,7 @@ export class MarathonScheduler {
     };
     await this.kv.create(keys.launch(launch.agentId, launch.taskId), Buffer.from(JSON.stringify(launch)));
     this.opts.log.info({ app: app.id, task: launch.taskId, agent: launch.agentId, ports: launch.hostPorts }, "marathon: launching task");
-    // Count it at once, so this pass does not place the same instance twice.
-    this.state.tasks.set(launch.taskId, { launch, statuses: [], state: "TASK_STAGING" });
+    this.state.launching(launch);
     return true;
   }
 

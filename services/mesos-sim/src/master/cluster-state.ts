@@ -136,12 +136,25 @@ export class ClusterState extends EventEmitter {
       existing.launch = launch;
       return;
     }
+    this.addTask(launch);
+  }
+
+  /**
+   * The scheduler's own launch, counted at once (before the watch brings it
+   * back) so one pass does not place the same instance twice. A no-op when the
+   * watch was faster: its view may already hold statuses.
+   */
+  launching(launch: TaskLaunch): void {
+    if (!this.tasks.has(launch.taskId)) this.addTask(launch);
+  }
+
+  private addTask(launch: TaskLaunch): void {
     const view: TaskView = { launch, statuses: [], state: "TASK_STAGING" };
-    this.tasks.set(k.taskId, view);
+    this.tasks.set(launch.taskId, view);
     this.emit("taskAdded", view);
-    const early = this.early.get(k.taskId);
+    const early = this.early.get(launch.taskId);
     if (early) {
-      this.early.delete(k.taskId);
+      this.early.delete(launch.taskId);
       this.applyStatus(view, early);
     }
   }

@@ -26,8 +26,9 @@ export class LeaderElection extends EventEmitter {
     return this.leading;
   }
 
-  /** The lease as last read (the leader's addresses), if any. */
+  /** The lease as last read (the leader's addresses), while it is valid. */
   get lease(): LeaderLease | undefined {
+    if (this.current && !this.leading && this.current.expiresAt <= this.now()) return undefined; // lapsed: no known leader
     return this.current;
   }
 
@@ -74,7 +75,9 @@ export class LeaderElection extends EventEmitter {
       this.setLeading(true);
     } catch (err) {
       if (err instanceof ConflictError) {
-        this.setLeading(false); // someone else won this round
+        this.setLeading(false); // someone else won this round: learn who
+        const e = await this.kv.get(keys.leader).catch(() => undefined);
+        this.current = e ? (JSON.parse(Buffer.from(e.value).toString()) as LeaderLease) : undefined;
         return;
       }
       this.opts.log.warn({ err }, "leader election: bus error");
