@@ -171,6 +171,45 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
     }
   });
 
+  it("streams Marathon events over SSE: api_post_event, deployment_info, status_update_event, deployment_success", async () => {
+    const l = leader().master!;
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${l.ports().marathon}/v2/events`, { signal: ac.signal });
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const types: string[] = [];
+    const reading = (async () => {
+      let buf = "";
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buf += Buffer.from(chunk).toString();
+          for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+            const m = /^event: (.+)$/m.exec(buf.slice(0, i));
+            if (m) types.push(m[1]!);
+            buf = buf.slice(i + 2);
+          }
+        }
+      } catch {
+        /* aborted */
+      }
+    })();
+    const post = await marathon("/v2/apps", {
+      method: "POST",
+      body: JSON.stringify({ id: "/evented", cmd: "sleep 30", instances: 1, cpus: 0.1, mem: 16 }),
+    });
+    const deploymentId = ((await post.json()) as { deployments: { id: string }[] }).deployments[0]!.id;
+    await eventually(() => assert.ok(types.includes("deployment_success"), types.join(",")), 10_000);
+    assert.deepEqual(
+      ["api_post_event", "deployment_info", "status_update_event", "deployment_success"].map((t) => types.indexOf(t) >= 0),
+      [true, true, true, true],
+    );
+    assert.ok(types.indexOf("deployment_info") < types.indexOf("deployment_success"));
+    const pending = (await (await marathon("/v2/deployments")).json()) as { id: string }[];
+    assert.ok(!pending.some((d) => d.id === deploymentId), "finished deployments leave /v2/deployments");
+    assert.equal((await marathon("/v2/apps/evented", { method: "DELETE" })).status, 200);
+    ac.abort();
+    await reading;
+  });
+
   it("rejects a duplicate id (409) and an invalid app (422 naming the field), deploying nothing", async () => {
     const dup = await marathon("/v2/apps", { method: "POST", body: JSON.stringify({ id: "/demo/echo", cmd: "true" }) });
     assert.equal(dup.status, 409);

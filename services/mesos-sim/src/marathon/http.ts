@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import { ConflictError } from "@dcnet/core";
 import type { ClusterState, TaskView } from "../master/cluster-state";
@@ -6,6 +5,7 @@ import { AppValidationError, type NormalizedApp } from "../model/app";
 import { HttpError, readJson, sendJson, splitUrl } from "../http-util";
 import { canonicalAppId, mergeAppUpdate, parseApp, scaleOnly } from "./app-json";
 import type { AppStore } from "./apps";
+import type { Deployments } from "./deployments";
 import type { MarathonEvents } from "./events";
 import { marathonApp, marathonTask } from "./task-json";
 
@@ -13,6 +13,7 @@ export interface MarathonApiDeps {
   apps: AppStore;
   state: ClusterState;
   events: MarathonEvents;
+  deployments: Deployments;
   frameworkId: () => string;
   /** `ip:port` of the leading Marathon, or undefined while none. */
   leader: () => string | undefined;
@@ -33,7 +34,10 @@ export const MARATHON_VERSION = "1.11.24";
 export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const tasksOf = (appId: string): TaskView[] => [...deps.state.tasks.values()].filter((t) => t.launch.appId === appId);
   const notFound = (id: string): HttpError => new HttpError(404, { message: `App '${id}' does not exist` });
-  const deployed = (): { version: string; deploymentId: string } => ({ version: new Date().toISOString(), deploymentId: randomUUID() });
+  const deployed = (d: { id: string; version: string }): { version: string; deploymentId: string } => ({
+    version: d.version,
+    deploymentId: d.id,
+  });
   /** Marathon answers a body that is not JSON with 422, like any other invalid app. */
   const readApp = async (req: http.IncomingMessage): Promise<unknown> => {
     try {
@@ -48,12 +52,17 @@ export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessag
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse, path: string, query: URLSearchParams): Promise<void> => {
     const method = req.method ?? "GET";
+    if (path === "/v2/deployments" && method === "GET") return sendJson(res, 200, deps.deployments.list());
     if (path === "/v2/tasks" && method === "GET") {
       const tasks = [...deps.state.tasks.values()].filter((t) => t.launch.frameworkId === deps.frameworkId() && t.launch.appId);
       return sendJson(res, 200, { tasks: tasks.map((t) => marathonTask(t, deps.state.agents.get(t.launch.agentId))) });
     }
     if (path === "/v2/apps" || path === "/v2/apps/") {
-      if (method === "GET") return sendJson(res, 200, { apps: [...deps.apps.apps.values()].map((a) => marathonApp(a, tasksOf(a.id))) });
+      if (method === "GET") {
+        return sendJson(res, 200, {
+          apps: [...deps.apps.apps.values()].map((a) => ({ ...marathonApp(a, tasksOf(a.id)), deployments: deps.deployments.of(a.id) })),
+        });
+      }
       if (method === "POST") {
         const app = parseApp(await readApp(req));
         try {
@@ -63,8 +72,9 @@ export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessag
           throw err;
         }
         deps.events.emit("api_post_event", { clientIp: req.socket.remoteAddress, uri: `/v2/apps${app.id}`, appDefinition: app.json });
+        const d = deps.deployments.start(app.id, "StartApplication");
         deps.reconcile();
-        return sendJson(res, 201, { ...marathonApp(app, []), deployments: [{ id: randomUUID() }] }, { location: `/v2/apps${app.id}` });
+        return sendJson(res, 201, { ...marathonApp(app, []), deployments: [{ id: d.id }] }, { location: `/v2/apps${app.id}` });
       }
       throw new HttpError(405, { message: `${method} is not allowed on /v2/apps` });
     }
@@ -113,15 +123,20 @@ export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessag
         }
         await deps.apps.put(next);
         deps.events.emit("api_post_event", { clientIp: req.socket.remoteAddress, uri: `/v2/apps${next.id}`, appDefinition: next.json });
+        const d = deps.deployments.start(
+          next.id,
+          !app ? "StartApplication" : next.version === app.version ? "ScaleApplication" : "RestartApplication",
+        );
         deps.reconcile();
-        return sendJson(res, app ? 200 : 201, deployed());
+        return sendJson(res, app ? 200 : 201, deployed(d));
       }
       case "DELETE":
         if (!app) throw notFound(appId);
         await deps.apps.delete(appId);
         deps.events.emit("app_terminated_event", { appId });
+        const d = deps.deployments.start(appId, "StopApplication");
         deps.reconcile();
-        return sendJson(res, 200, deployed());
+        return sendJson(res, 200, deployed(d));
       default:
         throw new HttpError(405, { message: `${method} is not allowed on ${path}` });
     }

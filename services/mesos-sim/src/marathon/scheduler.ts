@@ -13,6 +13,8 @@ export interface SchedulerOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   now?: () => number;
+  /** After each pass over an app: whether it has converged (removed apps: no live task left). */
+  onAppState?: (appId: string, converged: boolean) => void;
 }
 
 /**
@@ -89,6 +91,11 @@ export class MarathonScheduler {
         if (TERMINAL_STATES.has(t.state)) await this.forget(t);
         else if (!app) await this.kill(t);
       }
+      if (!app)
+        this.opts.onAppState?.(
+          appId,
+          tasks.every((t) => TERMINAL_STATES.has(t.state)),
+        );
     }
     for (const app of apps.values())
       await this.converge(
@@ -101,6 +108,7 @@ export class MarathonScheduler {
     const current = live.filter((t) => t.launch.appVersion === app.version && !t.launch.kill);
     const old = live.filter((t) => t.launch.appVersion !== app.version && !t.launch.kill);
     const runningCurrent = current.filter((t) => t.state === "TASK_RUNNING").length;
+    this.opts.onAppState?.(app.id, runningCurrent === app.instances && current.length === app.instances && old.length === 0);
     // Replace old versions once the new ones carry the load (or when scaled to 0).
     if (runningCurrent >= app.instances) for (const t of old) await this.kill(t);
     // Extras: kill the newest first.

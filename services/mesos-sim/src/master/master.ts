@@ -3,6 +3,7 @@ import type * as http from "node:http";
 import { Lifecycle, createGrpcServer, serveHttp, type Bus, type HttpEndpoint, type KvStore, type Logger, type Registry } from "@dcnet/core";
 import { HttpError, redirect, sendJson, splitUrl } from "../http-util";
 import { AppStore } from "../marathon/apps";
+import { Deployments } from "../marathon/deployments";
 import { MarathonEvents } from "../marathon/events";
 import { marathonRoutes } from "../marathon/http";
 import { MarathonScheduler } from "../marathon/scheduler";
@@ -42,6 +43,7 @@ export function createMesosMaster(
   const grpc = createGrpcServer({ logger: log, descriptorSetPath });
   const state = new ClusterState(deps.bus, { agentTimeoutMs: config.agentTimeoutMs });
   const events = new MarathonEvents();
+  const deployments = new Deployments(events);
   let kv: KvStore;
   let apps: AppStore;
   let election: LeaderElection;
@@ -123,6 +125,7 @@ export function createMesosMaster(
           log,
           backoffMs: config.backoffMs,
           maxBackoffMs: config.maxBackoffMs,
+          onAppState: (appId, converged) => deployments.observe(appId, converged),
         });
         masterHttp = await serveHttp(deps.registry, { host: config.host, port: config.port }, [masterRoutes]);
         ports.master = masterHttp.port;
@@ -131,6 +134,7 @@ export function createMesosMaster(
             apps,
             state,
             events,
+            deployments,
             frameworkId: () => framework?.id ?? "",
             leader: () => leaderLease()?.marathon,
             isLeader: () => election.isLeader,
