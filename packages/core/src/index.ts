@@ -19,3 +19,5 @@ export * from "./grpc/status";
 export * from "./testing/nats-server";
 export * from "./testing/eventually";
 export * from "./grpc/probe";
+export * from "./coalesce";
+export * from "./testing/random";

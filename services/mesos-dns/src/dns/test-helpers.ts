@@ -1,7 +1,7 @@
 /** Test helpers for the DNS server: query builder, full decoder, sockets, a fake upstream. */
 import * as dgram from "node:dgram";
 import * as net from "node:net";
-import { createLogger, createRegistry, type Logger, type Registry } from "@dcnet/core";
+import { createLogger, createRegistry, seededRandom, type Logger, type Registry } from "@dcnet/core";
 import type { MesosDnsConfig, RecordSet } from "../model";
 import { createDnsServer, type DnsServer, type DnsServerOptions } from "./server";
 import { TYPE_OPT, nameToWire } from "./wire";
@@ -401,14 +401,5 @@ export function upstreamReply(query: Buffer, opts: { rcode?: number; a?: string[
   return Buffer.concat(parts);
 }
 
-/** mulberry32: a small seeded PRNG for the fuzz test. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of @dcnet/core (mulberry32). */
+export const prng = seededRandom;

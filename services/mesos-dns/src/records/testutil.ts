@@ -1,6 +1,7 @@
 /** Test helpers for the records tests (not used by production code). */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { seededRandom } from "@dcnet/core";
 import type { MesosDnsConfig, RecordSet } from "../model";
 
 /** The upstream fixture (compiled tests live in services/mesos-dns/dist/records/). */
@@ -71,14 +72,5 @@ export function lines(set: RecordSet): string[] {
   return out.sort();
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of @dcnet/core (mulberry32). */
+export const rng = seededRandom;

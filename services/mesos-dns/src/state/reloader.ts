@@ -2,7 +2,7 @@ import { promises as dnsp } from "node:dns";
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import * as os from "node:os";
-import { counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
+import { coalesce, counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
 import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords } from "../records/generator";
 import { parsePid } from "../records/state";
@@ -56,8 +56,6 @@ export function listenerIps(): string[] {
 export class Reloader extends EventEmitter {
   current: Generation | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   private debounce: NodeJS.Timeout | undefined;
   private readonly subscription: StateSubscription;
   private readonly metrics;
@@ -122,18 +120,12 @@ export class Reloader extends EventEmitter {
 
   /** Coalescing: a request during a reload causes exactly one more. */
   reload(trigger: string): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.reloadOnce(trigger);
-      } while (this.again);
-    })().finally(() => (this.running = undefined));
-    return this.running;
+    this.lastTrigger = trigger;
+    return this.coalesced();
   }
+
+  private lastTrigger = "start";
+  private readonly coalesced = coalesce(() => this.reloadOnce(this.lastTrigger));
 
   private async reloadOnce(trigger: string): Promise<void> {
     const end = this.metrics.duration.startTimer();

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { seededRandom } from "@dcnet/core";
 import { AppValidationError, taskNameOf, type NormalizedApp, type ValidationFailure } from "../model/app";
 import { canonicalAppId, mergeAppUpdate, NOT_MAPPED, parseApp, scaleOnly } from "./app-json";
 import { hostPortsNeeded, toTaskLaunch } from "./to-launch";
@@ -696,17 +697,7 @@ describe("marathon app JSON: PUT merge", () => {
 });
 
 describe("marathon app JSON: fuzz", () => {
-  // mulberry32: deterministic, so a failure is reproducible from the seed.
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const rng = seededRandom;
   const KEYS = ["id", "cmd", "instances", "cpus", "mem", "container", "docker", "network", "portMappings", "networks", "mode", "name"];
   const MORE = ["hostPort", "containerPort", "protocol", "labels", "ipAddress", "discovery", "ports", "healthChecks", "portIndex", "port"];
   const ALL_KEYS = [...KEYS, ...MORE, "portDefinitions", "env", "__proto__", "command", "value", "requirePorts", "type", "image"];

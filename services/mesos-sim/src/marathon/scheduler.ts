@@ -1,4 +1,4 @@
-import type { KvStore, Logger } from "@dcnet/core";
+import { coalesce, type KvStore, type Logger } from "@dcnet/core";
 import type { ClusterState, TaskView } from "../master/cluster-state";
 import type { NormalizedApp } from "../model/app";
 import { keys } from "../model/kv-layout";
@@ -28,8 +28,6 @@ export interface SchedulerOptions {
 export class MarathonScheduler {
   private readonly failures = new Map<string, { count: number; until: number }>();
   private cursor = 0;
-  private running: Promise<void> | undefined;
-  private again = false;
 
   constructor(
     private readonly kv: KvStore,
@@ -43,23 +41,13 @@ export class MarathonScheduler {
   }
 
   /** Coalesces: at most one pass runs; a request during a pass causes one more. */
-  reconcile(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
+  readonly reconcile = coalesce(async () => {
+    try {
+      await this.pass();
+    } catch (err) {
+      this.opts.log.warn({ err }, "marathon: reconcile pass failed");
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-        } catch (err) {
-          this.opts.log.warn({ err }, "marathon: reconcile pass failed");
-        }
-      } while (this.again);
-    })().finally(() => (this.running = undefined));
-    return this.running;
-  }
+  });
 
   /** Notes a failure for the app's backoff (called on every terminal status). */
   noteStatus(task: TaskView, status: TaskStatus): void {
