@@ -25,9 +25,9 @@ import {
   GenericContainer,
   ImageName,
   Network,
+  StartedNetwork,
   Wait,
   getContainerRuntimeClient,
-  type StartedNetwork,
   type StartedTestContainer,
 } from "testcontainers";
 
@@ -156,6 +156,11 @@ export interface NodeSpec {
    * interface (the address services pick by default) is on the default bridge.
    */
   oneNetwork?: boolean;
+  /**
+   * A fixed IPv4 address on the cluster network (needs `oneNetwork` and a
+   * cluster with `fixedSubnet`; see `E2eCluster.fixedIp`).
+   */
+  ipv4Address?: string;
 }
 
 export interface ClusterOptions {
@@ -165,6 +170,51 @@ export interface ClusterOptions {
   natsServers?: number;
   /** Nodes started by `start()` (default master-1, agent-1, agent-2). */
   nodes?: NodeSpec[];
+  /**
+   * A cluster network with a subnet of its own (a free 10.2xx.y.0/24, see
+   * `createFixedSubnetNetwork`), so that nodes can have fixed addresses
+   * (`NodeSpec.ipv4Address`, `E2eCluster.fixedIp`), as in docker-compose.yml.
+   */
+  fixedSubnet?: boolean;
+}
+
+/** A cluster network's own subnet: `<prefix>.0/24`; Docker hands out `<prefix>.128`-`.255` only, the rest is for fixed addresses. */
+export interface FixedSubnet {
+  /** First three octets, e.g. `10.204.17`. */
+  readonly prefix: string;
+  readonly cidr: string;
+}
+
+/**
+ * A bridge network with a /24 of its own (Testcontainers' `Network` takes no
+ * IPAM): tried at random in 10.200.0.0-10.209.255.0 (outside Docker's default
+ * address pools and the agents' task subnets 10.251.x) until one overlaps no
+ * existing network, so that concurrent runs do not collide. Dynamic addresses
+ * come from the upper half (`IPRange`), so a fixed address in the lower half is
+ * never taken by another container first.
+ */
+export async function createFixedSubnetNetwork(labels: Record<string, string>): Promise<{ network: StartedNetwork; subnet: FixedSubnet }> {
+  const client = await getContainerRuntimeClient();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const prefix = `10.${200 + Math.floor(Math.random() * 10)}.${Math.floor(Math.random() * 256)}`;
+    const cidr = `${prefix}.0/24`;
+    const name = `dcnet-e2e-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    try {
+      const created = await client.network.create({
+        Name: name,
+        CheckDuplicate: true,
+        Driver: "bridge",
+        Labels: labels,
+        IPAM: { Driver: "default", Config: [{ Subnet: cidr, IPRange: `${prefix}.128/25`, Gateway: `${prefix}.1` }] },
+      });
+      return { network: new StartedNetwork(client, name, created), subnet: { prefix, cidr } };
+    } catch (err) {
+      lastError = err;
+      if (!/overlap|in use|conflict/i.test(String((err as Error).message ?? err))) throw err;
+    }
+  }
+  throw new Error(`no free /24 for the cluster network: ${String(lastError)}`);
 }
 
 export const DEFAULT_NODES: readonly NodeSpec[] = [
@@ -233,15 +283,20 @@ class NodeContainer extends GenericContainer {
     return this;
   }
 
-  /** Created on `network` alone, with these aliases (what compose does), instead of default bridge + connect. */
-  withOnlyNetwork(network: StartedNetwork, aliases: string[]): this {
-    this.createOpts.NetworkingConfig = { EndpointsConfig: { [network.getName()]: { Aliases: aliases } } };
+  /** Created on `network` alone, with these aliases (what compose does), instead of default bridge + connect; optionally at a fixed address. */
+  withOnlyNetwork(network: StartedNetwork, aliases: string[], ipv4Address?: string): this {
+    this.createOpts.NetworkingConfig = {
+      EndpointsConfig: {
+        [network.getName()]: { Aliases: aliases, ...(ipv4Address ? { IPAMConfig: { IPv4Address: ipv4Address } } : {}) },
+      },
+    };
     return this.withNetworkMode(network.getName());
   }
 
-  /** On `network`, the Testcontainers way or alone (see NodeSpec.oneNetwork). */
-  withClusterNetwork(network: StartedNetwork, aliases: string[], alone: boolean): this {
-    return alone ? this.withOnlyNetwork(network, aliases) : this.withNetwork(network).withNetworkAliases(...aliases);
+  /** On `network`, the Testcontainers way or alone (see NodeSpec.oneNetwork); a fixed address needs `alone`. */
+  withClusterNetwork(network: StartedNetwork, aliases: string[], alone: boolean, ipv4Address?: string): this {
+    if (ipv4Address && !alone) throw new Error(`a fixed address (${ipv4Address}) needs oneNetwork`);
+    return alone ? this.withOnlyNetwork(network, aliases, ipv4Address) : this.withNetwork(network).withNetworkAliases(...aliases);
   }
 }
 
@@ -258,6 +313,8 @@ export class E2eCluster {
   private readonly buses: TestBus[] = [];
   private readonly labels: Record<string, string>;
   private network: StartedNetwork | undefined;
+  /** The cluster network's own subnet (with `fixedSubnet`), once started. */
+  subnet: FixedSubnet | undefined;
   private image: string | undefined;
   private stopped = false;
 
@@ -272,16 +329,35 @@ export class E2eCluster {
     const startedAt = Date.now();
     this.image = await dcnetImage();
     if (this.stopped) throw new Error("cluster stopped while starting");
-    this.network = await new Network().start();
+    if (this.opts.fixedSubnet) {
+      const created = await createFixedSubnetNetwork(this.labels);
+      this.network = created.network;
+      this.subnet = created.subnet;
+    } else {
+      this.network = await new Network().start();
+    }
+    if (this.stopped) throw new Error("cluster stopped while starting");
     const count = this.opts.natsServers ?? 3;
     const names = Array.from({ length: count }, (_, i) => `nats-${i + 1}`);
     await settleAll(names.map((name) => this.startNats(name, names)));
-    await settleAll((this.opts.nodes ?? DEFAULT_NODES).map((spec) => this.addNode(spec)));
+    await settleAll(this.nodeSpecs().map((spec) => this.addNode(spec)));
     log(
       `cluster up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${this.nats.map((s) => `${s.name}=${s.clientUrl}`).join(" ")}; ` +
         this.nodes.map((n) => `${n.id}=${n.grpcAddress}`).join(" "),
     );
     return this;
+  }
+
+  /** The nodes `start()` starts, once the network is up (so that specs can use `fixedIp`). */
+  protected nodeSpecs(): readonly NodeSpec[] {
+    return this.opts.nodes ?? DEFAULT_NODES;
+  }
+
+  /** Address `<prefix>.<host>` on the cluster's own subnet (`fixedSubnet`); hosts 2-127 are free for fixed addresses. */
+  fixedIp(host: number): string {
+    if (!this.subnet) throw new Error("fixedIp: the cluster has no subnet of its own (fixedSubnet) or is not started");
+    if (!Number.isInteger(host) || host < 2 || host > 127) throw new Error(`fixedIp: host ${host} outside 2-127`);
+    return `${this.subnet.prefix}.${host}`;
   }
 
   private requireNetwork(): StartedNetwork {
@@ -334,7 +410,7 @@ export class E2eCluster {
     const container = await new NodeContainer(this.image)
       .withCapabilities(spec.capAdd ?? [])
       .withSysctls(spec.sysctls ?? {})
-      .withClusterNetwork(network, [spec.id], spec.oneNetwork ?? false)
+      .withClusterNetwork(network, [spec.id], spec.oneNetwork ?? false, spec.ipv4Address)
       .withHostname(spec.id)
       .withCommand(["run", "node", ...(spec.services ?? [])])
       .withEnvironment({
@@ -650,6 +726,47 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
   masters?: number;
   /** Agents agent-1..N (default 2). */
   agents?: number;
+  /**
+   * Every master runs mesos-dns as well (`dcnet run node mesos-sim mesos-dns`,
+   * as in docker-compose.yml and DC/OS: DNS 61053, HTTP 8123), reading all the
+   * masters. Its `masters` must be IP literals known before the masters start:
+   * the cluster gets a subnet of its own (`fixedSubnet`) and master-N the fixed
+   * address `fixedIp(10 + N)`.
+   */
+  mesosDns?: boolean;
+}
+
+/** mesos-dns on the masters (MesosClusterOptions.mesosDns): DNS (UDP and TCP) and HTTP API ports, as in DC/OS. */
+export const MESOS_DNS_PORT = 61053;
+export const MESOS_DNS_HTTP_PORT = 8123;
+
+/** Environment of mesos-dns on a master reading `masterIps` (as docker-compose.yml sets it). */
+export function mesosDnsEnv(masterIps: string[]): Record<string, string> {
+  return {
+    MESOS_DNS_MASTERS: masterIps.map((ip) => `${ip}:${MESOS_MASTER_PORT}`).join(","),
+    MESOS_DNS_PORT: String(MESOS_DNS_PORT),
+    MESOS_DNS_HTTPPORT: String(MESOS_DNS_HTTP_PORT),
+    // Offline: no upstream resolvers; names outside .mesos are REFUSED.
+    MESOS_DNS_EXTERNALON: "false",
+    MESOS_DNS_REFRESHSECONDS: "30",
+  };
+}
+
+/** A DNS question for `MesosCluster.dns` / `pollDns`. */
+export interface DnsQuestion {
+  name: string;
+  type: "A" | "SRV";
+}
+
+/** One answer: A → sorted IPs; SRV → sorted `target:port`; or the resolver's error code (ENOTFOUND = NXDOMAIN, ENODATA, ETIMEOUT, ...). */
+export interface DnsAnswer {
+  server: string;
+  name: string;
+  type: "A" | "SRV";
+  records?: string[];
+  error?: string;
+  /** ms since the start of the poll. */
+  at: number;
 }
 
 /**
@@ -659,17 +776,26 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
  * mode: ip netns, nftables), ip_forward and route_localnet, and a task subnet of
  * their own (10.251.<n>.0/24, outside Docker's address pools).
  */
-export function mesosNodeSpecs(masters = 3, agents = 2): NodeSpec[] {
+export function mesosNodeSpecs(masters = 3, agents = 2, opts: { mesosDnsMasterIps?: string[] } = {}): NodeSpec[] {
   const specs: NodeSpec[] = [];
+  const dnsIps = opts.mesosDnsMasterIps;
+  if (dnsIps && dnsIps.length !== masters) throw new Error(`mesosNodeSpecs: ${dnsIps.length} master IPs for ${masters} masters`);
   for (let i = 1; i <= masters; i++) {
     const id = `master-${i}`;
+    const ip = dnsIps?.[i - 1];
     specs.push({
       id,
       role: "master",
-      services: ["mesos-sim"],
-      readyLog: /mesos master and marathon listening/,
+      services: ip ? ["mesos-sim", "mesos-dns"] : ["mesos-sim"],
+      // mesos-dns starts its DNS and HTTP servers after its first reload from the leading master.
+      readyLog: ip ? /HTTP API listening/ : /mesos master and marathon listening/,
       oneNetwork: true,
-      env: { DCNET_ROLES: "master", DCNET_MASTER__ID: id },
+      ...(ip ? { ipv4Address: ip } : {}),
+      env: {
+        DCNET_ROLES: "master",
+        DCNET_MASTER__ID: id,
+        ...(ip && dnsIps ? { DCNET_MASTER__IP: ip, DCNET_NODE__ADDRESS: ip, ...mesosDnsEnv(dnsIps) } : {}),
+      },
     });
   }
   for (let i = 1; i <= agents; i++) {
@@ -704,8 +830,69 @@ export class MesosCluster extends E2eCluster {
   /** How HTTP requests reach the containers (decided by start()). */
   httpMode: "direct" | "exec" = "direct";
 
-  constructor(opts: MesosClusterOptions = {}) {
-    super({ ...opts, nodes: mesosNodeSpecs(opts.masters ?? 3, opts.agents ?? 2) });
+  constructor(private readonly mesosOpts: MesosClusterOptions = {}) {
+    super({
+      ...mesosOpts,
+      fixedSubnet: (mesosOpts.fixedSubnet ?? false) || (mesosOpts.mesosDns ?? false),
+      nodes: mesosNodeSpecs(mesosOpts.masters ?? 3, mesosOpts.agents ?? 2),
+    });
+  }
+
+  protected override nodeSpecs(): readonly NodeSpec[] {
+    const masters = this.mesosOpts.masters ?? 3;
+    if (!this.mesosOpts.mesosDns) return super.nodeSpecs();
+    const ips = Array.from({ length: masters }, (_, i) => this.fixedIp(11 + i));
+    return mesosNodeSpecs(masters, this.mesosOpts.agents ?? 2, { mesosDnsMasterIps: ips });
+  }
+
+  /**
+   * DNS questions asked from inside `from`'s container (`node` with a
+   * `dns.promises.Resolver` per server, UDP, 1 s timeout, 2 tries), to each
+   * server (`ip` or `ip:port`; default port MESOS_DNS_PORT).
+   */
+  async dns(from: DcnetNode, servers: string[], questions: DnsQuestion[]): Promise<DnsAnswer[]> {
+    return (await this.pollDns(from, servers, questions, { durationMs: 0 })).flat();
+  }
+
+  /**
+   * Asks every question at every server, every `intervalMs` (default 200) for
+   * `durationMs`, from one `node` process inside `from`'s container; resolves
+   * when done with every round's answers (each round starts `intervalMs` after
+   * the previous one started, or when it ends if it took longer).
+   */
+  async pollDns(
+    from: DcnetNode,
+    servers: string[],
+    questions: DnsQuestion[],
+    opts: { durationMs: number; intervalMs?: number },
+  ): Promise<DnsAnswer[][]> {
+    const withPort = servers.map((s) => (s.includes(":") ? s : `${s}:${MESOS_DNS_PORT}`));
+    const script = [
+      "const { Resolver } = require('dns').promises;",
+      "const { servers, questions, durationMs, intervalMs } = JSON.parse(process.argv[1]);",
+      "const resolvers = servers.map((s) => { const r = new Resolver({ timeout: 1000, tries: 2 }); r.setServers([s]); return [s, r]; });",
+      "const t0 = Date.now(); const rounds = [];",
+      "const ask = async (server, r, q) => {",
+      "  const at = Date.now() - t0;",
+      "  try {",
+      "    const got = q.type === 'SRV' ? (await r.resolveSrv(q.name)).map((x) => x.name + ':' + x.port) : await r.resolve4(q.name);",
+      "    return { server, name: q.name, type: q.type, records: got.sort(), at };",
+      "  } catch (e) { return { server, name: q.name, type: q.type, error: e.code || String(e), at }; }",
+      "};",
+      "(async () => {",
+      "  do {",
+      "    const start = Date.now();",
+      "    rounds.push(await Promise.all(resolvers.flatMap(([s, r]) => questions.map((q) => ask(s, r, q)))));",
+      "    const wait = start + intervalMs - Date.now();",
+      "    if (Date.now() - t0 < durationMs && wait > 0) await new Promise((ok) => setTimeout(ok, wait));",
+      "  } while (Date.now() - t0 < durationMs);",
+      "  console.log(JSON.stringify(rounds));",
+      "})();",
+    ].join("\n");
+    const spec = JSON.stringify({ servers: withPort, questions, durationMs: opts.durationMs, intervalMs: opts.intervalMs ?? 200 });
+    const res = await withTimeout(from.container.exec(["node", "-e", script, spec]), opts.durationMs + 20_000, `DNS from ${from.id}`);
+    if (res.exitCode !== 0) throw new Error(`DNS questions from ${from.id}: ${(res.stderr || res.output).trim()}`);
+    return JSON.parse(res.stdout) as DnsAnswer[][];
   }
 
   override async start(): Promise<this> {
