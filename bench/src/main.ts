@@ -3,9 +3,11 @@
  * Each benchmark writes bench/results/<name>.json and prints its figures.
  */
 import { runBus } from "./bus";
+import { runMesosDns } from "./mesos-dns";
 
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   bus: runBus,
+  "mesos-dns": runMesosDns,
 };
 
 async function main(args: readonly string[]): Promise<void> {

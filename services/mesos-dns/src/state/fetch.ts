@@ -8,6 +8,13 @@
 
 export interface FetchOptions {
   timeoutMs: number;
+  /**
+   * How long to wait for a master's response headers (default 2000 ms, capped
+   * by timeoutMs): a master that is gone (SYN unanswered, EHOSTUNREACH after
+   * seconds) must not hold up asking the next one. The body may then take up
+   * to timeoutMs (`stateTimeoutSeconds`).
+   */
+  connectTimeoutMs?: number;
   /** `http` or `https`. */
   scheme: "http" | "https";
   /** Extra headers (basic auth). */
@@ -40,12 +47,24 @@ const hostForUrl = (host: string): string => (host.includes(":") ? `[${host}]` :
 async function fetchOne(master: string, opts: FetchOptions): Promise<Record<string, unknown>> {
   const [host, port] = splitHostPort(master);
   const url = `${opts.scheme}://${hostForUrl(host)}:${port}/master/state`;
-  const res = await (opts.fetchImpl ?? fetch)(url, {
-    headers: { "content-type": "application/json", "user-agent": "Mesos-DNS (dcnet)", ...opts.headers },
-    signal: AbortSignal.timeout(opts.timeoutMs),
-  });
+  const ac = new AbortController();
+  const whole = setTimeout(() => ac.abort(new Error(`no complete answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+  const connectMs = Math.min(opts.connectTimeoutMs ?? 2000, opts.timeoutMs);
+  const headers = setTimeout(() => ac.abort(new Error(`no answer within ${connectMs} ms`)), connectMs);
+  let res: Response;
+  try {
+    res = await (opts.fetchImpl ?? fetch)(url, {
+      headers: { "content-type": "application/json", "user-agent": "Mesos-DNS (dcnet)", ...opts.headers },
+      signal: ac.signal,
+    });
+  } catch (err) {
+    clearTimeout(whole);
+    throw new Error(`${url}: ${ac.signal.aborted ? String((ac.signal.reason as Error).message) : (err as Error).message}`);
+  } finally {
+    clearTimeout(headers);
+  }
   // Upstream ignores the status code and parses any body; a non-JSON body fails the reload.
-  const text = await res.text();
+  const text = await res.text().finally(() => clearTimeout(whole));
   let state: unknown;
   try {
     state = JSON.parse(text);

@@ -70,6 +70,7 @@ export class Reloader extends EventEmitter {
       headers: this.authHeaders(),
       log: opts.log,
       onEvent: () => this.soon(),
+      onLost: () => this.recover(),
     });
     this.metrics = {
       duration: histogram(
@@ -104,7 +105,34 @@ export class Reloader extends EventEmitter {
     this.timer.unref();
   }
 
+  /**
+   * The followed master's stream is gone: reload now, and every second until a
+   * reload succeeds, so records follow a new leader at once instead of at the
+   * next refresh.
+   */
+  private recover(): void {
+    if (this.recovering || this.stopped) return;
+    this.recovering = true;
+    const before = this.current;
+    const attempt = (): void => {
+      void this.reload("stream-lost").then(() => {
+        if (this.stopped || this.current !== before) {
+          this.recovering = false;
+          return;
+        }
+        this.recoverTimer = setTimeout(attempt, 1000);
+      });
+    };
+    attempt();
+  }
+
+  private recovering = false;
+  private stopped = false;
+  private recoverTimer: NodeJS.Timeout | undefined;
+
   stop(): void {
+    this.stopped = true;
+    if (this.recoverTimer) clearTimeout(this.recoverTimer);
     if (this.timer) clearInterval(this.timer);
     if (this.debounce) clearTimeout(this.debounce);
     this.subscription.stop();

@@ -18,6 +18,8 @@ export class StateSubscription {
       scheme: "http" | "https";
       headers?: Record<string, string>;
       onEvent: (type: string) => void;
+      /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
+      onLost?: () => void;
       log: Logger;
       retryMs?: number;
     },
@@ -48,6 +50,8 @@ export class StateSubscription {
         if (signal.aborted) return;
         this.opts.log.debug({ err: (err as Error).message, master }, "state subscription ended");
       }
+      if (signal.aborted) return;
+      this.opts.onLost?.();
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, this.opts.retryMs ?? 30_000);
     }

@@ -64,6 +64,9 @@ export class MarathonScheduler {
   }
 
   private async pass(): Promise<void> {
+    // A new leader re-registers the framework first: until then it cannot tell
+    // Marathon's tasks from others and would launch every instance again.
+    if (!this.opts.frameworkId()) return;
     await this.markLostTasks();
     const apps = this.apps();
     const byApp = new Map<string, TaskView[]>();

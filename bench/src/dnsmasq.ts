@@ -1,0 +1,108 @@
+/**
+ * Child processes for DNS benchmarks: a server pinned to one CPU (`taskset -c`,
+ * which execs, so the child's pid is the server's), stopped with SIGTERM then
+ * SIGKILL; and dnsmasq as the reference authoritative server.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as dgram from "node:dgram";
+
+export interface Pinned {
+  readonly pid: number;
+  readonly name: string;
+  /** Last few KiB of stdout + stderr (for error messages). */
+  output(): string;
+  /** Rejects if the process exits before stop(). */
+  readonly exited: Promise<never>;
+  stop(): Promise<void>;
+}
+
+export function spawnPinned(name: string, cpu: number, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Pinned {
+  const child: ChildProcess = spawn("taskset", ["-c", String(cpu), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+  let out = "";
+  const keep = (chunk: Buffer): void => {
+    out = (out + chunk.toString()).slice(-8000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  let stopping = false;
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const exited = new Promise<never>((_, reject) => {
+    child.once("error", (err) => reject(new Error(`${name}: ${err.message}`)));
+    void closed.then(() => {
+      if (!stopping) reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}):\n${out.trim()}`));
+    });
+  });
+  exited.catch(() => {}); // observed by whoever races it; never an unhandled rejection
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
+  return {
+    pid: child.pid,
+    name,
+    output: () => out,
+    exited,
+    async stop() {
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Sends one A query for `name` over UDP until a reply comes (or `ms` passes). */
+export async function waitForDns(port: number, name: string, ms: number, exited?: Promise<never>): Promise<void> {
+  const deadline = Date.now() + ms;
+  const labels = name.replace(/\.$/, "").split(".");
+  const q = Buffer.concat([
+    Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, "ascii")])),
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
+  const sock = dgram.createSocket("udp4");
+  try {
+    const got = new Promise<void>((resolve) => sock.once("message", () => resolve()));
+    for (;;) {
+      sock.send(q, port, "127.0.0.1");
+      const tick = new Promise<"tick">((resolve) => setTimeout(() => resolve("tick"), 100));
+      if ((await Promise.race([got.then(() => "ok" as const), tick, ...(exited ? [exited] : [])])) === "ok") return;
+      if (Date.now() > deadline) throw new Error(`no DNS answer on 127.0.0.1:${port} within ${ms} ms`);
+    }
+  } finally {
+    sock.close();
+  }
+}
+
+/**
+ * dnsmasq serving exactly the names of a hosts file (several lines for one
+ * name give several A records): no upstream, no /etc/hosts, no DHCP, default
+ * cache size, foreground, pinned to `cpu`.
+ */
+export async function startDnsmasq(opts: { hostsFile: string; port: number; cpu: number; ttl: number }): Promise<Pinned> {
+  const args = [
+    "-k",
+    "--conf-file=/dev/null",
+    "--no-resolv",
+    "--no-hosts",
+    `--addn-hosts=${opts.hostsFile}`,
+    "--domain-needed",
+    `--local-ttl=${opts.ttl}`,
+    `--port=${opts.port}`,
+    "--listen-address=127.0.0.1",
+    "--bind-interfaces",
+    "--user=root",
+    "--pid-file=",
+    "--log-facility=-",
+  ];
+  const p = spawnPinned("dnsmasq", opts.cpu, "dnsmasq", args);
+  try {
+    await waitForDns(opts.port, "dnsmasq-ready.invalid", 10_000, p.exited);
+  } catch (err) {
+    await p.stop();
+    throw err;
+  }
+  return p;
+}
+
+export const dnsmasqArgsSummary =
+  "dnsmasq -k --no-resolv --no-hosts --addn-hosts=FILE --domain-needed --local-ttl=TTL --listen-address=127.0.0.1 --bind-interfaces";
