@@ -52,6 +52,8 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: { budgetMs?:
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 function toRaw(e: NatsKvEntry): RawKvEntry {
   return { key: e.key, data: e.value, revision: e.revision };
 }
@@ -184,9 +186,17 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
   return {
     kind: "nats",
     isConnected: () => connected && !conn.isClosed(),
-    publish: async (subject, data) => conn.publish(subject, data),
+    publish: (subject, data) => {
+      try {
+        conn.publish(subject, data); // buffered by the client: nothing to wait for
+        return RESOLVED;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
     subscribe: (subject, handler) => {
-      const sub = conn.subscribe(subject, { callback: (err, msg) => !err && handler({ subject: msg.subject, data: msg.data }) });
+      // The message itself is a RawMessage: no copy, and its subject is only decoded if read.
+      const sub = conn.subscribe(subject, { callback: (err, msg) => !err && handler(msg) });
       return { unsubscribe: () => sub.unsubscribe() };
     },
     kv: async (bucket) => {

@@ -33,6 +33,8 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
     ? counter(opts.registry, "dcnet_bus_rejected_total", "Bus messages and values dropped by the identity check", ["reason", "kind"])
     : undefined;
   const eventPrefix = namespace.subject(clusterId, "");
+  /** Subjects already checked and scoped (the publish hot path). */
+  const published = new Map<string, string>();
 
   const reject = (reason: RejectReason, kind: "event" | "kv", place: string): void => {
     counts[reason] = (counts[reason] ?? 0) + 1;
@@ -79,11 +81,24 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
     nodeId: opts.nodeId,
     kind: transport.kind,
     isConnected: () => transport.isConnected(),
-    publish: async (subject, payload) =>
-      transport.publish(namespace.subject(clusterId, checkSubject(subject)), signer.seal("event", subject, payload)),
-    subscribe: (filter, handler) =>
-      transport.subscribe(namespace.subject(clusterId, checkFilter(filter)), (msg) => {
-        const subject = msg.subject.startsWith(eventPrefix) ? msg.subject.slice(eventPrefix.length) : msg.subject;
+    publish: (subject, payload) => {
+      let scoped = published.get(subject);
+      if (scoped === undefined) {
+        try {
+          scoped = namespace.subject(clusterId, checkSubject(subject));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        if (published.size >= 10_000) published.clear();
+        published.set(subject, scoped);
+      }
+      return transport.publish(scoped, signer.seal("event", subject, payload));
+    },
+    subscribe: (filter, handler) => {
+      // An exact filter names the subject: no need to read (and decode) it per message.
+      const exact = !/(^|\.)[*>]($|\.)/.test(checkFilter(filter)) ? filter : undefined;
+      return transport.subscribe(namespace.subject(clusterId, filter), (msg) => {
+        const subject = exact ?? (msg.subject.startsWith(eventPrefix) ? msg.subject.slice(eventPrefix.length) : msg.subject);
         let event: BusEvent;
         try {
           const opened = signer.open("event", subject, msg.data);
@@ -93,7 +108,8 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
           return reject(err.reason, "event", subject);
         }
         handler(event);
-      }),
+      });
+    },
     kv: async (bucket) => store(bucket, await transport.kv(namespace.bucket(clusterId, checkBucket(bucket)))),
     flush: () => transport.flush(),
     close: () => transport.close(),
