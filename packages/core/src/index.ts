@@ -21,3 +21,4 @@ export * from "./testing/eventually";
 export * from "./grpc/probe";
 export * from "./coalesce";
 export * from "./testing/random";
+export * from "./net";

@@ -1,5 +1,4 @@
-import * as os from "node:os";
-import { busSection, clusterSection, listenSection, logSection, z } from "@dcnet/core";
+import { busSection, clusterSection, defaultIPv4, listenSection, logSection, z } from "@dcnet/core";
 
 /** `dcnet run node` config: file (JSON) + DCNET_* environment overrides. */
 export const nodeConfigSchema = z.object({
@@ -25,9 +24,5 @@ export const nodeConfigSchema = z.object({
 
 export type NodeConfig = z.output<typeof nodeConfigSchema>;
 
-export function defaultAddress(): string {
-  for (const addrs of Object.values(os.networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  }
-  return "127.0.0.1";
-}
+/** Kept for callers of this package: the node's default address. */
+export const defaultAddress = defaultIPv4;

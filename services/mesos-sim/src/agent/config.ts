@@ -1,15 +1,10 @@
 import * as os from "node:os";
 import * as path from "node:path";
-import { z } from "@dcnet/core";
+import { defaultIPv4, z } from "@dcnet/core";
 import { parseCidr } from "./subnet";
 
-/** The first non-loopback IPv4 of this host (127.0.0.1 when there is none). */
-export function defaultAgentIp(): string {
-  for (const addrs of Object.values(os.networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  }
-  return "127.0.0.1";
-}
+/** The agent's default IP: the host's first non-loopback IPv4. */
+export const defaultAgentIp = defaultIPv4;
 
 const ipv4 = z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/, "must be an IPv4 address");
 

@@ -143,7 +143,8 @@ export class MarathonScheduler {
     return true;
   }
 
-  private async kill(t: TaskView): Promise<void> {
+  /** Asks the task's agent to kill it (kill flag on its launch); idempotent. */
+  async kill(t: TaskView): Promise<void> {
     if (t.launch.kill) return;
     const killed = { ...t.launch, kill: true };
     t.launch = killed;

@@ -1,5 +1,6 @@
 import type { AgentView, TaskView } from "../master/cluster-state";
 import type { NormalizedApp } from "../model/app";
+import { TERMINAL_STATES } from "../model/mesos";
 
 const iso = (secs: number | undefined): string | null => (secs ? new Date(secs * 1000).toISOString() : null);
 
@@ -29,7 +30,7 @@ export function marathonTask(t: TaskView, agent: AgentView | undefined): Record<
 
 /** An app as `/v2/apps` returns it: the stored JSON plus task counts. */
 export function marathonApp(app: NormalizedApp, tasks: TaskView[]): Record<string, unknown> {
-  const live = tasks.filter((t) => !["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"].includes(t.state));
+  const live = tasks.filter((t) => !TERMINAL_STATES.has(t.state));
   const healthOf = (t: TaskView): boolean | undefined => t.statuses[t.statuses.length - 1]?.healthy;
   return {
     ...app.json,

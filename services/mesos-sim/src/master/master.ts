@@ -138,9 +138,7 @@ export function createMesosMaster(
             frameworkId: () => framework?.id ?? "",
             leader: () => leaderLease()?.marathon,
             isLeader: () => election.isLeader,
-            killTask: async (t: TaskView) => {
-              await kv.put(keys.launch(t.launch.agentId, t.launch.taskId), Buffer.from(JSON.stringify({ ...t.launch, kill: true })));
-            },
+            killTask: (t: TaskView) => scheduler.kill(t),
             reconcile: () => void scheduler.reconcile(),
           }),
         ]);
