@@ -129,11 +129,14 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
       }
     },
     delete: (key) => retryTransient(() => kv.delete(key)),
-    keys: async (filter) => {
-      const out: string[] = [];
-      for await (const k of await retryTransient(() => kv.keys(filter))) out.push(k);
-      return out;
-    },
+    // The listing's consumer is created while iterating, so the whole listing is what gets retried
+    // (after a lost server, consumer creation times out for a while: seen in e2e).
+    keys: (filter) =>
+      retryTransient(async () => {
+        const out: string[] = [];
+        for await (const k of await kv.keys(filter)) out.push(k);
+        return out;
+      }),
     watch: (filter, initial, onChange) => {
       let stopped = false;
       let stopIter: (() => void) | undefined;
