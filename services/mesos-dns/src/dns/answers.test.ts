@@ -3,7 +3,7 @@ import { createRegistry } from "@dcnet/core";
 import { AnswerSet, ipv6Bytes, zoneSettings } from "./answers";
 import { createDnsServer, type DnsServer } from "./server";
 import { type Decoded, buildQuery, decode, makeConfig, makeSet, quietLogger, type QueryOpts } from "./test-helpers";
-import { TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_NS, TYPE_SOA, TYPE_SRV } from "./wire";
+import { TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_NS, TYPE_SOA, TYPE_SRV } from "@dcnet/dns";
 
 const SERIAL = 1700000000;
 const TXT = 16;

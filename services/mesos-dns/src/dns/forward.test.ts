@@ -13,7 +13,7 @@ import {
   udpExchange,
   upstreamReply,
 } from "./test-helpers";
-import { TYPE_A, TYPE_DS } from "./wire";
+import { TYPE_A, TYPE_DS } from "@dcnet/dns";
 
 const set = makeSet({ a: { "leader.mesos.": ["1.2.3.4"] } });
 

@@ -16,7 +16,7 @@ import {
   tcpExchange,
   udpExchange,
 } from "./test-helpers";
-import { TYPE_A, TYPE_AAAA, TYPE_SRV } from "./wire";
+import { TYPE_A, TYPE_AAAA, TYPE_SRV } from "@dcnet/dns";
 
 const names = Array.from({ length: 1000 }, (_, i) => `app-${i}.marathon.mesos.`);
 const set = makeSet({

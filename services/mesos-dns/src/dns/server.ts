@@ -6,16 +6,19 @@
  * Before the first set, queries for the Mesos domain get SERVFAIL (forwarding works). Callers that
  * want upstream's behaviour (ports closed until the first reload) call `start()` after `update()`.
  */
-import * as dgram from "node:dgram";
-import * as dns from "node:dns";
-import * as net from "node:net";
 import { counter, histogram, type Logger, type Registry } from "@dcnet/core";
-import type { MesosDnsConfig, RecordSet } from "../model";
-import { AnswerSet, zoneSettings } from "./answers";
-import { type Route, type Upstream, ExchangeError, ZoneRouter, forward } from "./forward";
-import { type SizePolicy, type Transport, DEFAULT_EDNS_UDP_SIZE, authoritativeLimit, relayLimit, truncateRelayed } from "./truncate";
 import {
+  type DnsListener,
+  type ExchangeError,
   type Query,
+  type SizePolicy,
+  type Transport,
+  type Upstream,
+  DEFAULT_EDNS_UDP_SIZE,
+  authoritativeLimit,
+  createDnsListener,
+  relayLimit,
+  truncateRelayed,
   RCODE_FORMERR,
   RCODE_NOERROR,
   RCODE_REFUSED,
@@ -25,7 +28,10 @@ import {
   optRecord,
   parseQuery,
   rcodeName,
-} from "./wire";
+} from "@dcnet/dns";
+import type { MesosDnsConfig, RecordSet } from "../model";
+import { AnswerSet, zoneSettings } from "./answers";
+import { type Route, ZoneRouter, forward } from "./forward";
 
 export interface DnsServerOptions {
   /** Uses listener, port, domain, ttl, SOA*, srvRecordDefaultWeight, resolvers, zoneResolvers, timeout, externalOn, recurseOn, setTruncateBit. */
@@ -72,8 +78,6 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const policy: SizePolicy = { honourEdns: opts.honourEdns ?? true, ednsUdpSize: opts.ednsUdpSize ?? DEFAULT_EDNS_UDP_SIZE };
   const router = new ZoneRouter(config, (entry) => log.warn({ resolver: entry }, "ignoring resolver that is not an IP literal"));
   const timeoutMs = (config.timeout > 0 ? config.timeout : 5) * 1000;
-  const idleMs = opts.tcpIdleTimeoutMs ?? 8000;
-  const maxInFlight = opts.maxTcpInFlight ?? 64;
   const ourOpt = optRecord(policy.ednsUdpSize);
   const badVers = optRecord(policy.ednsUdpSize, 1);
 
@@ -110,9 +114,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
 
   let answers: AnswerSet | undefined;
   let running = false;
-  let udp: dgram.Socket | undefined;
-  let tcp: net.Server | undefined;
-  const conns = new Set<net.Socket>();
+  let listener: DnsListener | undefined;
   let aborter = new AbortController();
 
   function update(set: RecordSet, serial: number): void {
@@ -219,71 +221,6 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     return out.buf;
   }
 
-  function onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const r = handle(msg, "udp");
-    if (r === null) return;
-    if (r instanceof Promise) {
-      void r.then((reply) => {
-        if (running) sock.send(reply, rinfo.port, rinfo.address);
-      });
-    } else sock.send(r, rinfo.port, rinfo.address);
-  }
-
-  function onTcp(sock: net.Socket): void {
-    conns.add(sock);
-    let buf: Buffer | null = null;
-    let inFlight = 0;
-    let ended = false;
-    sock.setNoDelay(true);
-    sock.setTimeout(idleMs, () => sock.destroy());
-    const maybeEnd = () => {
-      if (ended && inFlight === 0 && !sock.destroyed) sock.end();
-    };
-    const drain = () => {
-      while (buf !== null && buf.length >= 2) {
-        if (inFlight >= maxInFlight) {
-          sock.pause();
-          return;
-        }
-        const n = buf.readUInt16BE(0);
-        if (buf.length < n + 2) break;
-        const frame = buf.subarray(2, n + 2);
-        buf = buf.length === n + 2 ? null : buf.subarray(n + 2);
-        inFlight++;
-        const r = handle(frame, "tcp");
-        if (r instanceof Promise) void r.then(done);
-        else done(r);
-      }
-    };
-    const done = (reply: Buffer | null) => {
-      inFlight--;
-      if (reply !== null && running && !sock.destroyed) {
-        const framed = Buffer.allocUnsafe(reply.length + 2);
-        framed.writeUInt16BE(reply.length, 0);
-        reply.copy(framed, 2);
-        sock.write(framed);
-      }
-      if (sock.isPaused() && inFlight < maxInFlight) {
-        sock.resume();
-        drain();
-      }
-      maybeEnd();
-    };
-    sock.on("data", (chunk: Buffer) => {
-      buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
-      drain();
-    });
-    sock.on("end", () => {
-      ended = true;
-      maybeEnd();
-    });
-    sock.on("error", (err) => {
-      log.debug({ err: err.message }, "DNS TCP connection error");
-      sock.destroy();
-    });
-    sock.on("close", () => conns.delete(sock));
-  }
-
   async function start(): Promise<{ udp: number; tcp: number }> {
     if (running) throw new Error("DNS server already started");
     if (!answers && opts.records) {
@@ -291,54 +228,29 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       if (r) update(r.set, r.serial);
     }
     aborter = new AbortController();
-    const host = config.listener;
-    const family = net.isIP(host) === 6 ? "udp6" : "udp4";
-    const u = dgram.createSocket({ type: family, lookup: fastLookup, recvBufferSize: opts.udpRecvBufferBytes ?? 4 << 20 });
-    u.on("message", (msg, rinfo) => onUdp(u, msg, rinfo));
-    u.on("error", (err) => log.warn({ err: err.message }, "DNS UDP socket error"));
-    await new Promise<void>((resolve, reject) => {
-      u.once("error", reject);
-      u.bind(config.port, host, () => {
-        u.off("error", reject);
-        resolve();
-      });
+    const l = createDnsListener({
+      host: config.listener,
+      port: config.port,
+      handle,
+      logger: log,
+      tcpIdleTimeoutMs: opts.tcpIdleTimeoutMs,
+      maxTcpConnections: opts.maxTcpConnections,
+      maxTcpInFlight: opts.maxTcpInFlight,
+      udpRecvBufferBytes: opts.udpRecvBufferBytes,
     });
-    const t = net.createServer({ allowHalfOpen: true, noDelay: true }, onTcp);
-    t.maxConnections = opts.maxTcpConnections ?? 1000;
-    t.on("error", (err) => log.warn({ err: err.message }, "DNS TCP server error"));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        t.once("error", reject);
-        t.listen(config.port, host, () => {
-          t.off("error", reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      u.close();
-      throw err;
-    }
-    udp = u;
-    tcp = t;
+    const ports = await l.start();
+    listener = l;
     running = true;
-    const tAddr = t.address();
-    return { udp: u.address().port, tcp: typeof tAddr === "object" && tAddr ? tAddr.port : config.port };
+    return ports;
   }
 
   async function stop(): Promise<void> {
     if (!running) return;
     running = false;
     aborter.abort();
-    const u = udp;
-    const t = tcp;
-    udp = undefined;
-    tcp = undefined;
-    for (const c of conns) c.destroy();
-    conns.clear();
-    await Promise.all([
-      new Promise<void>((resolve) => (u ? u.close(() => resolve()) : resolve())),
-      new Promise<void>((resolve) => (t ? t.close(() => resolve()) : resolve())),
-    ]);
+    const l = listener;
+    listener = undefined;
+    await l?.stop();
   }
 
   return {
@@ -348,11 +260,4 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     serial: () => answers?.serial,
     query: async (msg, transport) => handle(msg, transport),
   };
-}
-
-/** dgram's default lookup defers every send by a tick even for IP literals; we only send to IPs. */
-function fastLookup(address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
-  const f = net.isIP(address);
-  if (f !== 0) cb(null, address, f);
-  else dns.lookup(address, family as number, cb as (err: NodeJS.ErrnoException | null, address: string, family: number) => void);
 }

@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { createRegistry } from "@dcnet/core";
 import { createDnsServer, type DnsServer, type DnsServerOptions } from "./server";
 import { buildQuery, decode, makeConfig, makeSet, quietLogger, upstreamReply } from "./test-helpers";
-import { fitSections, truncateRelayed } from "./truncate";
-import { TYPE_A, TYPE_ANY, TYPE_SRV, walkMessage } from "./wire";
+import { fitSections, truncateRelayed } from "@dcnet/dns";
+import { TYPE_A, TYPE_ANY, TYPE_SRV, walkMessage } from "@dcnet/dns";
 
 const ips = (n: number, prefix = "10.2") => Array.from({ length: n }, (_, i) => `${prefix}.${i >> 8}.${i & 255}`);
 

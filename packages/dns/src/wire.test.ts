@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { buildQuery, decode } from "./test-helpers";
+import { buildQuery, decode } from "./testing";
 import { TYPE_A, TYPE_SRV, Writer, errorReply, headerOnly, nameToWire, parseQuery, skipName, walkMessage } from "./wire";
 
 function mustParse(msg: Buffer) {

@@ -1,0 +1,6 @@
+export * from "./wire";
+export * from "./truncate";
+export * from "./ip";
+export * from "./exchange";
+export * from "./listener";
+export * from "./testing";

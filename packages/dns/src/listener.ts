@@ -1,0 +1,208 @@
+/**
+ * A DNS listener: one UDP socket and one TCP server on `host:port`, handing each message to a
+ * handler and writing back what it returns. Knows nothing about zones: mesos-dns and dcos-dns plug
+ * their own handler in.
+ *
+ * - UDP: the reply goes back from the bound address (one socket per bound IP) to the sender.
+ * - TCP: 2-byte length framing, many queries per connection, answered as they complete (possibly
+ *   out of order, RFC 7766 §6.2.1.1), reads paused while `maxTcpInFlight` are pending, closed after
+ *   `tcpIdleTimeoutMs` idle, at most `maxTcpConnections` at once.
+ * - The handler returns a reply, null (drop), or a promise of either; synchronous replies are sent
+ *   without a promise or closure on the hot path.
+ */
+import * as dgram from "node:dgram";
+import * as dns from "node:dns";
+import * as net from "node:net";
+import type { Logger } from "@dcnet/core";
+import type { Transport } from "./truncate";
+
+export type DnsHandler = (msg: Buffer, transport: Transport) => Buffer | null | Promise<Buffer | null>;
+
+export interface DnsListenerOptions {
+  host: string;
+  /** 0 = ephemeral (UDP and TCP chosen independently). */
+  port: number;
+  handle: DnsHandler;
+  logger: Logger;
+  /** Close a TCP connection idle this long (default 8000 ms). */
+  tcpIdleTimeoutMs?: number;
+  /** Refuse TCP connections beyond this many (default 1000). */
+  maxTcpConnections?: number;
+  /** Queries in flight per TCP connection before we stop reading from it (default 64). */
+  maxTcpInFlight?: number;
+  /** SO_RCVBUF for the UDP socket (default 4 MiB; the kernel caps it at net.core.rmem_max). */
+  udpRecvBufferBytes?: number;
+  /** Serve UDP (default true). */
+  udp?: boolean;
+  /** Serve TCP (default true). */
+  tcp?: boolean;
+}
+
+export interface DnsListener {
+  /** Binds; resolves with the bound ports (0 for a transport that is off). */
+  start(): Promise<{ udp: number; tcp: number }>;
+  /** Closes the sockets and drops TCP connections; replies still pending are discarded. */
+  stop(): Promise<void>;
+}
+
+export function createDnsListener(opts: DnsListenerOptions): DnsListener {
+  const { handle, logger: log } = opts;
+  const idleMs = opts.tcpIdleTimeoutMs ?? 8000;
+  const maxInFlight = opts.maxTcpInFlight ?? 64;
+  let running = false;
+  let udp: dgram.Socket | undefined;
+  let tcp: net.Server | undefined;
+  const conns = new Set<net.Socket>();
+
+  function onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    let r: Buffer | null | Promise<Buffer | null>;
+    try {
+      r = handle(msg, "udp");
+    } catch (err) {
+      log.error({ err }, "DNS handler failed");
+      return;
+    }
+    if (r === null) return;
+    if (r instanceof Promise) {
+      void r.then(
+        (reply) => {
+          if (reply !== null && running) sock.send(reply, rinfo.port, rinfo.address);
+        },
+        (err: unknown) => log.error({ err }, "DNS handler failed"),
+      );
+    } else sock.send(r, rinfo.port, rinfo.address);
+  }
+
+  function onTcp(sock: net.Socket): void {
+    conns.add(sock);
+    let buf: Buffer | null = null;
+    let inFlight = 0;
+    let ended = false;
+    sock.setNoDelay(true);
+    sock.setTimeout(idleMs, () => sock.destroy());
+    const maybeEnd = () => {
+      if (ended && inFlight === 0 && !sock.destroyed) sock.end();
+    };
+    const done = (reply: Buffer | null) => {
+      inFlight--;
+      if (reply !== null && running && !sock.destroyed) {
+        const framed = Buffer.allocUnsafe(reply.length + 2);
+        framed.writeUInt16BE(reply.length, 0);
+        reply.copy(framed, 2);
+        sock.write(framed);
+      }
+      if (sock.isPaused() && inFlight < maxInFlight) {
+        sock.resume();
+        drain();
+      }
+      maybeEnd();
+    };
+    const failed = (err: unknown) => {
+      log.error({ err }, "DNS handler failed");
+      done(null);
+    };
+    const drain = () => {
+      while (buf !== null && buf.length >= 2) {
+        if (inFlight >= maxInFlight) {
+          sock.pause();
+          return;
+        }
+        const n = buf.readUInt16BE(0);
+        if (buf.length < n + 2) break;
+        const frame = buf.subarray(2, n + 2);
+        buf = buf.length === n + 2 ? null : buf.subarray(n + 2);
+        inFlight++;
+        let r: Buffer | null | Promise<Buffer | null>;
+        try {
+          r = handle(frame, "tcp");
+        } catch (err) {
+          failed(err);
+          continue;
+        }
+        if (r instanceof Promise) void r.then(done, failed);
+        else done(r);
+      }
+    };
+    sock.on("data", (chunk: Buffer) => {
+      buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
+      drain();
+    });
+    sock.on("end", () => {
+      ended = true;
+      maybeEnd();
+    });
+    sock.on("error", (err) => {
+      log.debug({ err: err.message }, "DNS TCP connection error");
+      sock.destroy();
+    });
+    sock.on("close", () => conns.delete(sock));
+  }
+
+  async function start(): Promise<{ udp: number; tcp: number }> {
+    if (running) throw new Error("DNS listener already started");
+    const host = opts.host;
+    let u: dgram.Socket | undefined;
+    let t: net.Server | undefined;
+    if (opts.udp !== false) {
+      const family = net.isIP(host) === 6 ? "udp6" : "udp4";
+      const s = dgram.createSocket({ type: family, lookup: fastLookup, recvBufferSize: opts.udpRecvBufferBytes ?? 4 << 20 });
+      s.on("message", (msg, rinfo) => onUdp(s, msg, rinfo));
+      s.on("error", (err) => log.warn({ err: err.message }, "DNS UDP socket error"));
+      await new Promise<void>((resolve, reject) => {
+        s.once("error", reject);
+        s.bind(opts.port, host, () => {
+          s.off("error", reject);
+          resolve();
+        });
+      });
+      u = s;
+    }
+    if (opts.tcp !== false) {
+      const s = net.createServer({ allowHalfOpen: true, noDelay: true }, onTcp);
+      s.maxConnections = opts.maxTcpConnections ?? 1000;
+      s.on("error", (err) => log.warn({ err: err.message }, "DNS TCP server error"));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          s.once("error", reject);
+          s.listen(opts.port, host, () => {
+            s.off("error", reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        u?.close();
+        throw err;
+      }
+      t = s;
+    }
+    udp = u;
+    tcp = t;
+    running = true;
+    const tAddr = t?.address();
+    return { udp: u ? u.address().port : 0, tcp: typeof tAddr === "object" && tAddr ? tAddr.port : 0 };
+  }
+
+  async function stop(): Promise<void> {
+    if (!running) return;
+    running = false;
+    const u = udp;
+    const t = tcp;
+    udp = undefined;
+    tcp = undefined;
+    for (const c of conns) c.destroy();
+    conns.clear();
+    await Promise.all([
+      new Promise<void>((resolve) => (u ? u.close(() => resolve()) : resolve())),
+      new Promise<void>((resolve) => (t ? t.close(() => resolve()) : resolve())),
+    ]);
+  }
+
+  return { start, stop };
+}
+
+/** dgram's default lookup defers every send by a tick even for IP literals; we only send to IPs. */
+function fastLookup(address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  const f = net.isIP(address);
+  if (f !== 0) cb(null, address, f);
+  else dns.lookup(address, family as number, cb as (err: NodeJS.ErrnoException | null, address: string, family: number) => void);
+}
