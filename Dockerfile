@@ -10,7 +10,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables haproxy ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables haproxy dnsmasq-base ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app

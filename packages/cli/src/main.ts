@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { DcnetError } from "./deps";
 import { helpText } from "./help";
 import { appCommand } from "./commands/app";
+import { dnsCommand } from "./commands/dns";
 import { run } from "./commands/run";
 import { embeddedDefaults, startEmbedded } from "./commands/start";
 import { health, status } from "./commands/status";
@@ -24,6 +25,7 @@ async function main(argv: string[]): Promise<number> {
       "log-level": { type: "string" },
       marathon: { type: "string", default: process.env["DCNET_MARATHON"] ?? "http://127.0.0.1:8080" },
       "no-demo": { type: "boolean", default: false },
+      server: { type: "string", default: process.env["DCNET_DNS"] ?? "198.51.100.1:53" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -72,6 +74,13 @@ async function main(argv: string[]): Promise<number> {
         out,
       });
       return 0;
+    case "dns":
+      return dnsCommand(rest[0], rest.slice(1), {
+        server: values.server,
+        addr: values.addr === "127.0.0.1:50051" ? "127.0.0.1:50080" : values.addr,
+        json: values.json,
+        out,
+      });
     case "status":
       await status(values.addr, values.json, out);
       return 0;

@@ -1,3 +1,4 @@
+import { createDcosDns, loadDcosDnsConfig } from "@dcnet/dcos-dns";
 import { createMesosDns, loadMesosDnsConfig } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
@@ -56,6 +57,20 @@ export const services: readonly RunnableService[] = [
       );
       await dns.lifecycle.start();
       return { stop: () => dns.lifecycle.stop(), summary: dns.ports() };
+    },
+  },
+  {
+    name: "dcos-dns",
+    description:
+      "dcos-dns (spartan): DNS on 198.51.100.1-3:53, *.thisdcos.directory from the bus, .mesos to every Mesos-DNS; --config takes a dcos-dns.json",
+    async start(input) {
+      const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
+      const file = input.env["DCNET_DCOS_DNS_CONFIG"] ?? input.configFile;
+      const config = loadDcosDnsConfig({ file, env: input.env }, (msg) => logger.warn(msg));
+      const dns = createDcosDns(config, { logger, registry: input.registry });
+      await dns.lifecycle.start();
+      const p = dns.ports();
+      return { stop: () => dns.lifecycle.stop(), summary: { dns: p.dns, http: p.http, grpc: p.grpc } };
     },
   },
   {

@@ -105,6 +105,7 @@ function readRR(msg: Buffer, off: number): { rr: RR; end: number } {
       break;
     }
     case 2:
+    case 5:
       data = readName(msg, rd).name;
       break;
     case 33:

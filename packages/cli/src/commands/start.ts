@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createLogger, createMemoryHub, createRegistry, validate, type Logger } from "@dcnet/core";
+import { createDcosDns, loadDcosDnsConfig, type DcosDns } from "@dcnet/dcos-dns";
+import { createMesosDns, parseMesosDnsConfig, type MesosDns } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema, type NodeAgent } from "@dcnet/node";
 import type { LevelWithSilent } from "../deps";
@@ -14,6 +16,10 @@ export interface EmbeddedOptions {
   masterPort: number;
   marathonPort: number;
   agentPort: number;
+  /** Mesos-DNS DNS port (HTTP on 8123, gRPC on 50070). */
+  mesosDnsPort: number;
+  /** dcos-dns DNS port on `host` (a high port: no root needed); REST on 62080, gRPC on 50080. */
+  dnsPort: number;
   host: string;
   logLevel: LevelWithSilent;
   /** Deploy the demo app. */
@@ -27,6 +33,8 @@ export const embeddedDefaults: EmbeddedOptions = {
   masterPort: 5050,
   marathonPort: 8080,
   agentPort: 5051,
+  mesosDnsPort: 61053,
+  dnsPort: 8053,
   host: "127.0.0.1",
   logLevel: "warn",
   demo: true,
@@ -47,7 +55,9 @@ export const DEMO_APP = {
  * one in-process bus (the same signed-bus layer as NATS, over the in-process
  * transport), listening on loopback only: the node agents, a Mesos master with
  * Marathon, and two Mesos agents whose tasks run as real processes (host
- * mode; bridge mode needs root and is off here). No Docker, no root.
+ * mode; bridge mode needs root and is off here), Mesos-DNS, and one dcos-dns
+ * on a high loopback port producing and serving the thisdcos.directory zones.
+ * No Docker, no root.
  */
 export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) => void): Promise<() => Promise<void>> {
   const hub = createMemoryHub();
@@ -56,7 +66,11 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
   const cluster = { id: "embedded", key: randomBytes(24).toString("base64") };
   const agents: NodeAgent[] = [];
   const sims: MesosSim[] = [];
+  let mesosDns: MesosDns | undefined;
+  let dcosDns: DcosDns | undefined;
   const stop = async (): Promise<void> => {
+    await dcosDns?.lifecycle.stop();
+    await mesosDns?.lifecycle.stop();
     for (const s of sims.reverse()) await s.lifecycle.stop();
     for (const a of agents.reverse()) await a.lifecycle.stop();
   };
@@ -106,6 +120,53 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
         },
       });
     }
+    const masterAddr = `${opts.host}:${sims[0]!.master!.ports().master}`;
+    mesosDns = createMesosDns(
+      parseMesosDnsConfig(
+        {
+          masters: [masterAddr],
+          port: opts.mesosDnsPort,
+          httpport: 8123,
+          listener: opts.host,
+          HTTPListener: opts.host,
+          refreshSeconds: 30,
+          externalOn: false,
+        },
+        { env: {}, warn: (m) => logger.warn(m) },
+      ),
+      { env: {}, grpcPort: 50070 },
+      { logger, registry },
+    );
+    await mesosDns.lifecycle.start();
+    dcosDns = createDcosDns(
+      loadDcosDnsConfig(
+        {
+          env: {},
+          overrides: {
+            cluster,
+            bus: { kind: "memory" },
+            node: { id: "dcos-dns" },
+            bindIps: [opts.host],
+            udpPort: opts.dnsPort,
+            tcpPort: opts.dnsPort,
+            masters: [opts.host],
+            mesosDns: [`${opts.host}:${mesosDns.ports().dnsUdp}`],
+            nodeIp: opts.host,
+            producer: {
+              enabled: true,
+              mesosMasters: [masterAddr],
+              mesosDnsGrpc: `${opts.host}:${mesosDns.ports().grpc}`,
+              settleMs: 1000,
+              recoveryTimeoutMs: 10_000,
+            },
+            log: { level: opts.logLevel },
+          },
+        },
+        (m) => logger.warn(m),
+      ),
+      { logger, registry, hub },
+    );
+    await dcosDns.lifecycle.start();
   } catch (err) {
     await stop();
     throw err;
@@ -127,6 +188,9 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
   out(`  mesos    http://${opts.host}:${masterPort}/master/state   (Operator API: POST /api/v1)`);
   out(`  marathon http://${opts.host}:${marathon}/v2/apps`);
   for (const s of sims.slice(1)) out(`  ${s.agent!.record().id.padEnd(8)} http://${opts.host}:${s.agent!.port()}/state`);
+  out(`  mesos-dns DNS ${opts.host}:${mesosDns!.ports().dnsUdp}   http://${opts.host}:${mesosDns!.ports().http}/v1/enumerate`);
+  const dnsAt = dcosDns!.ports().dns[0]!;
+  out(`  dcos-dns DNS ${opts.host}:${dnsAt.udp}    http://${opts.host}:${dcosDns!.ports().http}/v1/records   gRPC ${opts.host}:${dcosDns!.ports().grpc}`);
   const first = `${opts.host}:${agents[0]?.ports.grpc}`;
   out("");
   out("Try:");
@@ -136,6 +200,9 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
       `  npx dcnet app show /demo/hello --marathon http://${opts.host}:${marathon}   # the demo app's tasks; curl one at 127.0.0.1:<port>`,
     );
   out(`  npx dcnet app deploy app.json --marathon http://${opts.host}:${marathon}`);
+  if (opts.demo) out(`  npx dcnet dns lookup hello-demo.marathon.autoip.dcos.thisdcos.directory --server ${opts.host}:${dnsAt.udp}`);
+  out(`  npx dcnet dns lookup leader.mesos --server ${opts.host}:${dnsAt.udp}          # forwarded to Mesos-DNS`);
+  out(`  npx dcnet dns zones --addr ${opts.host}:${dcosDns!.ports().grpc}`);
   out(`  curl -s http://${opts.host}:${masterPort}/master/state | head -c 600`);
   out("");
   out("Ctrl-C stops.");

@@ -1,0 +1,94 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { DcnetError, unary } from "@dcnet/core";
+import { dcosdnsv1 } from "@dcnet/proto";
+import { loadDcosDnsConfig } from "./config";
+import type { DcosDns } from "./service";
+import { startDcosDns, testConfig } from "./test-util";
+
+describe("dcos-dns APIs and config", function () {
+  this.timeout(20_000);
+  let svc: DcosDns;
+  let base = "";
+  let client: dcosdnsv1.DcosDnsServiceClient;
+  before(async () => {
+    svc = await startDcosDns(
+      testConfig({
+        masters: ["10.0.0.11"],
+        zones: { "alias.thisdcos.directory": [{ type: "cname", name: "www.alias.thisdcos.directory", value: "ready.spartan" }] },
+      }),
+    );
+    base = `http://127.0.0.1:${svc.ports().http}`;
+    client = new dcosdnsv1.DcosDnsServiceClient(`127.0.0.1:${svc.ports().grpc}`, grpc.credentials.createInsecure());
+  });
+  after(async () => {
+    client?.close();
+    await svc?.lifecycle.stop();
+  });
+
+  it("HTTP: /v1/version, /v1/hosts, /v1/records, /v1/metrics; 501 and 405 with a reason", async () => {
+    assert.deepEqual(await (await fetch(`${base}/v1/version`)).json(), { Service: "dcos-dns", Version: "0.1.0-dcnet" });
+    assert.deepEqual(await (await fetch(`${base}/v1/hosts/zk-1.zk`)).json(), [{ host: "zk-1.zk.", ip: "10.0.0.11" }]);
+    const recs = (await (await fetch(`${base}/v1/records`)).json()) as { name: string; host: string; rtype: string }[];
+    assert.ok(recs.some((r) => r.name === "ready.spartan." && r.host === "127.0.0.1" && r.rtype === "A"));
+    assert.ok(recs.some((r) => r.name === "www.alias.thisdcos.directory." && r.rtype === "CNAME"));
+    assert.equal((await fetch(`${base}/v1/enumerate`)).status, 501);
+    const post = await fetch(`${base}/v1/records`, { method: "POST" });
+    assert.equal(post.status, 405);
+    assert.match(((await post.json()) as { reason: string }).reason, /read-only/);
+    const metrics = await (await fetch(`${base}/v1/metrics`)).text();
+    assert.match(metrics, /dns_queries_total|dns_dropped_total/);
+  });
+
+  it("gRPC: Resolve through the DNS path (CNAME followed), ListZones; bad arguments name the field", async () => {
+    const r = await unary(client.resolve.bind(client), { name: "www.alias.thisdcos.directory", type: "A" });
+    assert.equal(r.rcode, "NOERROR");
+    assert.equal(r.route, "internal");
+    assert.deepEqual(
+      r.answers.map((a) => [a.type, a.value]),
+      [
+        ["CNAME", "ready.spartan."],
+        ["A", "127.0.0.1"],
+      ],
+    );
+    const zones = await unary(client.listZones.bind(client), {});
+    assert.ok(zones.zones.some((z) => z.name === "spartan." && z.source === "static" && z.names === 2));
+    await assert.rejects(unary(client.resolve.bind(client), { name: "x", type: "MX" }), (e: DcnetError) => e.field === "type");
+    await assert.rejects(unary(client.resolve.bind(client), { name: "", type: "" }), (e: DcnetError) => e.field === "name");
+  });
+
+  it("config: dcos-dns.json snake_case keys, errors naming the key, unknown keys warned, env overrides", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcos-dns-"));
+    const file = path.join(dir, "dcos-dns.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ upstream_resolvers: ["10.0.0.2:5353"], udp_port: 5454, forward_zones: { "corp.example": ["10.0.0.3"] }, bogus: 1 }),
+    );
+    const warnings: string[] = [];
+    const c = loadDcosDnsConfig({ file, env: { DCNET_TCP_PORT: "5455" } }, (m) => warnings.push(m));
+    assert.deepEqual(c.upstreamResolvers, ["10.0.0.2:5353"]);
+    assert.equal(c.udpPort, 5454);
+    assert.equal(c.tcpPort, 5455);
+    assert.deepEqual(c.forwardZones, { "corp.example": ["10.0.0.3"] });
+    assert.match(warnings.join(), /bogus/);
+    fs.writeFileSync(file, JSON.stringify({ upstream_resolvers: ["dns.google"] }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
+      (e: DcnetError) => e.field === "upstreamResolvers.0",
+    );
+    fs.writeFileSync(file, JSON.stringify({ udp_port: 70000 }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
+      (e: DcnetError) => e.field === "udpPort",
+    );
+    fs.writeFileSync(file, JSON.stringify({ zones: { "dcos.thisdcos.directory": [] } }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
+      (e: DcnetError) => /zones/.test(e.field ?? ""),
+    );
+    fs.rmSync(dir, { recursive: true });
+  });
+});

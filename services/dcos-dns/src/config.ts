@@ -1,0 +1,173 @@
+/**
+ * dcos-dns config: the `dcos-dns.json` keys of §3.9 (snake_case, as DC/OS writes them) plus dcnet's
+ * sections, from a file and `DCNET_*` environment variables (`DCNET_UDP_PORT=5353`,
+ * `DCNET_UPSTREAM_RESOLVERS=10.0.0.2,10.0.0.3`, `DCNET_BUS__SERVERS=…`). Errors name the key.
+ *
+ * Without a `bus` section (file or DCNET_BUS__*), dcos-dns runs standalone: static zones,
+ * `.mesos` forwarding and upstreams only (no zones from the bus, no producer).
+ */
+import * as fs from "node:fs";
+import { isIP } from "node:net";
+import { busSection, clusterSection, envOverrides, listenSection, logSection, readConfigFile, validate, z } from "@dcnet/core";
+import { type Upstream, parseResolver } from "@dcnet/dns";
+
+const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
+const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
+const listOf = <T extends z.ZodTypeAny>(t: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(t),
+  );
+const zoneName = z
+  .string()
+  .regex(/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i, "must be a DNS name");
+
+export const SPARTAN_IPS = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+
+export const dcosDnsConfigSchema = z
+  .object({
+    upstreamResolvers: listOf(resolver).optional(),
+    forwardZones: z.record(zoneName, listOf(resolver)).default({}),
+    bindIps: listOf(z.string().refine((s) => isIP(s) !== 0, "must be an IP address")).default(SPARTAN_IPS),
+    /** Masters: every non-link-local address of the node plus the bind IPs (§3.1 master_dns_bindall). */
+    bindAll: z.boolean().default(false),
+    bindIpBlacklist: listOf(z.string()).default(["198.51.100.4"]),
+    udpPort: z.number().int().min(0).max(65535).default(53),
+    tcpPort: z.number().int().min(0).max(65535).default(53),
+    udpServerEnabled: z.boolean().default(true),
+    tcpServerEnabled: z.boolean().default(true),
+    handlerLimit: z.number().int().min(1).max(100_000).default(1024),
+    loadbalance: z.enum(["round_robin", "random"]).default("round_robin"),
+    /** Master IPs (DC/OS master_list): `.mesos` upstreams at :61053, the zk zone, master.dcos records. */
+    masters: listOf(z.string().refine((s) => isIP(s) !== 0, "must be an IP address")).default([]),
+    /** Mesos-DNS servers for `.mesos` (default: every master at 61053). */
+    mesosDns: listOf(resolver).optional(),
+    /** This node's IP (thisnode zone); default: the first non-loopback IPv4. */
+    nodeIp: z
+      .string()
+      .refine((s) => isIP(s) !== 0, "must be an IP address")
+      .optional(),
+    publicIps: ipList.default([]),
+    /** Per-upstream and overall forwarding timeouts (§3.3: 5 s and 10 s). */
+    upstreamTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
+    forwardTimeoutMs: z.number().int().min(10).max(120_000).default(10_000),
+    /** Static custom zones (only CNAMEs, only under thisdcos.directory except l4lb/mesos/dcos). */
+    zones: z.record(zoneName, z.array(z.object({ type: z.literal("cname"), name: zoneName, value: zoneName }))).default({}),
+    /** Put the bind IPs that no interface holds on `lo` as /32 (needs NET_ADMIN; the kernel here has no dummy module). */
+    manageAddresses: z.boolean().default(false),
+    producer: z
+      .object({
+        /** Build and publish dcos/mesos.thisdcos.directory while the local master leads. */
+        enabled: z.boolean().default(false),
+        /** Mesos masters' API (`ip:port`); the first is this node's own master. */
+        mesosMasters: listOf(z.string().min(1)).default(["127.0.0.1:5050"]),
+        /** Local Mesos-DNS gRPC (`host:port`) for the mesos.thisdcos.directory mirror; "" = no mirror. */
+        mesosDnsGrpc: z.string().default("127.0.0.1:50070"),
+        mesosDnsDomain: z.string().default("mesos"),
+        recoveryTimeoutMs: z.number().int().min(0).default(600_000),
+        settleMs: z.number().int().min(0).default(10_000),
+        pushIntervalMs: z.number().int().min(0).default(1000),
+      })
+      .default({}),
+    resolvconf: z
+      .object({
+        /** Rewrite `path` every `intervalMs` like dcos-gen-resolvconf. */
+        enabled: z.boolean().default(false),
+        path: z.string().default("/etc/resolv.conf"),
+        intervalMs: z.number().int().min(100).default(60_000),
+        search: z.string().optional(),
+      })
+      .default({}),
+    cluster: clusterSection,
+    bus: busSection.optional(),
+    node: z.object({ id: z.string().min(1).optional() }).default({}),
+    httpListen: listenSection(62080, "127.0.0.1"),
+    grpcListen: listenSection(50080, "127.0.0.1"),
+    log: logSection,
+  })
+  .superRefine((c, ctx) => {
+    for (const zone of Object.keys(c.zones)) {
+      const z0 = zone.toLowerCase().replace(/\.?$/, ".");
+      if (!z0.endsWith(".thisdcos.directory.") || ["l4lb", "mesos", "dcos"].some((x) => z0 === `${x}.thisdcos.directory.`))
+        ctx.addIssue({
+          code: "custom",
+          path: ["zones", zone],
+          message: "custom zones must be under thisdcos.directory and not l4lb, mesos or dcos",
+        });
+    }
+  });
+
+export type DcosDnsConfig = z.output<typeof dcosDnsConfigSchema>;
+
+const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+
+/** Top-level and section keys to camelCase (zone names inside forward_zones/zones are kept). */
+function camelKeys(raw: unknown, warn: (msg: string) => void): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const key = snakeToCamel(k);
+    if (!known.has(key)) {
+      warn(`config key "${k}" is not used by dcos-dns; ignored`);
+      continue;
+    }
+    const nested = ["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"].includes(key);
+    out[key] =
+      nested && typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).map(([a, b]) => [snakeToCamel(a), b]))
+        : v;
+  }
+  return out;
+}
+
+export function loadDcosDnsConfig(
+  opts: { file?: string | undefined; env: Record<string, string | undefined>; overrides?: Record<string, unknown> },
+  warn: (msg: string) => void,
+): DcosDnsConfig {
+  const fromFile = opts.file ? camelKeys(readConfigFile(opts.file), warn) : {};
+  const env = envOverrides(opts.env, "DCNET");
+  const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
+  const fromEnv = Object.fromEntries(Object.entries(env).filter(([k]) => known.has(k)));
+  return validate(dcosDnsConfigSchema, merge(merge(fromFile, fromEnv), opts.overrides ?? {}));
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (typeof base !== "object" || base === null || Array.isArray(base)) return over;
+  if (typeof over !== "object" || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? merge(out[k], v) : v;
+  return out;
+}
+
+export function upstreamsOf(list: readonly string[]): Upstream[] {
+  return list.map((s) => parseResolver(s)).filter((u): u is Upstream => u !== null);
+}
+
+/**
+ * Default upstreams when none are configured: the nameservers of the host's resolv.conf, minus
+ * 198.51.100.1–3 and our own bind addresses (querying ourselves would loop, COPS-4616).
+ */
+export function defaultUpstreams(resolvConf: string, ours: readonly string[]): string[] {
+  let text = "";
+  try {
+    text = fs.readFileSync(resolvConf, "utf8");
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const ip = m[1]!;
+    if (isIP(ip) === 0 || SPARTAN_IPS.includes(ip) || ours.includes(ip)) continue;
+    out.push(ip);
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * Forwarding (spec §3.3): the client's raw message goes, over the transport the client used, on a
+ * fresh socket, to a choice of upstreams in parallel; the first reply of any rcode is relayed; the
+ * others are abandoned. Every one failing (5 s each, 10 s overall) → null (the caller answers SERVFAIL).
+ *
+ * Choice: fewer than 3 upstreams → all of them. Otherwise upstreams are bucketed by their lifetime
+ * failure count: two at random from the lowest bucket if it has two or more, else its single member
+ * plus one at random from the next bucket. `.mesos` goes to every Mesos-DNS (`all`).
+ */
+import { type Exchanged, type Transport, type Upstream, ExchangeError, exchange } from "@dcnet/dns";
+
+export interface ForwardOutcome extends Exchanged {
+  upstream: Upstream;
+}
+
+export interface ForwarderOptions {
+  perUpstreamMs?: number;
+  overallMs?: number;
+  onAttempt?: (up: Upstream, transport: Transport, seconds: number, error: ExchangeError | null) => void;
+  random?: () => number;
+}
+
+export class Forwarder {
+  private readonly failures = new Map<string, number>();
+  private readonly perUpstreamMs: number;
+  private readonly overallMs: number;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: ForwarderOptions = {}) {
+    this.perUpstreamMs = opts.perUpstreamMs ?? 5000;
+    this.overallMs = opts.overallMs ?? 10_000;
+    this.random = opts.random ?? Math.random;
+  }
+
+  failureCount(up: Upstream): number {
+    return this.failures.get(up.label) ?? 0;
+  }
+
+  /** The upstreams to ask (§3.3 buckets). */
+  choose(upstreams: readonly Upstream[]): Upstream[] {
+    if (upstreams.length < 3) return upstreams.slice();
+    const buckets = new Map<number, Upstream[]>();
+    for (const u of upstreams) {
+      const f = this.failureCount(u);
+      let b = buckets.get(f);
+      if (!b) buckets.set(f, (b = []));
+      b.push(u);
+    }
+    const levels = [...buckets.keys()].sort((a, b) => a - b);
+    const lowest = buckets.get(levels[0]!)!;
+    if (lowest.length >= 2) return this.pick(lowest, 2);
+    const next = levels.length > 1 ? buckets.get(levels[1]!)! : [];
+    return [lowest[0]!, ...this.pick(next, 1)];
+  }
+
+  private pick(from: readonly Upstream[], n: number): Upstream[] {
+    const pool = from.slice();
+    const out: Upstream[] = [];
+    while (out.length < n && pool.length > 0) out.push(pool.splice(Math.floor(this.random() * pool.length), 1)[0]!);
+    return out;
+  }
+
+  /** Asks `upstreams` in parallel; the first valid reply wins. `all` skips the bucket choice. */
+  async forward(
+    query: Buffer,
+    upstreams: readonly Upstream[],
+    transport: Transport,
+    all = false,
+    signal?: AbortSignal,
+  ): Promise<ForwardOutcome | null> {
+    const chosen = all ? upstreams.slice() : this.choose(upstreams);
+    if (chosen.length === 0) return null;
+    const ac = new AbortController();
+    const overall = setTimeout(() => ac.abort(), this.overallMs);
+    const onAbort = () => ac.abort();
+    signal?.addEventListener("abort", onAbort);
+    try {
+      return await new Promise<ForwardOutcome | null>((resolve) => {
+        let pending = chosen.length;
+        let done = false;
+        for (const up of chosen) {
+          const t0 = process.hrtime.bigint();
+          exchange(query, up, transport, this.perUpstreamMs, ac.signal).then(
+            (r) => {
+              this.opts.onAttempt?.(up, transport, seconds(t0), null);
+              if (done) return;
+              done = true;
+              resolve({ ...r, upstream: up });
+            },
+            (err: unknown) => {
+              const e = err instanceof ExchangeError ? err : new ExchangeError("network", String(err));
+              // Losing the race after a winner is not the upstream's failure.
+              if (!done) {
+                this.failures.set(up.label, this.failureCount(up) + 1);
+                this.opts.onAttempt?.(up, transport, seconds(t0), e);
+              }
+              if (--pending === 0 && !done) {
+                done = true;
+                resolve(null);
+              }
+            },
+          );
+        }
+      });
+    } finally {
+      clearTimeout(overall);
+      signal?.removeEventListener("abort", onAbort);
+      ac.abort();
+    }
+  }
+}
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}

@@ -1,0 +1,84 @@
+/**
+ * Where a query goes (spec §3.2), first match wins:
+ * 1. `*.dclb.thisdcos.directory` → renamed to `l4lb.thisdcos.directory`, internal;
+ * 2. `*.dclb.thisdcos.global` → `l4lb.thisdcos.directory`; `*.<X>.thisdcos.global` → `<X>.thisdcos.directory`;
+ * 3. `*.<L>.<cryptoid>.dcos.directory` with this cluster's crypto id → `<L>.thisdcos.directory`
+ *    (another cluster's id falls through to the upstreams);
+ * 4. `*.mesos` → every Mesos-DNS, in parallel;
+ * 5. `localhost`, `*.zk`, `*.spartan`, `*.thisdcos.directory` → internal (authoritative);
+ * 6. the forward zone with the longest matching suffix (upstream picks by map order: a fix, §11);
+ * 7. the default upstreams; none configured → SERVFAIL.
+ * Renames are undone in replies (`map`), so the client sees the suffix it asked for.
+ */
+import type { Upstream } from "@dcnet/dns";
+import type { NameMap } from "./authority";
+
+export type Route =
+  | { kind: "internal"; name: string; map: NameMap | null }
+  | { kind: "mesos" }
+  | { kind: "forward"; zone: string; upstreams: readonly Upstream[] }
+  | { kind: "none"; zone: string };
+
+export interface RouterConfig {
+  /** zone (absolute, lower-case) → upstreams. */
+  forwardZones: ReadonlyMap<string, readonly Upstream[]>;
+  upstreams: readonly Upstream[];
+  /** This cluster's crypto id (zbase32, lower-case), or null. */
+  cryptoId: string | null;
+}
+
+const THISDCOS = ".thisdcos.directory.";
+const DCLB = ".dclb.thisdcos.directory.";
+const GLOBAL = ".thisdcos.global.";
+const DCOS_DIRECTORY = ".dcos.directory.";
+
+export class Router {
+  private readonly zones: { dotted: string; zone: string; route: Route }[];
+  private readonly fallback: Route;
+  private readonly cryptoSuffix: string | null;
+
+  constructor(cfg: RouterConfig) {
+    this.zones = [...cfg.forwardZones.entries()]
+      .map(([zone, upstreams]) => ({ dotted: "." + zone, zone, route: { kind: "forward", zone, upstreams } as Route }))
+      .sort((a, b) => b.zone.length - a.zone.length);
+    this.fallback = cfg.upstreams.length > 0 ? { kind: "forward", zone: ".", upstreams: cfg.upstreams } : { kind: "none", zone: "." };
+    this.cryptoSuffix = cfg.cryptoId ? "." + cfg.cryptoId + DCOS_DIRECTORY : null;
+  }
+
+  route(name: string): Route {
+    if (name.endsWith(THISDCOS)) {
+      if (name.endsWith(DCLB)) return renamed(name, DCLB, ".l4lb" + THISDCOS);
+      return { kind: "internal", name, map: null };
+    }
+    if (name.endsWith(".mesos.") || name === "mesos.") return { kind: "mesos" };
+    if (name.endsWith(GLOBAL)) {
+      const head = name.slice(0, name.length - GLOBAL.length);
+      const dot = head.lastIndexOf(".");
+      const x = head.slice(dot + 1);
+      const suffix = "." + x + GLOBAL;
+      if (dot >= 0) return renamed(name, suffix, x === "dclb" ? ".l4lb" + THISDCOS : "." + x + THISDCOS);
+    }
+    if (this.cryptoSuffix !== null && name.endsWith(this.cryptoSuffix)) {
+      const head = name.slice(0, name.length - this.cryptoSuffix.length);
+      const dot = head.lastIndexOf(".");
+      if (dot >= 0) {
+        const l = head.slice(dot + 1);
+        return renamed(name, "." + l + this.cryptoSuffix, "." + l + THISDCOS);
+      }
+    }
+    if (name === "localhost." || name.endsWith(".zk.") || name === "zk." || name.endsWith(".spartan.") || name === "spartan.") {
+      return { kind: "internal", name, map: null };
+    }
+    for (const z of this.zones) if (name.endsWith(z.dotted) || name === z.zone) return z.route;
+    return this.fallback;
+  }
+}
+
+/** `name` ends with `from`; answer internally as if it ended with `to`; map names in replies back. */
+function renamed(name: string, from: string, to: string): Route {
+  const internal = name.slice(0, name.length - from.length) + to;
+  const toApex = to.slice(1);
+  const fromApex = from.slice(1);
+  const map: NameMap = (n) => (n === toApex ? fromApex : n.endsWith(to) ? n.slice(0, n.length - to.length) + from : n);
+  return { kind: "internal", name: internal, map };
+}

@@ -1,0 +1,133 @@
+import { strict as assert } from "node:assert";
+import * as dgram from "node:dgram";
+import {
+  buildQuery,
+  decode,
+  type FakeUpstream,
+  startUpstream,
+  tcpExchange,
+  TYPE_A,
+  TYPE_SRV,
+  udpExchange,
+  upstreamReply,
+} from "@dcnet/dns";
+import type { DcosDns } from "./service";
+import { startDcosDns, testConfig } from "./test-util";
+
+describe("dcos-dns standalone: listeners, static zones, .mesos to every Mesos-DNS, upstreams", function () {
+  this.timeout(20_000);
+  let upstream: FakeUpstream;
+  let mesosUp: FakeUpstream;
+  let silent: FakeUpstream[];
+  let corp: FakeUpstream;
+  let svc: DcosDns;
+  let port = 0;
+
+  before(async () => {
+    upstream = await startUpstream((m) => upstreamReply(m, { a: ["93.184.216.34"] }));
+    mesosUp = await startUpstream((m) => upstreamReply(m, { a: ["10.0.5.5"] }));
+    silent = [await startUpstream(() => null), await startUpstream(() => null)];
+    corp = await startUpstream((m) => upstreamReply(m, { rcode: 3 }));
+    svc = await startDcosDns(
+      testConfig({
+        upstreamResolvers: [upstream.address],
+        mesosDns: [silent[0]!.address, mesosUp.address, silent[1]!.address],
+        forwardZones: { "corp.example": [corp.address] },
+        upstreamTimeoutMs: 300,
+        forwardTimeoutMs: 600,
+        masters: ["10.0.0.11", "10.0.0.12", "10.0.0.13"],
+      }),
+    );
+    port = svc.ports().dns[0]!.udp;
+  });
+  after(async () => {
+    await svc?.lifecycle.stop();
+    for (const u of [upstream, mesosUp, corp, ...silent]) await u?.close();
+  });
+
+  const udp = async (name: string, qtype = TYPE_A, id = 1) => {
+    const r = await udpExchange(port, buildQuery({ id, name, qtype }));
+    assert.ok(r, `no reply for ${name}`);
+    return decode(r);
+  };
+
+  it("answers ready.spartan and the zk zone (masters repeated to fill zk-1…zk-5)", async () => {
+    assert.equal((await udp("ready.spartan")).answers[0]!.data, "127.0.0.1");
+    const zk = await Promise.all([1, 2, 3, 4, 5].map((i) => udp(`zk-${i}.zk`)));
+    assert.deepEqual(
+      zk.map((d) => d.answers[0]!.data),
+      ["10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.11", "10.0.0.12"],
+    );
+    assert.equal((await udp("thisnode.thisdcos.directory")).answers[0]!.data, "10.9.0.1");
+  });
+
+  it("forwards .mesos to every Mesos-DNS in parallel: one answering is enough", async () => {
+    const before = mesosUp.received.length;
+    const t0 = Date.now();
+    const d = await udp("web.marathon.mesos", TYPE_A, 42);
+    assert.equal(d.id, 42);
+    assert.equal(d.answers[0]!.data, "10.0.5.5");
+    assert.ok(Date.now() - t0 < 250, "did not wait for the silent servers");
+    assert.equal(mesosUp.received.length, before + 1);
+    assert.ok(
+      silent.every((s) => s.received.length > 0),
+      "every Mesos-DNS was asked",
+    );
+  });
+
+  it("relays the upstream's answer verbatim for other names, and the forward zone's for its names", async () => {
+    assert.equal((await udp("example.com")).answers[0]!.data, "93.184.216.34");
+    const nx = await udp("host.corp.example");
+    assert.equal(nx.rcode, 3, "NXDOMAIN from the zone's upstream relayed");
+    assert.equal(corp.received.length, 1);
+  });
+
+  it("answers over TCP, many queries on one connection", async () => {
+    const l = svc.ports().dns[0]!;
+    const replies = await tcpExchange(l.tcp, [
+      buildQuery({ id: 1, name: "ready.spartan", qtype: TYPE_A }),
+      buildQuery({ id: 2, name: "example.com", qtype: TYPE_A }),
+      buildQuery({ id: 3, name: "zk-1.zk", qtype: TYPE_A }),
+    ]);
+    const byId = new Map(replies.map((r) => [decode(r).id, decode(r)]));
+    assert.equal(byId.get(1)!.answers[0]!.data, "127.0.0.1");
+    assert.equal(byId.get(2)!.answers[0]!.data, "93.184.216.34");
+    assert.equal(byId.get(3)!.answers[0]!.data, "10.0.0.11");
+    assert.equal(upstream.received.at(-1)!.transport, "tcp", "TCP queries are forwarded over TCP");
+  });
+
+  it("SERVFAIL when every upstream fails", async () => {
+    const s2 = await startDcosDns(testConfig({ upstreamResolvers: [silent[0]!.address], upstreamTimeoutMs: 100, forwardTimeoutMs: 200 }));
+    try {
+      const r = await udpExchange(s2.ports().dns[0]!.udp, buildQuery({ id: 9, name: "example.com", qtype: TYPE_A }));
+      assert.equal(decode(r!).rcode, 2);
+      const none = await udpExchange(s2.ports().dns[0]!.udp, buildQuery({ id: 9, name: "x.marathon.mesos", qtype: TYPE_A }));
+      assert.equal(decode(none!).rcode, 2, ".mesos with no Mesos-DNS known → SERVFAIL at once");
+    } finally {
+      await s2.lifecycle.stop();
+    }
+  });
+
+  it("survives garbage: FORMERR or silence, and keeps answering", async () => {
+    const sock = dgram.createSocket("udp4");
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const base = buildQuery({ id: 5, name: "ready.spartan", qtype: TYPE_A });
+    for (let i = 0; i < 500; i++) {
+      const b = Buffer.from(base);
+      const n = 1 + Math.floor(rnd() * 6);
+      for (let k = 0; k < n; k++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      const cut = rnd() < 0.3 ? b.subarray(0, Math.floor(rnd() * b.length)) : b;
+      sock.send(cut, port, "127.0.0.1");
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    sock.close();
+    assert.equal((await udp("ready.spartan")).answers[0]!.data, "127.0.0.1");
+  });
+
+  it("SRV for a name without SRV records: NOERROR/NODATA from the static zone", async () => {
+    const d = await udp("ready.spartan", TYPE_SRV);
+    assert.equal(d.rcode, 0);
+    assert.equal(d.answers.length, 0);
+  });
+});

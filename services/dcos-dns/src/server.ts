@@ -1,0 +1,231 @@
+/**
+ * The dcos-dns query path: parse, route (router.ts), answer from the zones (authority.ts) or relay
+ * from upstreams (forwarder.ts), and the listeners: one UDP socket and one TCP server per bind
+ * address (§3.1: replies leave from the address they were sent to).
+ *
+ * Bounded: at most `handlerLimit` forwarded queries in flight; beyond that a query is dropped (no
+ * reply, counted), as dcos-dns does at its 1,024-handler cap. Authoritative answers are synchronous.
+ */
+import { setMaxListeners } from "node:events";
+import { counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import {
+  type DnsListener,
+  type Query,
+  type SizePolicy,
+  type Transport,
+  type Upstream,
+  DEFAULT_EDNS_UDP_SIZE,
+  RCODE_FORMERR,
+  RCODE_NOERROR,
+  RCODE_SERVFAIL,
+  authoritativeLimit,
+  createDnsListener,
+  errorReply,
+  headerOnly,
+  optRecord,
+  parseQuery,
+  rcodeName,
+  relayLimit,
+  truncateRelayed,
+} from "@dcnet/dns";
+import type { Authority } from "./authority";
+import { Forwarder } from "./forwarder";
+import type { Route, Router } from "./router";
+
+export interface DnsServerOptions {
+  authority: Authority;
+  /** Current router (swapped when the master list or config changes). */
+  router: () => Router;
+  /** Current Mesos-DNS servers for `.mesos`. */
+  mesosDns: () => readonly Upstream[];
+  bindIps: readonly string[];
+  udpPort: number;
+  tcpPort: number;
+  udpEnabled?: boolean;
+  tcpEnabled?: boolean;
+  handlerLimit?: number;
+  perUpstreamMs?: number;
+  overallMs?: number;
+  logger: Logger;
+  registry: Registry;
+}
+
+export interface DcosDnsServer {
+  start(): Promise<{ ip: string; udp: number; tcp: number }[]>;
+  stop(): Promise<void>;
+  /** Answers one message as if received over `transport` (null = dropped). */
+  query(msg: Buffer, transport: Transport): Promise<Buffer | null>;
+  inFlight(): number;
+}
+
+type Inc = { inc(v?: number): void };
+
+export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
+  const { authority, logger: log, registry } = opts;
+  const policy: SizePolicy = { honourEdns: true, ednsUdpSize: DEFAULT_EDNS_UDP_SIZE };
+  const ourOpt = optRecord(policy.ednsUdpSize);
+  const badVers = optRecord(policy.ednsUdpSize, 1);
+  const limit = opts.handlerLimit ?? 1024;
+  let inFlight = 0;
+  let aborter = new AbortController();
+
+  const queries = counter(registry, "dns_queries_total", "DNS queries answered, by route (internal|mesos|forward), rcode and transport", [
+    "route",
+    "rcode",
+    "transport",
+  ]);
+  const dropped = counter(registry, "dns_dropped_total", "DNS messages not answered or answered FORMERR, by reason", ["reason"]);
+  const fwdDuration = histogram(
+    registry,
+    "dns_forwarder_requests_duration_seconds",
+    "Time to answer a forwarded query, by zone (mesos, a forward zone, or . for the default upstreams)",
+    ["zone"],
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  const fwdFailures = counter(registry, "dns_forwarder_failures_total", "Forwarded queries no upstream answered (SERVFAIL), by zone", [
+    "zone",
+  ]);
+  const workerDuration = histogram(
+    registry,
+    "dns_worker_requests_duration_seconds",
+    "One upstream exchange, by transport and upstream",
+    ["protocol", "upstream_address"],
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  const workerFailures = counter(registry, "dns_worker_failures_total", "Failed upstream exchanges, by transport, upstream and reason", [
+    "protocol",
+    "upstream_address",
+    "reason",
+  ]);
+  const forwarder = new Forwarder({
+    perUpstreamMs: opts.perUpstreamMs,
+    overallMs: opts.overallMs,
+    onAttempt: (up, transport, secs, err) => {
+      workerDuration.labels(transport, up.label).observe(secs);
+      if (err) {
+        workerFailures.labels(transport, up.label, err.reason).inc();
+        log.debug({ upstream: up.label, err: err.message }, "upstream exchange failed");
+      }
+    },
+  });
+  const children = new Map<string, Inc>();
+  const count = (route: string, rcode: number, transport: Transport) => {
+    const key = route + rcode + transport;
+    let c = children.get(key);
+    if (c === undefined) {
+      c = queries.labels(route, rcodeName(rcode), transport);
+      children.set(key, c);
+    }
+    c.inc();
+  };
+
+  function handle(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
+    const parsed = parseQuery(msg);
+    if (!parsed.ok) {
+      dropped.labels(parsed.reason).inc();
+      return parsed.reason === "malformed" ? headerOnly(parsed.id, RCODE_FORMERR) : null;
+    }
+    const q = parsed.query;
+    const opt = q.edns !== null ? ourOpt : null;
+    if (!q.hasQuestion) {
+      dropped.labels("no_question").inc();
+      return errorReply(msg, q, RCODE_FORMERR, opt);
+    }
+    if (opt !== null && q.edns!.version > 0) {
+      count("internal", 16, transport);
+      return errorReply(msg, q, RCODE_NOERROR, badVers);
+    }
+    const route = opts.router().route(q.name);
+    if (route.kind === "internal") {
+      try {
+        const r = authority.respond(msg, q, route.name, authoritativeLimit(transport, q.edns, policy), opt, route.map);
+        count("internal", r.rcode, transport);
+        return r.buf;
+      } catch (err) {
+        log.error({ err, name: q.name, qtype: q.qtype }, "authoritative answer failed");
+        count("internal", RCODE_SERVFAIL, transport);
+        return errorReply(msg, q, RCODE_SERVFAIL, opt);
+      }
+    }
+    if (route.kind === "none") {
+      count("forward", RCODE_SERVFAIL, transport);
+      return errorReply(msg, q, RCODE_SERVFAIL, opt);
+    }
+    if (inFlight >= limit) {
+      dropped.labels("handler_limit").inc();
+      return null;
+    }
+    inFlight++;
+    return relay(msg, q, transport, route, opt)
+      .catch((err: unknown) => {
+        log.error({ err }, "forwarding failed unexpectedly");
+        return errorReply(msg, q, RCODE_SERVFAIL, opt);
+      })
+      .finally(() => inFlight--);
+  }
+
+  async function relay(msg: Buffer, q: Query, transport: Transport, route: Route, opt: Buffer | null): Promise<Buffer> {
+    const mesos = route.kind === "mesos";
+    const zone = mesos ? "mesos" : route.kind === "forward" ? route.zone : ".";
+    const upstreams = mesos ? opts.mesosDns() : route.kind === "forward" ? route.upstreams : [];
+    const label = mesos ? "mesos" : "forward";
+    const end = fwdDuration.startTimer({ zone });
+    const res = upstreams.length === 0 ? null : await forwarder.forward(msg, upstreams, transport, mesos, aborter.signal);
+    end();
+    if (!res) {
+      fwdFailures.labels(zone).inc();
+      count(label, RCODE_SERVFAIL, transport);
+      return errorReply(msg, q, RCODE_SERVFAIL, opt);
+    }
+    const lim = relayLimit(transport, q.edns, res.reply, res.layout, policy);
+    const out = truncateRelayed(res.reply, res.layout, lim, true, true);
+    count(label, out.buf[3]! & 0x0f, transport);
+    return out.buf;
+  }
+
+  let listeners: DnsListener[] = [];
+  return {
+    async start() {
+      aborter = new AbortController();
+      // One listener per forward in flight (up to handlerLimit).
+      setMaxListeners(0, aborter.signal);
+      const out: { ip: string; udp: number; tcp: number }[] = [];
+      const started: DnsListener[] = [];
+      try {
+        for (const ip of opts.bindIps) {
+          // UDP and TCP may be on different ports (§3.9 udp_port/tcp_port): one listener each when they differ.
+          const same = opts.udpPort === opts.tcpPort;
+          const parts: { udp: boolean; tcp: boolean; port: number }[] = same
+            ? [{ udp: opts.udpEnabled !== false, tcp: opts.tcpEnabled !== false, port: opts.udpPort }]
+            : [
+                { udp: opts.udpEnabled !== false, tcp: false, port: opts.udpPort },
+                { udp: false, tcp: opts.tcpEnabled !== false, port: opts.tcpPort },
+              ];
+          const bound = { ip, udp: 0, tcp: 0 };
+          for (const p of parts) {
+            if (!p.udp && !p.tcp) continue;
+            const l = createDnsListener({ host: ip, port: p.port, handle, logger: log, udp: p.udp, tcp: p.tcp, tcpIdleTimeoutMs: 10_000 });
+            const ports = await l.start();
+            started.push(l);
+            if (p.udp) bound.udp = ports.udp;
+            if (p.tcp) bound.tcp = ports.tcp;
+          }
+          out.push(bound);
+        }
+      } catch (err) {
+        await Promise.all(started.map((l) => l.stop()));
+        throw err;
+      }
+      listeners = started;
+      return out;
+    },
+    async stop() {
+      aborter.abort();
+      const ls = listeners;
+      listeners = [];
+      await Promise.all(ls.map((l) => l.stop()));
+    },
+    query: async (msg, transport) => handle(msg, transport),
+    inFlight: () => inFlight,
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Zones on the bus: the producer writes a whole zone under one KV key (`zone.<apex>` in bucket
+ * `dns`), last writer wins by revision (§3.7 "LWW mode"). Every node decodes and checks a zone
+ * before serving it: the apex must be one the bus may carry, every name must lie inside it, and
+ * values must be IPs / valid SRV targets. A value that fails is dropped with a reason; a zone
+ * that cannot be read at all is rejected and the previous one kept.
+ *
+ * Encoding: JSON `{ v: 1, zone, records: { name: { a?, aaaa?, srv?: [[target, port]] } } }`,
+ * deflated (raw) when over 16 KiB (first byte 0x01), so ~10× more records fit NATS's 1 MiB payload.
+ */
+import { isIPv4, isIPv6 } from "node:net";
+import * as zlib from "node:zlib";
+import type { RecordValues, ZoneData } from "./zone";
+import { THISDCOS } from "./zone";
+
+export const ZONE_BUCKET = "dns";
+const DEFLATE_OVER = 16 * 1024;
+
+/** The KV key of a zone: `zone.dcos.thisdcos.directory` (no final dot). */
+export function zoneKey(apex: string): string {
+  return "zone." + apex.replace(/\.$/, "");
+}
+
+export function apexOfKey(key: string): string | null {
+  return key.startsWith("zone.") ? key.slice(5) + "." : null;
+}
+
+/** Zones the bus may carry: under thisdcos.directory, except thisnode (always local). */
+export function busZoneAllowed(apex: string): boolean {
+  return apex.endsWith("." + THISDCOS) && apex !== "thisnode." + THISDCOS;
+}
+
+export function encodeZone(z: ZoneData): Uint8Array {
+  const records: Record<string, unknown> = {};
+  for (const [name, v] of z.records) {
+    const o: Record<string, unknown> = {};
+    if (v.a?.length) o["a"] = v.a;
+    if (v.aaaa?.length) o["aaaa"] = v.aaaa;
+    if (v.srv?.length) o["srv"] = v.srv.map((s) => [s.target, s.port]);
+    records[name] = o;
+  }
+  const json = Buffer.from(JSON.stringify({ v: 1, zone: z.zone, records }));
+  if (json.length <= DEFLATE_OVER) return json;
+  return Buffer.concat([Buffer.from([1]), zlib.deflateRawSync(json)]);
+}
+
+export interface Decoded {
+  zone: ZoneData;
+  /** Values dropped, with the reason (first 20). */
+  dropped: string[];
+}
+
+/** Decodes and checks a zone; throws an Error naming the problem when it cannot be used at all. */
+export function decodeZone(bytes: Uint8Array): Decoded {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let text: string;
+  if (buf[0] === 1) {
+    try {
+      text = zlib.inflateRawSync(buf.subarray(1), { maxOutputLength: 64 << 20 }).toString();
+    } catch (err) {
+      throw new Error(`zone: cannot inflate: ${(err as Error).message}`);
+    }
+  } else text = buf.toString();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error("zone: not JSON");
+  }
+  if (typeof raw !== "object" || raw === null) throw new Error("zone: not an object");
+  const o = raw as Record<string, unknown>;
+  if (o["v"] !== 1) throw new Error(`zone: unknown version ${JSON.stringify(o["v"])}`);
+  const apex = o["zone"];
+  if (typeof apex !== "string" || !busZoneAllowed(apex)) throw new Error(`zone: apex ${JSON.stringify(apex)} may not come from the bus`);
+  const recs = o["records"];
+  if (typeof recs !== "object" || recs === null || Array.isArray(recs)) throw new Error("zone: records is not an object");
+  const dropped: string[] = [];
+  const drop = (why: string) => {
+    if (dropped.length < 20) dropped.push(why);
+  };
+  const records = new Map<string, RecordValues>();
+  const dotted = "." + apex;
+  for (const [name, value] of Object.entries(recs as Record<string, unknown>)) {
+    if (name !== name.toLowerCase() || !(name === apex || name.endsWith(dotted)) || name.length > 254) {
+      drop(`${name}: outside ${apex} or not lower-case`);
+      continue;
+    }
+    if (typeof value !== "object" || value === null) {
+      drop(`${name}: not an object`);
+      continue;
+    }
+    const v = value as Record<string, unknown>;
+    const r: RecordValues = {};
+    const a = strings(v["a"]).filter((ip) => isIPv4(ip) || (drop(`${name}: A ${ip} is not an IPv4 address`), false));
+    const aaaa = strings(v["aaaa"]).filter((ip) => isIPv6(ip) || (drop(`${name}: AAAA ${ip} is not an IPv6 address`), false));
+    if (a.length) r.a = a;
+    if (aaaa.length) r.aaaa = aaaa;
+    if (Array.isArray(v["srv"])) {
+      for (const s of v["srv"] as unknown[]) {
+        if (Array.isArray(s) && typeof s[0] === "string" && Number.isInteger(s[1]) && (s[1] as number) >= 0 && (s[1] as number) <= 65535)
+          (r.srv ??= []).push({ target: s[0].toLowerCase(), port: s[1] as number });
+        else drop(`${name}: bad SRV ${JSON.stringify(s)}`);
+      }
+    }
+    records.set(name, r);
+  }
+  return { zone: { zone: apex, records }, dropped };
+}
+
+function strings(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
