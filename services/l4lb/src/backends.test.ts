@@ -25,7 +25,10 @@ describe("l4lb agent backends (spec §4.2)", () => {
 
   it("a task without task IPs is reached at the agent IP", () => {
     const r = agentBackends([task({ id: "t1", taskIps: [], ports: [port(31002, ["web:80"])] })], AGENT);
-    assert.deepEqual(r.vips[0]!.backends.map((b) => `${b.ip}:${b.port}`), ["10.0.0.1:31002"]);
+    assert.deepEqual(
+      r.vips[0]!.backends.map((b) => `${b.ip}:${b.port}`),
+      ["10.0.0.1:31002"],
+    );
   });
 
   const weights: [string, Partial<Parameters<typeof task>[0]>, number | undefined][] = [

@@ -99,7 +99,9 @@ export function agentBackends(tasks: readonly NormalTask[], agentIp: string, opt
         const usable = candidates.filter((c) => fits(c.ip));
         if (usable.length === 0) {
           const have = candidates.map((c) => c.ip).join(", ") || "none";
-          problem(`${label.key}: no backend address fits the VIP (${target.kind === "ip" ? `IPv${target.family}` : "named"}; addresses: ${have})`);
+          problem(
+            `${label.key}: no backend address fits the VIP (${target.kind === "ip" ? `IPv${target.family}` : "named"}; addresses: ${have})`,
+          );
           continue;
         }
         const key: VipKey = {

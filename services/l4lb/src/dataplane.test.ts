@@ -73,7 +73,13 @@ describe("l4lb data plane model", () => {
   });
 
   it("refuses an invalid VIP, naming the field", () => {
-    assert.throws(() => compile([{ protocol: "tcp", ip: "minitwit", port: 80, backends: [] }]), (e: unknown) => e instanceof DcnetError && e.field === "vip.ip");
-    assert.throws(() => compile([{ protocol: "tcp", ip: "11.0.0.1", port: 0, backends: [] }]), (e: unknown) => e instanceof DcnetError && e.field === "vip.port");
+    assert.throws(
+      () => compile([{ protocol: "tcp", ip: "minitwit", port: 80, backends: [] }]),
+      (e: unknown) => e instanceof DcnetError && e.field === "vip.ip",
+    );
+    assert.throws(
+      () => compile([{ protocol: "tcp", ip: "11.0.0.1", port: 0, backends: [] }]),
+      (e: unknown) => e instanceof DcnetError && e.field === "vip.port",
+    );
   });
 });

@@ -71,7 +71,9 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
   const table = options.table ?? DEFAULT_TABLE;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const exec = (args: string[], input = ""): Promise<string> =>
-    options.netns === undefined ? run(nft, args, input, timeoutMs) : run("ip", ["netns", "exec", options.netns, nft, ...args], input, timeoutMs);
+    options.netns === undefined
+      ? run(nft, args, input, timeoutMs)
+      : run("ip", ["netns", "exec", options.netns, nft, ...args], input, timeoutMs);
 
   const list = async (family: Family, problems: string[]): Promise<FamilyState | undefined> => {
     let out: string;
@@ -129,7 +131,8 @@ export function parseTable(family: Family, json: unknown, problems: string[]): F
   }
   const fam = family === 4 ? "ip" : "ip6";
   for (const need of ["vips", "backends_tcp", "backends_udp"]) if (!maps.has(need)) problems.push(`${fam}: map ${need} is missing`);
-  for (const need of ["prerouting", "output", "postrouting", "reject_tcp", "reject_udp"]) if (!chains.has(need)) problems.push(`${fam}: chain ${need} is missing`);
+  for (const need of ["prerouting", "output", "postrouting", "reject_tcp", "reject_udp"])
+    if (!chains.has(need)) problems.push(`${fam}: chain ${need} is missing`);
 
   const fs: FamilyState = { vips: new Map(), slotChains: new Set() };
   for (const name of chains) if (/^(tcp|udp)_slots_[0-9]+$/.test(name)) fs.slotChains.add(name);
@@ -157,7 +160,13 @@ export function parseTable(family: Family, json: unknown, problems: string[]): F
       const val = concat(v);
       const ip = typeof key?.[0] === "string" ? canonicalIp(key[0]) : undefined;
       const bip = typeof val?.[0] === "string" ? canonicalIp(val[0]) : undefined;
-      if (ip === undefined || typeof key?.[1] !== "number" || typeof key[2] !== "number" || bip === undefined || typeof val?.[1] !== "number") {
+      if (
+        ip === undefined ||
+        typeof key?.[1] !== "number" ||
+        typeof key[2] !== "number" ||
+        bip === undefined ||
+        typeof val?.[1] !== "number"
+      ) {
         problems.push(`${fam}: unreadable backends_${protocol} element ${JSON.stringify(pair)}`);
         continue;
       }

@@ -126,7 +126,10 @@ describe("l4lb nft rendering", () => {
     const delta = renderDelta(many, next);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const lines = delta.trimEnd().split("\n");
-    assert.ok(lines.every((l) => !/^add element|^delete element/.test(l) || l.includes("11.0.4.210 ")), delta);
+    assert.ok(
+      lines.every((l) => !/^add element|^delete element/.test(l) || l.includes("11.0.4.210 ")),
+      delta,
+    );
     assert.ok(lines.length <= 10, delta);
     assert.ok(ms < 2000, `renderDelta took ${ms} ms`);
   });

@@ -28,7 +28,16 @@
  * reaching its own VIP from its own namespace).
  */
 import { invalidArgument } from "@dcnet/core";
-import { compile, dispatchChain, familyKey, sameSlot, type DataplaneState, type DataplaneVip, type FamilyState, type VipEntry } from "./dataplane";
+import {
+  compile,
+  dispatchChain,
+  familyKey,
+  sameSlot,
+  type DataplaneState,
+  type DataplaneVip,
+  type FamilyState,
+  type VipEntry,
+} from "./dataplane";
 import type { Family } from "./ip";
 import type { Protocol } from "./vip-key";
 
@@ -127,7 +136,15 @@ function familyScript(f: Family, fs: FamilyState, c: Ctx): string[] {
     const slots = vips.filter((v) => v.protocol === p).flatMap((v) => v.slots.map((_, i) => slotElem(f, v, i)));
     lines.push(...elements("add", f, c, backendMap(p), slots));
   }
-  lines.push(...elements("add", f, c, "vips", vips.map((v) => `${vipElem(f, v)} : goto ${dispatchChain(v)}`)));
+  lines.push(
+    ...elements(
+      "add",
+      f,
+      c,
+      "vips",
+      vips.map((v) => `${vipElem(f, v)} : goto ${dispatchChain(v)}`),
+    ),
+  );
   return lines;
 }
 

@@ -13,7 +13,10 @@ export interface ReachabilityResult<B> {
   failedOpen: boolean;
 }
 
-export function filterReachable<B extends { agentIp: string }>(backends: readonly B[], unreachable: ReadonlySet<string>): ReachabilityResult<B> {
+export function filterReachable<B extends { agentIp: string }>(
+  backends: readonly B[],
+  unreachable: ReadonlySet<string>,
+): ReachabilityResult<B> {
   if (unreachable.size === 0) return { backends: [...backends], dropped: 0, failedOpen: false };
   const kept = backends.filter((b) => !unreachable.has(b.agentIp));
   if (kept.length === 0 && backends.length > 0) return { backends: [...backends], dropped: 0, failedOpen: true };

@@ -89,7 +89,9 @@ export interface ServerSpec {
 /** Starts the servers inside `ns`; resolves once they listen. */
 export function startServers(ns: string, specs: ServerSpec[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, JSON.stringify(specs)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, JSON.stringify(specs)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.stdout.on("data", (d: Buffer) => {
@@ -142,7 +144,9 @@ process.stdin.setEncoding("utf8").on("data", (d) => c.write(d));`;
 
 export function holdConnection(ns: string, host: string, port: number): Promise<HeldConnection> {
   return new Promise((resolve, reject) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", HOLDER, JSON.stringify({ host, port })], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", HOLDER, JSON.stringify({ host, port })], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let buf = "";
     const waiters: ((line: string) => void)[] = [];
     child.stdout.on("data", (d: Buffer) => {

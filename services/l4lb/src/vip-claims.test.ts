@@ -83,10 +83,16 @@ describe("l4lb named VIP claims on the bus", () => {
     for (let round = 0; round < 10; round++) {
       const bucket = await Promise.all(buses.map((b) => b.kv(`l4lb-round-${round}`)));
       const results = await Promise.all(
-        bucket.map(async (kv, n) => new Map(await Promise.all(orderFor(n, round).map(async (name) => [name, await claimVipAddress(kv, name, 4, { range })] as const)))),
+        bucket.map(
+          async (kv, n) =>
+            new Map(
+              await Promise.all(orderFor(n, round).map(async (name) => [name, await claimVipAddress(kv, name, 4, { range })] as const)),
+            ),
+        ),
       );
       const first = results[0]!;
-      for (const r of results) for (const name of names) assert.equal(r.get(name), first.get(name), `round ${round}: ${name} differs between nodes`);
+      for (const r of results)
+        for (const name of names) assert.equal(r.get(name), first.get(name), `round ${round}: ${name} differs between nodes`);
       assert.equal(new Set(first.values()).size, names.length, `round ${round}: an address was handed out twice`);
       for (const name of names) assert.equal(await lookupVipAddress(bucket[0]!, name, 4), first.get(name));
       assert.equal((await bucket[0]!.keys("l4lb.vipip.>")).length, names.length, `round ${round}: a lost race left a reservation behind`);
@@ -97,7 +103,10 @@ describe("l4lb named VIP claims on the bus", () => {
     const range = vipRange(4, { min: "11.0.0.0", max: "11.0.0.1" });
     await claimVipAddress(kvs[0]!, "a", 4, { range });
     await claimVipAddress(kvs[0]!, "b", 4, { range });
-    await assert.rejects(claimVipAddress(kvs[1]!, "c", 4, { range }), (e: unknown) => e instanceof DcnetError && e.code === Code.RESOURCE_EXHAUSTED);
+    await assert.rejects(
+      claimVipAddress(kvs[1]!, "c", 4, { range }),
+      (e: unknown) => e instanceof DcnetError && e.code === Code.RESOURCE_EXHAUSTED,
+    );
   });
 
   it("release frees the address for another name; a re-claim starts over", async () => {

@@ -46,7 +46,8 @@ export function parseVipLabel(label: { key: string; value: string }): VipLabelRe
   const ip = canonicalIp(host);
   if (ip !== undefined) return { ok: true, vip: { kind: "ip", ip, family: familyOf(ip)!, port } };
   if (LOOKS_V4.test(host)) return fail(`has ${JSON.stringify(host)}, not an IPv4 address`);
-  if (/[:[\]]/.test(host)) return fail(`has ${JSON.stringify(host)}, neither an IP address nor a name (a name cannot contain ":", "[" or "]")`);
+  if (/[:[\]]/.test(host))
+    return fail(`has ${JSON.stringify(host)}, neither an IP address nor a name (a name cannot contain ":", "[" or "]")`);
   const name = host.startsWith("/") ? host.slice(1) : host;
   if (name === "") return fail("has an empty name");
   return { ok: true, vip: { kind: "name", name, port } };

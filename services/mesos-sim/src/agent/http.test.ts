@@ -37,6 +37,7 @@ describe("mesos agent HTTP: /state and the v1 API", function () {
       assert.equal(s.pid, `slave(1)@127.0.0.1:${h.agent.port()}`);
       assert.equal(s.resources.ports, "[1024-65535]");
       const fw = s.frameworks.find((f: { id: string }) => f.id === "marathon-fw");
+      assert.equal(fw.name, "marathon");
       const live = fw.executors.flatMap((e: { tasks: V0Task[] }) => e.tasks) as V0Task[];
       const done = fw.completed_executors.flatMap((e: { completed_tasks: V0Task[] }) => e.completed_tasks) as V0Task[];
       const t = live.find((x) => x.id === "live.1")!;
@@ -73,6 +74,7 @@ describe("mesos agent HTTP: /state and the v1 API", function () {
       "TASK_FINISHED",
     );
     assert.deepEqual(get_frameworks.frameworks[0].framework_info.id, { value: "marathon-fw" });
+    assert.equal(get_frameworks.frameworks[0].framework_info.name, "marathon", "the framework's name, not its id");
     assert.ok(
       get_executors.executors.some(
         (e: { executor_info: { executor_id: { value: string } } }) => e.executor_info.executor_id.value === "live.1",

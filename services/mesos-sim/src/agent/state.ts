@@ -35,12 +35,20 @@ function executor(t: TaskView, live: boolean) {
   };
 }
 
+/** Framework id → name from the launches (the id itself when a launch does not say). */
+function frameworkNames(tasks: readonly TaskView[]): (id: string) => string {
+  const names = new Map<string, string>();
+  for (const t of tasks) if (t.launch.frameworkName) names.set(t.launch.frameworkId, t.launch.frameworkName);
+  return (id) => names.get(id) ?? id;
+}
+
 /** `GET /state` of a Mesos agent (v0 JSON): live tasks under `executors`, finished ones under `completed_executors`. */
 export function agentState(v: AgentView) {
   const a = v.record;
   const live = byFramework(v.live);
   const done = byFramework(v.completed);
   const frameworkIds = [...new Set([...live.keys(), ...done.keys()])].sort();
+  const nameOf = frameworkNames([...v.live, ...v.completed]);
   return {
     version: "1.11.0",
     build_version: "dcnet mesos-sim",
@@ -52,7 +60,7 @@ export function agentState(v: AgentView) {
     attributes: a.attributes,
     frameworks: frameworkIds.map((id) => ({
       id,
-      name: id,
+      name: nameOf(id),
       role: "*",
       executors: (live.get(id) ?? []).map((t) => executor(t, true)),
       completed_executors: (done.get(id) ?? []).map((t) => executor(t, false)),
@@ -70,6 +78,7 @@ export function agentState(v: AgentView) {
 /** `POST /api/v1 {"type":"GET_STATE"}` of a Mesos agent (v1 Operator API; simplified: see README). */
 export function v1GetState(v: AgentView) {
   const frameworkIds = [...new Set([...v.live, ...v.completed].map((t) => t.launch.frameworkId))].sort();
+  const nameOf = frameworkNames([...v.live, ...v.completed]);
   const execInfo = (t: TaskView) => ({
     executor_info: {
       executor_id: { value: t.launch.taskId },
@@ -85,7 +94,7 @@ export function v1GetState(v: AgentView) {
       completed_tasks: v.completed.map(toV1Task),
     },
     get_frameworks: {
-      frameworks: frameworkIds.map((id) => ({ framework_info: { id: { value: id }, name: id, user: "root" } })),
+      frameworks: frameworkIds.map((id) => ({ framework_info: { id: { value: id }, name: nameOf(id), user: "root" } })),
       completed_frameworks: [],
     },
     get_executors: {

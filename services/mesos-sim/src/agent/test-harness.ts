@@ -37,6 +37,7 @@ export function launchOf(taskId: string, cmd: string, extra: Partial<TaskLaunch>
     taskId,
     name: taskId.split(".")[0] ?? taskId,
     frameworkId: "marathon-fw",
+    frameworkName: "marathon",
     agentId: "",
     cmd,
     env: {},

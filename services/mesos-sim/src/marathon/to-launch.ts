@@ -139,6 +139,7 @@ export function toTaskLaunch(app: NormalizedApp, ctx: LaunchContext): TaskLaunch
     taskId: ctx.taskId,
     name,
     frameworkId: ctx.frameworkId,
+    frameworkName: "marathon",
     agentId: ctx.agentId,
     appId: app.id,
     cmd: app.cmd,

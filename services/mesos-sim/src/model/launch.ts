@@ -10,6 +10,8 @@ export interface TaskLaunch {
   /** Mesos task name (`myapp.mygroup` for Marathon app `/mygroup/myapp`). */
   name: string;
   frameworkId: string;
+  /** The framework's name (`marathon`); agents report it in their state (dcos-net names tasks `<task>.<framework>`). */
+  frameworkName?: string;
   agentId: string;
   /** Marathon app id (`/mygroup/myapp`), when launched by Marathon. */
   appId?: string;
