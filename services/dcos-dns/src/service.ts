@@ -24,6 +24,7 @@ import { type DcosDnsConfig, defaultUpstreams, upstreamsOf } from "./config";
 import { cryptoIdFromClusterKey } from "./crypto-id";
 import { dcosDnsService } from "./grpc-api";
 import { dcosDnsRoutes } from "./http-api";
+import { L4LB_BUCKET, L4lbZone } from "./l4lb-zone";
 import { MesosMirror } from "./mesos-mirror";
 import { ZoneProducer } from "./producer";
 import { renderResolvConf, writeIfChanged } from "./resolvconf";
@@ -93,6 +94,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
   let bus: Bus | undefined;
   let ownBus = false;
   let sync: ZoneSync | undefined;
+  let l4lbZone: L4lbZone | undefined;
   let producer: ZoneProducer | undefined;
   let publisher: ZonePublisher | undefined;
   let http: HttpEndpoint | undefined;
@@ -143,6 +145,8 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
           notify(zone, removed);
         });
         await sync.start();
+        l4lbZone = new L4lbZone(await bus.kv(L4LB_BUCKET), { logger: log, onZone: (z) => setLocal(z, "local") });
+        await l4lbZone.start();
         if (config.producer.enabled) {
           const pushDuration = histogram(
             deps.registry,
@@ -176,6 +180,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
       async () => {
         await producer?.stop();
         publisher?.stop();
+        l4lbZone?.stop();
         sync?.stop();
         if (ownBus) await bus?.close();
       },
