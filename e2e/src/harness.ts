@@ -145,6 +145,8 @@ export interface NodeSpec {
   services?: string[];
   /** Log line that means the node is up (default /gRPC listening/: the node agent has joined the bus). */
   readyLog?: RegExp;
+  /** More log lines that must all have appeared as well as `readyLog` (e.g. one per service in the process). */
+  readyLogs?: RegExp[];
   /** Linux capabilities added (e.g. NET_ADMIN, SYS_ADMIN for `ip netns`, nftables); also turns AppArmor off for it. */
   capAdd?: string[];
   /** Namespaced sysctls of the container (e.g. net.ipv4.ip_forward), as compose `sysctls:`. */
@@ -161,6 +163,33 @@ export interface NodeSpec {
    * cluster with `fixedSubnet`; see `E2eCluster.fixedIp`).
    */
   ipv4Address?: string;
+}
+
+/**
+ * A helper container on the cluster network that is not a dcnet node (e.g. an
+ * upstream DNS server): started by `E2eCluster.addSidecar`, stopped by `stop()`.
+ */
+export interface SidecarSpec {
+  /** Name, hostname and network alias. */
+  name: string;
+  /** Image (default: the dcnet image). */
+  image?: string;
+  entrypoint?: string[];
+  command?: string[];
+  /** Log line that means it is up. */
+  readyLog: RegExp;
+  /** A fixed IPv4 address on the cluster network (needs a cluster with `fixedSubnet`). */
+  ipv4Address?: string;
+}
+
+export interface Sidecar {
+  readonly name: string;
+  readonly spec: SidecarSpec;
+  readonly container: StartedTestContainer;
+  readonly logs: LogTail;
+  /** Its IP on the cluster network. */
+  readonly ip: string;
+  stopped: boolean;
 }
 
 export interface ClusterOptions {
@@ -310,6 +339,8 @@ export class E2eCluster {
   readonly clusterKey: string;
   readonly nats: NatsServer[] = [];
   readonly nodes: DcnetNode[] = [];
+  /** Helper containers (addSidecar), stopped with the cluster. */
+  readonly sidecars: Sidecar[] = [];
   private readonly buses: TestBus[] = [];
   private readonly labels: Record<string, string>;
   private network: StartedNetwork | undefined;
@@ -340,6 +371,8 @@ export class E2eCluster {
     const count = this.opts.natsServers ?? 3;
     const names = Array.from({ length: count }, (_, i) => `nats-${i + 1}`);
     await settleAll(names.map((name) => this.startNats(name, names)));
+    await this.beforeNodes();
+    if (this.stopped) throw new Error("cluster stopped while starting");
     await settleAll(this.nodeSpecs().map((spec) => this.addNode(spec)));
     log(
       `cluster up in ${((Date.now() - startedAt) / 1000).toFixed(1)} s: ${this.nats.map((s) => `${s.name}=${s.clientUrl}`).join(" ")}; ` +
@@ -347,6 +380,9 @@ export class E2eCluster {
     );
     return this;
   }
+
+  /** Called by `start()` once the network and NATS are up, before the nodes start (e.g. to add sidecars they need). */
+  protected async beforeNodes(): Promise<void> {}
 
   /** The nodes `start()` starts, once the network is up (so that specs can use `fixedIp`). */
   protected nodeSpecs(): readonly NodeSpec[] {
@@ -425,7 +461,11 @@ export class E2eCluster {
       .withExposedPorts(NODE_GRPC_PORT, NODE_HTTP_PORT)
       .withLabels(this.labels)
       .withLogConsumer(logs.consume)
-      .withWaitStrategy(Wait.forLogMessage(spec.readyLog ?? /gRPC listening/))
+      .withWaitStrategy(
+        spec.readyLogs?.length
+          ? Wait.forAll([spec.readyLog ?? /gRPC listening/, ...spec.readyLogs].map((re) => Wait.forLogMessage(re)))
+          : Wait.forLogMessage(spec.readyLog ?? /gRPC listening/),
+      )
       .withStartupTimeout(90_000)
       .start()
       .catch((err: unknown) => {
@@ -447,6 +487,30 @@ export class E2eCluster {
     this.nodes.push(node);
     if (this.stopped) await container.stop().catch(() => undefined);
     return node;
+  }
+
+  /** Starts a helper container on the cluster network alone (optionally at a fixed address); waits for its `readyLog`. */
+  async addSidecar(spec: SidecarSpec): Promise<Sidecar> {
+    const network = this.requireNetwork();
+    const image = spec.image ?? this.image;
+    if (!image) throw new Error("cluster not started");
+    const logs = new LogTail(spec.name);
+    let builder = new NodeContainer(image).withOnlyNetwork(network, [spec.name], spec.ipv4Address).withHostname(spec.name);
+    if (spec.entrypoint) builder = builder.withEntrypoint(spec.entrypoint);
+    if (spec.command) builder = builder.withCommand(spec.command);
+    const container = await builder
+      .withLabels(this.labels)
+      .withLogConsumer(logs.consume)
+      .withWaitStrategy(Wait.forLogMessage(spec.readyLog))
+      .withStartupTimeout(60_000)
+      .start()
+      .catch((err: unknown) => {
+        throw new Error(`${spec.name} did not start: ${String(err)}\n${logs.tail(20).join("\n")}`);
+      });
+    const sidecar: Sidecar = { name: spec.name, spec, container, logs, ip: container.getIpAddress(network.getName()), stopped: false };
+    this.sidecars.push(sidecar);
+    if (this.stopped) await container.stop().catch(() => undefined);
+    return sidecar;
   }
 
   node(id: string): DcnetNode {
@@ -604,7 +668,7 @@ export class E2eCluster {
 
   /** Last lines of every container's output, for failure reports. */
   recentLogs(lines = 30, skip?: RegExp): string {
-    const all = [...this.nats, ...this.nodes];
+    const all = [...this.nats, ...this.nodes, ...this.sidecars];
     return all.map((c) => `----- ${c.logs.name}${c.stopped ? " (stopped)" : ""} -----\n${c.logs.tail(lines, skip).join("\n")}`).join("\n");
   }
 
@@ -614,7 +678,7 @@ export class E2eCluster {
     const startedAt = Date.now();
     await Promise.allSettled(this.buses.splice(0).map((b) => withTimeout(b.close(), 5_000, "closing a test bus")));
     for (const n of this.nodes) n.client.close();
-    const containers = [...this.nodes, ...this.nats].filter((c) => !c.stopped);
+    const containers = [...this.nodes, ...this.nats, ...this.sidecars].filter((c) => !c.stopped);
     for (const c of containers) c.stopped = true;
     const results: PromiseSettledResult<unknown>[] = await Promise.allSettled(containers.map((c) => c.container.stop({ timeout: 0 })));
     const network = this.network;
@@ -734,6 +798,20 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
    * address `fixedIp(10 + N)`.
    */
   mesosDns?: boolean;
+  /**
+   * dcos-dns on every node, configured as in docker-compose.yml (implies
+   * `mesosDns`, hence `fixedSubnet`): masters run `dcnet run node mesos-sim
+   * mesos-dns dcos-dns` (NET_ADMIN, every address, the zone producer with the
+   * master's own Mesos master first), agents `dcnet run node mesos-sim dcos-dns`
+   * (resolv.conf generator on); listeners on 198.51.100.1-3:53 (put on `lo`),
+   * `.mesos` forwarded to every master's mesos-dns, other names to an upstream
+   * DNS container (dnsmasq in the dcnet image, `upstream-dns` at
+   * `fixedIp(UPSTREAM_DNS_HOST)`) that answers `*.example.test` with
+   * `fixedIp(EXAMPLE_TEST_HOST)` itself and forwards the rest to Docker's DNS.
+   */
+  dcosDns?: boolean;
+  /** Extra environment for every node (e.g. `DCNET_LOG__LEVEL: "debug"`), over what the topology sets. */
+  nodeEnv?: Record<string, string>;
 }
 
 /** mesos-dns on the masters (MesosClusterOptions.mesosDns): DNS (UDP and TCP) and HTTP API ports, as in DC/OS. */
@@ -752,6 +830,42 @@ export function mesosDnsEnv(masterIps: string[]): Record<string, string> {
   };
 }
 
+/** dcos-dns (MesosClusterOptions.dcosDns): its listener addresses (port 53), REST and gRPC ports (127.0.0.1 only). */
+export const DCOS_DNS_IPS: readonly string[] = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+export const DCOS_DNS_HTTP_PORT = 62080;
+export const DCOS_DNS_GRPC_PORT = 50080;
+/** The upstream DNS container (dnsmasq) is at `fixedIp(UPSTREAM_DNS_HOST)` and answers `*.example.test` with `fixedIp(EXAMPLE_TEST_HOST)`. */
+export const UPSTREAM_DNS_HOST = 53;
+export const EXAMPLE_TEST_HOST = 99;
+/** The log lines of a node's dcos-dns once its listeners are up, and (agents) once it has rewritten /etc/resolv.conf. */
+export const DCOS_DNS_READY = /"service":"dcos-dns".*"msg":"DNS listening"/;
+export const DCOS_DNS_RESOLVCONF_WRITTEN = /"service":"dcos-dns".*"msg":"resolv.conf rewritten"/;
+
+/**
+ * Environment of dcos-dns on a node (as docker-compose.yml sets it): `masterIps`
+ * for `.mesos` (each at :61053) and the zk / master records, listener addresses
+ * managed on `lo`, `upstreams` for other names; on a master (`ownMasterIp`) every
+ * address and the zone producer with its own Mesos master first; elsewhere the
+ * resolv.conf generator.
+ */
+export function dcosDnsEnv(masterIps: string[], upstreams: string[], ownMasterIp?: string): Record<string, string> {
+  const common = {
+    DCNET_MASTERS: masterIps.join(","),
+    DCNET_MANAGE_ADDRESSES: "true",
+    DCNET_UPSTREAM_RESOLVERS: upstreams.join(","),
+  };
+  if (!ownMasterIp) return { ...common, DCNET_RESOLVCONF__ENABLED: "true" };
+  return {
+    ...common,
+    DCNET_BIND_ALL: "true",
+    DCNET_PRODUCER__ENABLED: "true",
+    DCNET_PRODUCER__SETTLE_MS: "2000",
+    DCNET_PRODUCER__MESOS_MASTERS: [ownMasterIp, ...masterIps.filter((ip) => ip !== ownMasterIp)]
+      .map((ip) => `${ip}:${MESOS_MASTER_PORT}`)
+      .join(","),
+  };
+}
+
 /** A DNS question for `MesosCluster.dns` / `pollDns`. */
 export interface DnsQuestion {
   name: string;
@@ -767,6 +881,8 @@ export interface DnsAnswer {
   error?: string;
   /** ms since the start of the poll. */
   at: number;
+  /** When the question was asked (epoch ms, the containers' clock: the host's). */
+  time?: number;
 }
 
 /**
@@ -776,10 +892,20 @@ export interface DnsAnswer {
  * mode: ip netns, nftables), ip_forward and route_localnet, and a task subnet of
  * their own (10.251.<n>.0/24, outside Docker's address pools).
  */
-export function mesosNodeSpecs(masters = 3, agents = 2, opts: { mesosDnsMasterIps?: string[] } = {}): NodeSpec[] {
+export function mesosNodeSpecs(
+  masters = 3,
+  agents = 2,
+  opts: {
+    mesosDnsMasterIps?: string[];
+    /** dcos-dns on every node (needs mesosDnsMasterIps), with these upstream resolvers (see MesosClusterOptions.dcosDns). */
+    dcosDnsUpstreams?: string[];
+  } = {},
+): NodeSpec[] {
   const specs: NodeSpec[] = [];
   const dnsIps = opts.mesosDnsMasterIps;
   if (dnsIps && dnsIps.length !== masters) throw new Error(`mesosNodeSpecs: ${dnsIps.length} master IPs for ${masters} masters`);
+  const upstreams = opts.dcosDnsUpstreams;
+  if (upstreams && !dnsIps) throw new Error("mesosNodeSpecs: dcos-dns needs the masters' IPs (mesosDnsMasterIps)");
   for (let i = 1; i <= masters; i++) {
     const id = `master-${i}`;
     const ip = dnsIps?.[i - 1];
@@ -797,6 +923,16 @@ export function mesosNodeSpecs(masters = 3, agents = 2, opts: { mesosDnsMasterIp
         ...(ip && dnsIps ? { DCNET_MASTER__IP: ip, DCNET_NODE__ADDRESS: ip, ...mesosDnsEnv(dnsIps) } : {}),
       },
     });
+    if (upstreams && dnsIps && ip) {
+      const spec = specs[specs.length - 1]!;
+      // dcos-dns puts 198.51.100.1-3 on lo: NET_ADMIN (as compose's masters).
+      Object.assign(spec, {
+        services: ["mesos-sim", "mesos-dns", "dcos-dns"],
+        readyLogs: [DCOS_DNS_READY],
+        capAdd: ["NET_ADMIN"],
+        env: { ...spec.env, ...dcosDnsEnv(dnsIps, upstreams, ip) },
+      });
+    }
   }
   for (let i = 1; i <= agents; i++) {
     const id = `agent-${i}`;
@@ -808,7 +944,13 @@ export function mesosNodeSpecs(masters = 3, agents = 2, opts: { mesosDnsMasterIp
       oneNetwork: true,
       capAdd: ["NET_ADMIN", "SYS_ADMIN"],
       sysctls: { "net.ipv4.ip_forward": "1", "net.ipv4.conf.all.route_localnet": "1" },
-      env: { DCNET_ROLES: "agent", DCNET_AGENT__ID: id, DCNET_AGENT__BRIDGE__SUBNET: `10.251.${i}.0/24` },
+      env: {
+        DCNET_ROLES: "agent",
+        DCNET_AGENT__ID: id,
+        DCNET_AGENT__BRIDGE__SUBNET: `10.251.${i}.0/24`,
+        ...(upstreams && dnsIps ? dcosDnsEnv(dnsIps, upstreams) : {}),
+      },
+      ...(upstreams ? { services: ["mesos-sim", "dcos-dns"], readyLogs: [DCOS_DNS_READY, DCOS_DNS_RESOLVCONF_WRITTEN] } : {}),
     });
   }
   return specs;
@@ -833,16 +975,55 @@ export class MesosCluster extends E2eCluster {
   constructor(private readonly mesosOpts: MesosClusterOptions = {}) {
     super({
       ...mesosOpts,
-      fixedSubnet: (mesosOpts.fixedSubnet ?? false) || (mesosOpts.mesosDns ?? false),
+      fixedSubnet: (mesosOpts.fixedSubnet ?? false) || (mesosOpts.mesosDns ?? false) || (mesosOpts.dcosDns ?? false),
       nodes: mesosNodeSpecs(mesosOpts.masters ?? 3, mesosOpts.agents ?? 2),
     });
   }
 
   protected override nodeSpecs(): readonly NodeSpec[] {
     const masters = this.mesosOpts.masters ?? 3;
-    if (!this.mesosOpts.mesosDns) return super.nodeSpecs();
+    const extra = this.mesosOpts.nodeEnv;
+    const withEnv = (specs: readonly NodeSpec[]): readonly NodeSpec[] =>
+      extra ? specs.map((s) => ({ ...s, env: { ...s.env, ...extra } })) : specs;
+    if (!this.mesosOpts.mesosDns && !this.mesosOpts.dcosDns) return withEnv(super.nodeSpecs());
     const ips = Array.from({ length: masters }, (_, i) => this.fixedIp(11 + i));
-    return mesosNodeSpecs(masters, this.mesosOpts.agents ?? 2, { mesosDnsMasterIps: ips });
+    return withEnv(
+      mesosNodeSpecs(masters, this.mesosOpts.agents ?? 2, {
+        mesosDnsMasterIps: ips,
+        ...(this.mesosOpts.dcosDns ? { dcosDnsUpstreams: [this.upstreamDnsIp()] } : {}),
+      }),
+    );
+  }
+
+  /** With dcosDns: the upstream DNS container, before the nodes (their dcos-dns forward to it, and agents' resolv.conf falls back to it). */
+  protected override async beforeNodes(): Promise<void> {
+    if (!this.mesosOpts.dcosDns) return;
+    const sidecar = await this.addSidecar({
+      name: "upstream-dns",
+      entrypoint: ["dnsmasq"],
+      command: [
+        "--keep-in-foreground",
+        "--log-facility=-",
+        "--no-resolv",
+        "--no-hosts",
+        "--server=127.0.0.11",
+        `--address=/example.test/${this.exampleTestIp()}`,
+        "--user=root",
+      ],
+      readyLog: /started, version/,
+      ipv4Address: this.upstreamDnsIp(),
+    });
+    log(`upstream DNS (dnsmasq) at ${sidecar.ip}: *.example.test -> ${this.exampleTestIp()}, the rest to Docker's DNS`);
+  }
+
+  /** The upstream DNS container's address (dcosDns). */
+  upstreamDnsIp(): string {
+    return this.fixedIp(UPSTREAM_DNS_HOST);
+  }
+
+  /** What the upstream DNS container answers for `*.example.test` (dcosDns). */
+  exampleTestIp(): string {
+    return this.fixedIp(EXAMPLE_TEST_HOST);
   }
 
   /**
@@ -873,11 +1054,11 @@ export class MesosCluster extends E2eCluster {
       "const resolvers = servers.map((s) => { const r = new Resolver({ timeout: 1000, tries: 2 }); r.setServers([s]); return [s, r]; });",
       "const t0 = Date.now(); const rounds = [];",
       "const ask = async (server, r, q) => {",
-      "  const at = Date.now() - t0;",
+      "  const time = Date.now(); const at = time - t0;",
       "  try {",
       "    const got = q.type === 'SRV' ? (await r.resolveSrv(q.name)).map((x) => x.name + ':' + x.port) : await r.resolve4(q.name);",
-      "    return { server, name: q.name, type: q.type, records: got.sort(), at };",
-      "  } catch (e) { return { server, name: q.name, type: q.type, error: e.code || String(e), at }; }",
+      "    return { server, name: q.name, type: q.type, records: got.sort(), at, time };",
+      "  } catch (e) { return { server, name: q.name, type: q.type, error: e.code || String(e), at, time }; }",
       "};",
       "(async () => {",
       "  do {",

@@ -73,6 +73,8 @@ export const dcosDnsConfigSchema = z
         recoveryTimeoutMs: z.number().int().min(0).default(600_000),
         settleMs: z.number().int().min(0).default(10_000),
         pushIntervalMs: z.number().int().min(0).default(1000),
+        /** Time a master gets to answer SUBSCRIBE: short, so a dead leader's address (no RST) is skipped quickly after a failover. */
+        connectTimeoutMs: z.number().int().min(100).default(2000),
       })
       .default({}),
     resolvconf: z

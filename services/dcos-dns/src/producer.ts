@@ -30,6 +30,7 @@ export interface ProducerOptions {
   settleMs?: number;
   retryMinMs?: number;
   retryMaxMs?: number;
+  connectTimeoutMs?: number;
 }
 
 export class ZoneProducer {
@@ -53,6 +54,7 @@ export class ZoneProducer {
       ...(o.settleMs !== undefined ? { settleMs: o.settleMs } : {}),
       ...(o.retryMinMs !== undefined ? { retryMinMs: o.retryMinMs } : {}),
       ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
+      ...(o.connectTimeoutMs !== undefined ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
     });
     stream.onChange((view, leader) => {
       const was = this.leading;

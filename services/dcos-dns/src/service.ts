@@ -173,6 +173,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
             logger: log,
             recoveryTimeoutMs: p.recoveryTimeoutMs,
             settleMs: p.settleMs,
+            connectTimeoutMs: p.connectTimeoutMs,
           });
           producer.start();
         }
