@@ -7,6 +7,7 @@ import { dnsCommand } from "./commands/dns";
 import { run } from "./commands/run";
 import { embeddedDefaults, startEmbedded } from "./commands/start";
 import { health, status } from "./commands/status";
+import { vipsCommand } from "./commands/vips";
 import { VERSION } from "@dcnet/node";
 
 /** The only place that reads argv/env, handles signals and exits. */
@@ -81,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
         json: values.json,
         out,
       });
+    case "vips":
+      return vipsCommand({ addr: values.addr === "127.0.0.1:50051" ? "127.0.0.1:50090" : values.addr, json: values.json, out });
     case "status":
       await status(values.addr, values.json, out);
       return 0;

@@ -1,4 +1,5 @@
 import { createDcosDns, loadDcosDnsConfig } from "@dcnet/dcos-dns";
+import { createL4lb, loadL4lbConfig } from "@dcnet/l4lb";
 import { createMesosDns, loadMesosDnsConfig } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
@@ -71,6 +72,23 @@ export const services: readonly RunnableService[] = [
       await dns.lifecycle.start();
       const p = dns.ports();
       return { stop: () => dns.lifecycle.stop(), summary: { dns: p.dns, http: p.http, grpc: p.grpc } };
+    },
+  },
+  {
+    name: "l4lb",
+    description:
+      "l4lb (minuteman): VIPs from port labels on every node (nftables, or a userspace proxy); agents publish their backends; HTTP /v1/vips 62081, gRPC 50090",
+    async start(input) {
+      const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
+      const file = input.env["DCNET_L4LB_CONFIG"] ?? input.configFile;
+      const config = loadL4lbConfig({ file, env: input.env }, (msg) => logger.warn(msg));
+      const l4lb = createL4lb(config, { logger, registry: input.registry });
+      await l4lb.lifecycle.start();
+      const p = l4lb.ports();
+      return {
+        stop: () => l4lb.lifecycle.stop(),
+        summary: { mode: l4lb.driver()?.mode, agent: config.agent.enabled, http: p.http, grpc: p.grpc },
+      };
     },
   },
   {

@@ -1,0 +1,157 @@
+/**
+ * l4lb config: a JSON file with snake_case keys (as DC/OS writes its dcos-net files) and `DCNET_*`
+ * environment variables (`DCNET_MODE=nft`, `DCNET_AGENT__ENABLED=true`,
+ * `DCNET_NAMED_IPV4_RANGE__MIN=11.0.0.0`, `DCNET_HTTP_LISTEN__PORT=62081`). Errors name the key.
+ *
+ * l4lb needs the bus (the VIP table, named-VIP claims and reachability all live there): without a
+ * `bus` section (file or `DCNET_BUS__*`) it refuses to start. `DCNET_GRPC__*` / `DCNET_HTTP__*`
+ * belong to the node agent; l4lb listens where `http_listen` / `grpc_listen` say.
+ */
+import {
+  invalidArgument,
+  busSection,
+  clusterSection,
+  envOverrides,
+  listenSection,
+  logSection,
+  readConfigFile,
+  validate,
+  z,
+} from "@dcnet/core";
+import { DEFAULT_V4_RANGE, DEFAULT_V6_RANGE, vipRange, type VipRange } from "./allocate";
+import { DEFAULT_RELEASE_GRACE_MS } from "./vip-claims";
+
+const range = (family: 4 | 6, dflt: { min: string; max: string }) =>
+  z
+    .object({ min: z.string().default(dflt.min), max: z.string().default(dflt.max) })
+    .default({})
+    .superRefine((r, ctx) => {
+      try {
+        vipRange(family, r, "range");
+      } catch (err) {
+        const e = err as { field?: string; message: string };
+        const path = e.field === "range.min" ? ["min"] : e.field === "range.max" ? ["max"] : [];
+        ctx.addIssue({ code: "custom", path, message: e.message.replace(/^range(\.min|\.max)?: /, "") });
+      }
+    });
+
+export const l4lbConfigSchema = z.object({
+  cluster: clusterSection,
+  /** Required (see loadL4lbConfig): the VIP table, claims and reachability are on the bus. */
+  bus: busSection.removeDefault(),
+  node: z
+    .object({
+      /** This node's id (the bus connection is `l4lb@<id>`); default: the first non-loopback IPv4. */
+      id: z.string().min(1).optional(),
+    })
+    .default({}),
+  log: logSection,
+  /** Data plane: "nft" (nftables, needs NET_ADMIN), "userspace" (a TCP/UDP proxy), "auto" (nft when `nft list tables` works). */
+  mode: z.enum(["nft", "userspace", "auto"]).default("auto"),
+  agent: z
+    .object({
+      /** On Mesos agents: poll the local agent and publish its backends. */
+      enabled: z.boolean().default(false),
+      /** The local Mesos agent (`http://ip:port` or `ip:port`). */
+      url: z.string().min(1).default("http://127.0.0.1:5051"),
+      pollIntervalMs: z.number().int().min(100).max(600_000).default(2000),
+    })
+    .default({}),
+  /** Named-VIP address ranges (inclusive; spec §4.4 `dcos_l4lb_min/max_named_ip[6]`). */
+  namedIpv4Range: range(4, DEFAULT_V4_RANGE),
+  namedIpv6Range: range(6, DEFAULT_V6_RANGE),
+  /** IPv6 VIPs and backends (default on, as DC/OS ≥ 1.13). */
+  ipv6: z.boolean().default(true),
+  /** Full data plane reconcile, claim repair and re-publishing (spec §4.3: 30 s). */
+  reconcileIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /** A named VIP keeps its address this long after its last backend went (default 10 min). */
+  releaseGraceMs: z.number().int().min(0).default(DEFAULT_RELEASE_GRACE_MS),
+  nft: z
+    .object({
+      table: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/, "letters, digits and _, at most 31")
+        .default("dcnet_l4lb"),
+      /** How a backend slot is picked: random (default) or inc (round robin per dispatch chain). */
+      balance: z.enum(["random", "inc"]).default("random"),
+      /** Conntrack mark bit for VIP connections (masqueraded on the way out). */
+      ctMark: z.number().int().min(1).max(0xffffffff).default(0x04000000),
+      /** Routing protocol number that marks our `local` VIP routes (`ip route … proto N`). */
+      routeProtocol: z.number().int().min(5).max(254).default(211),
+    })
+    .default({}),
+  userspace: z
+    .object({
+      /** Put VIP addresses the host does not hold on lo (`ip addr add`, needs NET_ADMIN). */
+      addLocalAddress: z.boolean().default(false),
+      /** A UDP session ends after this long without a packet. */
+      udpIdleMs: z.number().int().min(100).default(30_000),
+      connectTimeoutMs: z.number().int().min(10).default(3000),
+    })
+    .default({}),
+  httpListen: listenSection(62081, "127.0.0.1"),
+  grpcListen: listenSection(50090, "127.0.0.1"),
+});
+
+export type L4lbConfig = z.output<typeof l4lbConfigSchema>;
+
+const NESTED = new Set([
+  "cluster",
+  "bus",
+  "node",
+  "log",
+  "agent",
+  "namedIpv4Range",
+  "namedIpv6Range",
+  "nft",
+  "userspace",
+  "httpListen",
+  "grpcListen",
+]);
+const snakeToCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Top-level and section keys to camelCase; unknown top-level keys are reported and dropped. */
+function camelKeys(raw: unknown, warn: (msg: string) => void): unknown {
+  if (!isObj(raw)) return raw;
+  const known = new Set(Object.keys(l4lbConfigSchema.shape));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const key = snakeToCamel(k);
+    if (!known.has(key)) {
+      warn(`config key "${k}" is not used by l4lb; ignored`);
+      continue;
+    }
+    out[key] = NESTED.has(key) && isObj(v) ? Object.fromEntries(Object.entries(v).map(([a, b]) => [snakeToCamel(a), b])) : v;
+  }
+  return out;
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (!isObj(base) || !isObj(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? merge(out[k], v) : v;
+  return out;
+}
+
+/**
+ * Defaults ← file ← environment ← overrides. Throws INVALID_ARGUMENT naming the key
+ * (`named_ipv4_range.min` is reported as `namedIpv4Range.min`).
+ */
+export function loadL4lbConfig(
+  opts: { file?: string | undefined; env: Record<string, string | undefined>; overrides?: Record<string, unknown> },
+  warn: (msg: string) => void = () => undefined,
+): L4lbConfig {
+  const fromFile = opts.file ? camelKeys(readConfigFile(opts.file), warn) : {};
+  const known = new Set(Object.keys(l4lbConfigSchema.shape));
+  const fromEnv = Object.fromEntries(Object.entries(envOverrides(opts.env, "DCNET")).filter(([k]) => known.has(k)));
+  const merged = merge(merge(fromFile, fromEnv), opts.overrides ?? {});
+  if (!isObj(merged) || merged["bus"] === undefined)
+    throw invalidArgument("bus", "required: l4lb needs the bus (set bus.servers in the file or DCNET_BUS__SERVERS)");
+  return validate(l4lbConfigSchema, merged);
+}
+
+/** The configured named-VIP ranges. */
+export function rangesOf(config: L4lbConfig): { 4: VipRange; 6: VipRange } {
+  return { 4: vipRange(4, config.namedIpv4Range, "namedIpv4Range"), 6: vipRange(6, config.namedIpv6Range, "namedIpv6Range") };
+}
