@@ -60,7 +60,9 @@ export async function dnsCommand(sub: string | undefined, args: string[], o: Dns
     try {
       const res = await unary(client.listZones.bind(client), {});
       if (o.json) o.out(JSON.stringify(res.zones));
-      else for (const z of res.zones) o.out(`${z.name.padEnd(36)} ${String(z.names).padStart(6)} names ${String(z.records).padStart(7)} records  (${z.source})`);
+      else
+        for (const z of res.zones)
+          o.out(`${z.name.padEnd(36)} ${String(z.names).padStart(6)} names ${String(z.records).padStart(7)} records  (${z.source})`);
       return 0;
     } finally {
       client.close();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createLogger, createMemoryHub, createRegistry, validate, type Logger } from "@dcnet/core";
 import { createDcosDns, loadDcosDnsConfig, type DcosDns } from "@dcnet/dcos-dns";
+import { createL4lb, loadL4lbConfig, type L4lb } from "@dcnet/l4lb";
 import { createMesosDns, parseMesosDnsConfig, type MesosDns } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema, type NodeAgent } from "@dcnet/node";
@@ -47,7 +48,8 @@ export const DEMO_APP = {
   instances: 2,
   cpus: 0.1,
   mem: 32,
-  portDefinitions: [{ port: 0, name: "http", labels: { VIP_0: "/hello:80" } }],
+  // VIP port 8000, not 80: the embedded VIPs are served by the userspace proxy, and without root it cannot bind ports < 1024.
+  portDefinitions: [{ port: 0, name: "http", labels: { VIP_0: "/hello:8000" } }],
 };
 
 /**
@@ -68,7 +70,9 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
   const sims: MesosSim[] = [];
   let mesosDns: MesosDns | undefined;
   let dcosDns: DcosDns | undefined;
+  const l4lbs: L4lb[] = [];
   const stop = async (): Promise<void> => {
+    for (const l of l4lbs.reverse()) await l.lifecycle.stop();
     await dcosDns?.lifecycle.stop();
     await mesosDns?.lifecycle.stop();
     for (const s of sims.reverse()) await s.lifecycle.stop();
@@ -106,13 +110,16 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
       roles: ["master"],
       master: { id: "master-1", ip: opts.host, host: opts.host, port: opts.masterPort, marathonPort: opts.marathonPort },
     });
+    // Each agent on an address of its own (127.0.0.2, .3: all of 127/8 is local), as on separate
+    // machines: l4lb keys an agent's backends by its address.
+    const agentIp = (i: number): string => (opts.host === "127.0.0.1" ? `127.0.0.${i + 2}` : opts.host);
     for (let i = 0; i < 2; i++) {
       await sim({
         roles: ["agent"],
         agent: {
           id: `agent-${i + 1}`,
-          ip: opts.host,
-          host: opts.host,
+          ip: agentIp(i),
+          host: agentIp(i),
           hostname: `agent-${i + 1}`,
           port: port(opts.agentPort, i),
           portRange: [31000 + i * 500, 31499 + i * 500],
@@ -167,6 +174,44 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
       { logger, registry, hub },
     );
     await dcosDns.lifecycle.start();
+    // l4lb, one per agent (each publishes its agent's backends); the first also runs the data plane:
+    // the userspace proxy, on named-VIP addresses from 127.11.0.0/16 (local without any setup, no root).
+    for (let i = 0; i < 2; i++) {
+      const l = createL4lb(
+        loadL4lbConfig({
+          env: {},
+          overrides: {
+            cluster,
+            bus: { kind: "memory" },
+            node: { id: `l4lb-agent-${i + 1}` },
+            mode: "userspace",
+            agent: { enabled: true, url: `http://${agentIp(i)}:${sims[i + 1]!.agent!.port()}` },
+            namedIpv4Range: { min: "127.11.0.1", max: "127.11.255.254" },
+            ipv6: false,
+            httpListen: { host: opts.host, port: i === 0 ? 62081 : 0 },
+            grpcListen: { host: opts.host, port: i === 0 ? 50090 : 0 },
+            log: { level: opts.logLevel },
+          },
+        }),
+        {
+          logger,
+          registry,
+          hub,
+          ...(i === 0
+            ? {}
+            : {
+                driver: {
+                  mode: "userspace" as const,
+                  apply: async () => undefined,
+                  reconcile: async () => 0,
+                  close: async () => undefined,
+                },
+              }),
+        },
+      );
+      await l.lifecycle.start();
+      l4lbs.push(l);
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -187,22 +232,31 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
     out(`  ${a.identity.nodeId.padEnd(8)} gRPC ${opts.host}:${a.ports.grpc}   metrics http://${opts.host}:${a.ports.http}/metrics`);
   out(`  mesos    http://${opts.host}:${masterPort}/master/state   (Operator API: POST /api/v1)`);
   out(`  marathon http://${opts.host}:${marathon}/v2/apps`);
-  for (const s of sims.slice(1)) out(`  ${s.agent!.record().id.padEnd(8)} http://${opts.host}:${s.agent!.port()}/state`);
+  for (const s of sims.slice(1)) out(`  ${s.agent!.record().id.padEnd(8)} http://${s.agent!.record().ip}:${s.agent!.port()}/state`);
   out(`  mesos-dns DNS ${opts.host}:${mesosDns!.ports().dnsUdp}   http://${opts.host}:${mesosDns!.ports().http}/v1/enumerate`);
   const dnsAt = dcosDns!.ports().dns[0]!;
-  out(`  dcos-dns DNS ${opts.host}:${dnsAt.udp}    http://${opts.host}:${dcosDns!.ports().http}/v1/records   gRPC ${opts.host}:${dcosDns!.ports().grpc}`);
+  out(
+    `  dcos-dns DNS ${opts.host}:${dnsAt.udp}    http://${opts.host}:${dcosDns!.ports().http}/v1/records   gRPC ${opts.host}:${dcosDns!.ports().grpc}`,
+  );
+  out(`  l4lb     http://${opts.host}:62081/v1/vips   gRPC ${opts.host}:50090   (userspace proxy; named VIPs in 127.11.0.0/16)`);
   const first = `${opts.host}:${agents[0]?.ports.grpc}`;
   out("");
   out("Try:");
   out(`  npx dcnet status --addr ${first}                 # what node-1 sees of the cluster`);
   if (opts.demo)
     out(
-      `  npx dcnet app show /demo/hello --marathon http://${opts.host}:${marathon}   # the demo app's tasks; curl one at 127.0.0.1:<port>`,
+      `  npx dcnet app show /demo/hello --marathon http://${opts.host}:${marathon}   # the demo app's tasks; curl one at <its agent's IP>:<port>`,
     );
   out(`  npx dcnet app deploy app.json --marathon http://${opts.host}:${marathon}`);
   if (opts.demo) out(`  npx dcnet dns lookup hello-demo.marathon.autoip.dcos.thisdcos.directory --server ${opts.host}:${dnsAt.udp}`);
   out(`  npx dcnet dns lookup leader.mesos --server ${opts.host}:${dnsAt.udp}          # forwarded to Mesos-DNS`);
   out(`  npx dcnet dns zones --addr ${opts.host}:${dcosDns!.ports().grpc}`);
+  if (opts.demo) {
+    out(`  npx dcnet vips --addr ${opts.host}:50090                    # the demo app's VIP /hello:8000 and its backends`);
+    out(
+      `  curl http://$(npx dcnet dns lookup hello.marathon.l4lb.thisdcos.directory --server ${opts.host}:${dnsAt.udp} --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).answers[0].value'):8000/`,
+    );
+  }
   out(`  curl -s http://${opts.host}:${masterPort}/master/state | head -c 600`);
   out("");
   out("Ctrl-C stops.");
