@@ -810,6 +810,15 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
    * `fixedIp(EXAMPLE_TEST_HOST)` itself and forwards the rest to Docker's DNS.
    */
   dcosDns?: boolean;
+  /**
+   * l4lb (minuteman) on every node, as in docker-compose.yml: `l4lb` added to
+   * every node's services with the nftables data plane (`DCNET_MODE=nft`, so
+   * masters get NET_ADMIN too), agents with `DCNET_AGENT__ENABLED=true` (they
+   * poll their Mesos agent and publish their backends); REST on
+   * `L4LB_HTTP_PORT`, gRPC on `L4LB_GRPC_PORT` (127.0.0.1 in each container).
+   * With `dcosDns`, every dcos-dns serves `<name>.<framework>.l4lb.thisdcos.directory`.
+   */
+  l4lb?: boolean;
   /** Extra environment for every node (e.g. `DCNET_LOG__LEVEL: "debug"`), over what the topology sets. */
   nodeEnv?: Record<string, string>;
 }
@@ -817,6 +826,29 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
 /** mesos-dns on the masters (MesosClusterOptions.mesosDns): DNS (UDP and TCP) and HTTP API ports, as in DC/OS. */
 export const MESOS_DNS_PORT = 61053;
 export const MESOS_DNS_HTTP_PORT = 8123;
+
+/** l4lb (MesosClusterOptions.l4lb): its REST and gRPC ports (127.0.0.1 only), its nftables table, and its ready log line. */
+export const L4LB_HTTP_PORT = 62081;
+export const L4LB_GRPC_PORT = 50090;
+export const L4LB_NFT_TABLE = "dcnet_l4lb";
+export const L4LB_READY = /"service":"l4lb".*"msg":"l4lb APIs listening"/;
+
+/** Environment of l4lb on a node (as docker-compose.yml sets it): the nftables data plane; on agents, the agent side. */
+export function l4lbEnv(role: "master" | "agent"): Record<string, string> {
+  return { DCNET_MODE: "nft", ...(role === "agent" ? { DCNET_AGENT__ENABLED: "true" } : {}) };
+}
+
+/** Adds l4lb to a node spec (services, ready line, environment, NET_ADMIN). */
+export function withL4lb(spec: NodeSpec): NodeSpec {
+  const role = spec.role === "master" ? "master" : "agent";
+  return {
+    ...spec,
+    services: [...(spec.services ?? []), "l4lb"],
+    readyLogs: [...(spec.readyLogs ?? []), L4LB_READY],
+    capAdd: [...new Set([...(spec.capAdd ?? []), "NET_ADMIN"])],
+    env: { ...spec.env, ...l4lbEnv(role) },
+  };
+}
 
 /** Environment of mesos-dns on a master reading `masterIps` (as docker-compose.yml sets it). */
 export function mesosDnsEnv(masterIps: string[]): Record<string, string> {
@@ -899,6 +931,8 @@ export function mesosNodeSpecs(
     mesosDnsMasterIps?: string[];
     /** dcos-dns on every node (needs mesosDnsMasterIps), with these upstream resolvers (see MesosClusterOptions.dcosDns). */
     dcosDnsUpstreams?: string[];
+    /** l4lb on every node (see MesosClusterOptions.l4lb). */
+    l4lb?: boolean;
   } = {},
 ): NodeSpec[] {
   const specs: NodeSpec[] = [];
@@ -953,7 +987,7 @@ export function mesosNodeSpecs(
       ...(upstreams ? { services: ["mesos-sim", "dcos-dns"], readyLogs: [DCOS_DNS_READY, DCOS_DNS_RESOLVCONF_WRITTEN] } : {}),
     });
   }
-  return specs;
+  return opts.l4lb ? specs.map(withL4lb) : specs;
 }
 
 /**
@@ -976,7 +1010,7 @@ export class MesosCluster extends E2eCluster {
     super({
       ...mesosOpts,
       fixedSubnet: (mesosOpts.fixedSubnet ?? false) || (mesosOpts.mesosDns ?? false) || (mesosOpts.dcosDns ?? false),
-      nodes: mesosNodeSpecs(mesosOpts.masters ?? 3, mesosOpts.agents ?? 2),
+      nodes: mesosNodeSpecs(mesosOpts.masters ?? 3, mesosOpts.agents ?? 2, { l4lb: mesosOpts.l4lb ?? false }),
     });
   }
 
@@ -991,6 +1025,7 @@ export class MesosCluster extends E2eCluster {
       mesosNodeSpecs(masters, this.mesosOpts.agents ?? 2, {
         mesosDnsMasterIps: ips,
         ...(this.mesosOpts.dcosDns ? { dcosDnsUpstreams: [this.upstreamDnsIp()] } : {}),
+        l4lb: this.mesosOpts.l4lb ?? false,
       }),
     );
   }

@@ -43,6 +43,12 @@ export const l4lbConfigSchema = z.object({
     .object({
       /** This node's id (the bus connection is `l4lb@<id>`); default: the first non-loopback IPv4. */
       id: z.string().min(1).optional(),
+      /**
+       * This node's address (as the node agent's `node.address`): the agent IP of this node's backends
+       * when the local Mesos agent reports none (a hostname that is not an IP). Default: the address
+       * of this node id's record on the bus (written by the node agent).
+       */
+      address: z.string().min(1).optional(),
     })
     .default({}),
   log: logSection,

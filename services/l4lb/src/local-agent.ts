@@ -25,7 +25,16 @@ export interface LocalAgentOptions {
   metrics: L4lbMetrics;
   /** After each poll that changed the tasks (the rewrites may have changed). */
   onTasks: () => void;
+  /**
+   * This node's own address (its `node.address`), used as the agent IP when the Mesos agent gives
+   * none but the poller's fallback, the host of `url` (loopback by default): with a hostname that
+   * is not an IP (compose: `agent-1`), GET_AGENT carries no IP, and every agent would publish as
+   * 127.0.0.1 under one key, overwriting the others.
+   */
+  ownAddress?: () => string | undefined;
 }
+
+const isLoopback = (ip: string): boolean => ip === "::1" || ip.startsWith("127.");
 
 const problemKey = (p: VipProblem): string => JSON.stringify([p.taskId, p.label, p.value, p.reason]);
 
@@ -79,7 +88,8 @@ export class LocalAgent {
   private async flush(): Promise<void> {
     const p = this.pending;
     if (!p || this.stopped) return;
-    const agentIp = canonicalIp(p.agentIp) ?? p.agentIp;
+    let agentIp = canonicalIp(p.agentIp) ?? p.agentIp;
+    if (agentIp === "" || isLoopback(agentIp)) agentIp = this.opts.ownAddress?.() ?? agentIp;
     const m = this.opts.metrics;
     const b = agentBackends(p.tasks, agentIp, { ipv6: this.opts.ipv6 });
     m.localTasks.set(p.tasks.length);

@@ -25,6 +25,8 @@ export interface ReachabilitySource {
   unreachable(): ReadonlySet<string>;
   /** Called (synchronously) whenever the unreachable set changed; returns an unsubscribe. */
   onChange(cb: (unreachable: ReadonlySet<string>) => void): () => void;
+  /** The address (canonical) a node id's record on the bus gives, if known: this node's own, for the agent side. */
+  addressOf(nodeId: string): string | undefined;
 }
 
 interface Seen {
@@ -143,6 +145,7 @@ export function busReachability(bus: Bus, opts: BusReachabilityOptions): Reachab
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
+    addressOf: (nodeId) => nodes.get(nodeId)?.address,
   };
 }
 
@@ -193,6 +196,10 @@ export function membershipReachability(
     onChange(cb) {
       listeners.add(cb);
       return () => listeners.delete(cb);
+    },
+    addressOf(nodeId) {
+      const m = membership.list().find((x) => x.node.nodeId === nodeId);
+      return m ? canonicalIp(m.node.address) : undefined;
     },
   };
 }

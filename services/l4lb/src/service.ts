@@ -33,7 +33,7 @@ import type { DataplaneDriver } from "./driver";
 import { createNftDriver, nftUsable, type NftDriverOptions } from "./driver-nft";
 import { l4lbService } from "./grpc-api";
 import { l4lbRoutes } from "./http-api";
-import type { Family } from "./ip";
+import { canonicalIp, type Family } from "./ip";
 import { LocalAgent } from "./local-agent";
 import { l4lbMetrics } from "./metrics";
 import { busReachability, membershipReachability, type ReachabilitySource } from "./node-reachability";
@@ -481,6 +481,8 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
             if (ip) markIds(table.idsOfAgent(ip));
             schedule();
           },
+          // The node agent's record (same node id) on the bus; `node.address` when configured.
+          ownAddress: () => (config.node.address !== undefined ? canonicalIp(config.node.address) : undefined) ?? reach?.addressOf(nodeId),
         });
         agent.start();
         log.info({ url: config.agent.url, intervalMs: config.agent.pollIntervalMs }, "polling the local Mesos agent");

@@ -66,6 +66,7 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
       roles: ["agent"],
       agent: {
         id: `a${n}`,
+        hostname: `sim-a${n}`,
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
@@ -232,6 +233,51 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
     await eventually(async () => assert.equal((await tasks("/demo/echo")).length, 1), 10_000);
     assert.equal(await answers(left!), left!.id);
     for (const t of before.filter((t) => t.id !== left!.id)) await silent(t);
+  });
+
+  it("constraints: CLUSTER puts every task on one host, UNLIKE keeps them off it, UNIQUE leaves the extra instance waiting", async () => {
+    const deploy = async (id: string, instances: number, constraints: string[][]): Promise<void> => {
+      const res = await marathon("/v2/apps", {
+        method: "POST",
+        body: JSON.stringify({ id, cmd: "sleep 60", instances, cpus: 0.1, mem: 16, constraints }),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+    };
+    await deploy("/on-a2", 3, [["hostname", "CLUSTER", "sim-a2"]]);
+    await deploy("/off-a2", 3, [["hostname", "UNLIKE", "sim-a2"]]);
+    await deploy("/unique", 3, [["hostname", "UNIQUE"]]);
+    assert.deepEqual(
+      (await running("/on-a2", 3)).map((t) => t.slaveId),
+      ["a2", "a2", "a2"],
+    );
+    assert.deepEqual(
+      (await running("/off-a2", 3)).map((t) => t.slaveId),
+      ["a1", "a1", "a1"],
+    );
+    const unique = await running("/unique", 2);
+    assert.deepEqual(unique.map((t) => t.slaveId).sort(), ["a1", "a2"]);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await tasks("/unique")).length, 2, "the third instance has nowhere to go");
+    const apps = (await (await marathon("/v2/apps/unique")).json()) as { app: { constraints: unknown } };
+    assert.deepEqual(apps.app.constraints, [["hostname", "UNIQUE"]]);
+    const bad = await marathon("/v2/apps", {
+      method: "POST",
+      body: JSON.stringify({ id: "/bad-constraint", cmd: "true", constraints: [["hostname", "NEAR", "x"]] }),
+    });
+    assert.equal(bad.status, 422);
+    const body = (await bad.json()) as { details: { path: string }[] };
+    assert.deepEqual(
+      body.details.map((d) => d.path),
+      ["/constraints(0)(1)"],
+    );
+    for (const id of ["/on-a2", "/off-a2", "/unique"]) assert.equal((await marathon(`/v2/apps${id}`, { method: "DELETE" })).status, 200);
+    await eventually(async () => {
+      const left = ((await (await marathon("/v2/tasks")).json()) as { tasks: { appId: string }[] }).tasks;
+      assert.deepEqual(
+        left.map((t) => t.appId).filter((id) => id !== "/demo/echo"),
+        [],
+      );
+    }, 10_000);
   });
 
   it("the leading master fails: a new leader serves the same apps and tasks", async () => {

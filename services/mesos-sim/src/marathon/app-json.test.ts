@@ -91,6 +91,7 @@ describe("marathon app JSON: valid apps", () => {
           env: {},
           portDefinitions: [{ port: 0, protocol: "tcp", name: "default" }],
           healthChecks: [],
+          constraints: [],
           version: NOW.toISOString(),
         });
       },

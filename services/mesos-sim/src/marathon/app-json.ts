@@ -80,6 +80,11 @@
  *   gracePeriodSeconds 300, intervalSeconds 60, timeoutSeconds 20,
  *   maxConsecutiveFailures 3, delaySeconds 15; timeoutSeconds < intervalSeconds.
  *
+ * Constraints (app-constraints.ts)
+ * - `constraints: [[field, operator, value?]]` with field `hostname` (or an
+ *   agent attribute) and UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE, MAX_PER, IS;
+ *   errors at `/constraints(i)(j)`; honoured by the scheduler (placement.ts).
+ *
  * PUT (mergeAppUpdate)
  * - Top-level fields in the body replace the stored ones (no deep merge).
  * - The body id must be absent or name the same app.
@@ -100,6 +105,7 @@
  */
 
 import { AppValidationError, type NormalizedApp } from "../model/app";
+import { parseConstraints } from "./app-constraints";
 import { parseHealthChecks, type PortsView } from "./app-health";
 import { parseNetwork, type ParsedNetwork } from "./app-network";
 import { isHostMapped } from "./app-ports";
@@ -264,6 +270,7 @@ export function parseApp(input: unknown, opts: ParseOptions = {}): NormalizedApp
   const env = parseEnv(app, problems);
   const labels = readStringMap(app, "labels", "/", problems);
   const health = parseHealthChecks(app, portsView(net), problems);
+  const constraints = parseConstraints(app, problems);
   const killGracePeriodSeconds =
     readNumber(app, "taskKillGracePeriodSeconds", "/", problems, { integer: true, min: 0 }) ?? DEFAULT_KILL_GRACE_PERIOD_SECONDS;
   problems.throwIfAny();
@@ -274,6 +281,7 @@ export function parseApp(input: unknown, opts: ParseOptions = {}): NormalizedApp
   delete json.ports;
   if (net.network.mode === "host") json.portDefinitions = net.portDefinitions.map((d) => ({ ...d }));
   json.healthChecks = health.json;
+  json.constraints = constraints.json;
   json.version = version;
   return {
     id,
@@ -288,6 +296,7 @@ export function parseApp(input: unknown, opts: ParseOptions = {}): NormalizedApp
     portDefinitions: net.portDefinitions,
     requirePorts: net.requirePorts,
     healthChecks: health.checks,
+    constraints: constraints.constraints,
     killGracePeriodSeconds,
     containerType: net.containerType,
     dockerImage: net.dockerImage,

@@ -40,19 +40,20 @@ export function allocatePorts(range: [number, number], used: Set<number>, need: 
 }
 
 /**
- * Chooses the agent for a new task: active agents (those able to run the
- * task's network mode first), fewest live tasks first, the first that fits.
+ * Chooses the agent for a new task: active agents that `opts.allow` accepts
+ * (the app's constraints), those able to run the task's network mode first,
+ * fewest live tasks first, the first that fits.
  */
 export function chooseAgent(
   agents: Iterable<AgentView>,
   tasks: Iterable<TaskView>,
   need: PortNeed,
-  opts: { bridge: boolean; cursor: number },
+  opts: { bridge: boolean; cursor: number; allow?: (agent: AgentView) => boolean },
 ): { agent: AgentView; ports: number[] } | undefined {
   const all = [...tasks];
   const live = (id: string): number => all.filter((t) => t.launch.agentId === id && !TERMINAL_STATES.has(t.state)).length;
   const candidates = [...agents]
-    .filter((a) => a.active)
+    .filter((a) => a.active && (opts.allow?.(a) ?? true))
     .sort((a, b) => {
       if (opts.bridge) {
         const ab = a.record.bridgeUnavailable ? 1 : 0;

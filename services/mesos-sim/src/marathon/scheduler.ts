@@ -1,8 +1,10 @@
 import { coalesce, type KvStore, type Logger } from "@dcnet/core";
-import type { ClusterState, TaskView } from "../master/cluster-state";
+import type { AgentView, ClusterState, TaskView } from "../master/cluster-state";
+import type { AgentRecord } from "../model/launch";
 import type { NormalizedApp } from "../model/app";
 import { keys } from "../model/kv-layout";
 import { TERMINAL_STATES, type TaskStatus } from "../model/mesos";
+import { constraintsAllow } from "./app-constraints";
 import { chooseAgent } from "./placement";
 import { hostPortsNeeded, taskIdFor, toTaskLaunch } from "./to-launch";
 
@@ -118,12 +120,24 @@ export class MarathonScheduler {
 
   private async launch(app: NormalizedApp): Promise<boolean> {
     const need = hostPortsNeeded(app);
+    const constraints = app.constraints ?? [];
+    let allow: ((agent: AgentView) => boolean) | undefined;
+    if (constraints.length > 0) {
+      // Constraints count the app's live tasks of its current version that are not being killed (app-constraints.ts).
+      const placed = [...this.state.tasks.values()]
+        .filter((t) => t.launch.appId === app.id && t.launch.appVersion === app.version && !t.launch.kill && !TERMINAL_STATES.has(t.state))
+        .map((t) => this.state.agents.get(t.launch.agentId)?.record)
+        .filter((r): r is AgentRecord => r !== undefined);
+      const active = [...this.state.agents.values()].filter((a) => a.active).map((a) => a.record);
+      allow = (agent) => constraintsAllow(constraints, agent.record, placed, active);
+    }
     const choice = chooseAgent(this.state.agents.values(), this.state.tasks.values(), need, {
       bridge: app.network.mode === "bridge",
       cursor: this.cursor++,
+      ...(allow ? { allow } : {}),
     });
     if (!choice) {
-      this.opts.log.debug({ app: app.id }, "marathon: no agent fits the task yet");
+      this.opts.log.debug({ app: app.id, constraints }, "marathon: no agent fits the task yet");
       return false;
     }
     const launch = {

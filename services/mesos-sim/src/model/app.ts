@@ -1,3 +1,4 @@
+import type { Constraint } from "../marathon/app-constraints";
 import type { HealthCheck, PortMappingSpec, TaskNetwork } from "./launch";
 
 /**
@@ -24,6 +25,8 @@ export interface NormalizedApp {
   /** With `requirePorts` the ports in portDefinitions are taken literally. */
   requirePorts: boolean;
   healthChecks: HealthCheck[];
+  /** Placement constraints (marathon/app-constraints.ts); absent in apps stored before they were supported. */
+  constraints?: Constraint[];
   killGracePeriodSeconds: number;
   /** Marathon `container` as given (docker image etc.), passed to the Mesos task. */
   containerType: "DOCKER" | "MESOS" | undefined;

@@ -1,0 +1,118 @@
+import { strict as assert } from "node:assert";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { connectBus, createMemoryHub, eventually, type Bus, type KvStore, type MemoryHub } from "@dcnet/core";
+import { backendsKey, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
+import type { L4lb } from "./service";
+import { CLUSTER, FakeAgent, RecordingDriver, quiet, startL4lb, testConfig } from "./testutil-service";
+
+/**
+ * The agent IP of a node's backends when its Mesos agent's hostname is not an IP (compose:
+ * `agent-1`): GET_AGENT then carries no IP and the poller falls back to the host it polls
+ * (127.0.0.1). Every agent publishing as 127.0.0.1 would share one key and overwrite each other;
+ * the node's own address (its record on the bus, or `node.address`) is used instead.
+ */
+describe("l4lb agent side: the agent IP when the Mesos agent's hostname is not an IP", function () {
+  this.timeout(30_000);
+  const FRAMEWORK = "fw-1";
+  const task = {
+    name: "web",
+    task_id: { value: "web.1" },
+    framework_id: { value: FRAMEWORK },
+    agent_id: { value: "agent-1" },
+    state: "TASK_RUNNING",
+    resources: [{ name: "ports", type: "RANGES", ranges: { range: [{ begin: 31044, end: 31044 }] } }],
+    statuses: [
+      { state: "TASK_RUNNING", timestamp: 1, container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.7" }] }] } },
+    ],
+    discovery: {
+      visibility: "FRAMEWORK",
+      name: "web",
+      ports: { ports: [{ number: 31044, name: "http", protocol: "tcp", labels: { labels: [{ key: "VIP_0", value: "/web:80" }] } }] },
+    },
+  };
+  let server: http.Server;
+  let url = "";
+  let hub: MemoryHub;
+  let bus: Bus;
+  let kv: KvStore;
+  const running: { stop(): Promise<void> }[] = [];
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const type = (JSON.parse(body) as { type: string }).type;
+        const answer =
+          type === "GET_AGENT"
+            ? { type, get_agent: { agent_info: { id: { value: "agent-1" }, hostname: "agent-1", port: 5051 } } }
+            : {
+                type,
+                get_state: {
+                  get_tasks: { launched_tasks: [task], completed_tasks: [] },
+                  get_frameworks: { frameworks: [{ framework_info: { id: { value: FRAMEWORK }, name: "marathon" } }] },
+                },
+              };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  beforeEach(async () => {
+    hub = createMemoryHub();
+    bus = await connectBus({
+      cluster: CLUSTER,
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      nodeId: "reader",
+      logger: quiet(),
+      hub,
+    });
+    kv = await bus.kv(L4LB_BUCKET);
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0).reverse()) await r.stop();
+    await bus.close();
+  });
+  after(() => server.close());
+
+  const start = async (node: Record<string, string>): Promise<L4lb> => {
+    const svc = await startL4lb(hub, testConfig({ node, agent: { enabled: true, url, pollIntervalMs: 100 } }), {
+      driver: new RecordingDriver(),
+    });
+    running.push({ stop: () => svc.lifecycle.stop() });
+    return svc;
+  };
+  const published = (ip: string) =>
+    eventually(async () => {
+      const e = await kv.get(backendsKey(ip));
+      assert.ok(e, `no ${backendsKey(ip)}`);
+      const parsed = parseBackendsDoc(backendsKey(ip), e.value);
+      assert.ok(parsed.ok);
+      return parsed.doc;
+    }, 10_000);
+
+  it("this node's record on the bus gives the address (the node agent's node.address)", async () => {
+    const nodeAgent = await new FakeAgent(hub, "10.0.0.7").start(true); // node id agent-10-0-0-7, address 10.0.0.7
+    running.push(nodeAgent);
+    await start({ id: "agent-10-0-0-7" });
+    const doc = await published("10.0.0.7");
+    assert.equal(doc.agentIp, "10.0.0.7");
+    assert.deepEqual(
+      doc.vips.flatMap((v) => v.backends.map((b) => `${b.ip}:${b.port} ${b.agentIp}`)),
+      ["10.0.0.7:31044 10.0.0.7"],
+    );
+    assert.equal(await kv.get(backendsKey("127.0.0.1")), undefined, "nothing published as 127.0.0.1");
+  });
+
+  it("node.address, when configured, wins", async () => {
+    await start({ id: "agent-x", address: "10.0.0.8" });
+    assert.equal((await published("10.0.0.8")).agentIp, "10.0.0.8");
+  });
+
+  it("no address known: the polled host, as before", async () => {
+    await start({ id: "agent-y" });
+    assert.equal((await published("127.0.0.1")).agentIp, "127.0.0.1");
+  });
+});
