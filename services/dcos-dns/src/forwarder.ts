@@ -6,8 +6,14 @@
  * Choice: fewer than 3 upstreams → all of them. Otherwise upstreams are bucketed by their lifetime
  * failure count: two at random from the lowest bucket if it has two or more, else its single member
  * plus one at random from the next bucket. `.mesos` goes to every Mesos-DNS (`all`).
+ *
+ * UDP goes through a pool of connected sockets per upstream with our own query IDs
+ * (upstream-pool.ts) rather than a fresh socket per exchange as dcos-net does: the socket churn was
+ * most of a forward's cost. TCP still opens a connection per exchange.
  */
-import { type Exchanged, type Transport, type Upstream, ExchangeError, exchange } from "@dcnet/dns";
+import { type Exchanged, type Transport, type Upstream, ExchangeError, exchangeTcp } from "@dcnet/dns";
+import { setMaxListeners } from "node:events";
+import { UdpUpstreamPool } from "./upstream-pool";
 
 export interface ForwardOutcome extends Exchanged {
   upstream: Upstream;
@@ -25,11 +31,16 @@ export class Forwarder {
   private readonly perUpstreamMs: number;
   private readonly overallMs: number;
   private readonly random: () => number;
+  private readonly pool = new UdpUpstreamPool();
+  private readonly tcpAbort = new AbortController();
+  private closed = false;
 
   constructor(private readonly opts: ForwarderOptions = {}) {
     this.perUpstreamMs = opts.perUpstreamMs ?? 5000;
     this.overallMs = opts.overallMs ?? 10_000;
     this.random = opts.random ?? Math.random;
+    // One listener per TCP exchange in flight.
+    setMaxListeners(0, this.tcpAbort.signal);
   }
 
   failureCount(up: Upstream): number {
@@ -61,52 +72,46 @@ export class Forwarder {
   }
 
   /** Asks `upstreams` in parallel; the first valid reply wins. `all` skips the bucket choice. */
-  async forward(
-    query: Buffer,
-    upstreams: readonly Upstream[],
-    transport: Transport,
-    all = false,
-    signal?: AbortSignal,
-  ): Promise<ForwardOutcome | null> {
-    const chosen = all ? upstreams.slice() : this.choose(upstreams);
-    if (chosen.length === 0) return null;
-    const ac = new AbortController();
-    const overall = setTimeout(() => ac.abort(), this.overallMs);
-    const onAbort = () => ac.abort();
-    signal?.addEventListener("abort", onAbort);
-    try {
-      return await new Promise<ForwardOutcome | null>((resolve) => {
-        let pending = chosen.length;
-        let done = false;
-        for (const up of chosen) {
-          const t0 = process.hrtime.bigint();
-          exchange(query, up, transport, this.perUpstreamMs, ac.signal).then(
-            (r) => {
-              this.opts.onAttempt?.(up, transport, seconds(t0), null);
-              if (done) return;
+  forward(query: Buffer, upstreams: readonly Upstream[], transport: Transport, all = false): Promise<ForwardOutcome | null> {
+    const chosen = all ? upstreams : this.choose(upstreams);
+    if (chosen.length === 0 || this.closed) return Promise.resolve(null);
+    const timeoutMs = Math.min(this.perUpstreamMs, this.overallMs);
+    return new Promise<ForwardOutcome | null>((resolve) => {
+      let pending = chosen.length;
+      let done = false;
+      for (const up of chosen) {
+        const t0 = process.hrtime.bigint();
+        const attempt =
+          transport === "udp" ? this.pool.exchange(query, up, timeoutMs) : exchangeTcp(query, up, timeoutMs, this.tcpAbort.signal);
+        attempt.then(
+          (r) => {
+            this.opts.onAttempt?.(up, transport, seconds(t0), null);
+            if (done) return;
+            done = true;
+            resolve({ ...r, upstream: up });
+          },
+          (err: unknown) => {
+            const e = err instanceof ExchangeError ? err : new ExchangeError("network", String(err));
+            // Losing the race after a winner is not the upstream's failure.
+            if (!done) {
+              this.failures.set(up.label, this.failureCount(up) + 1);
+              this.opts.onAttempt?.(up, transport, seconds(t0), e);
+            }
+            if (--pending === 0 && !done) {
               done = true;
-              resolve({ ...r, upstream: up });
-            },
-            (err: unknown) => {
-              const e = err instanceof ExchangeError ? err : new ExchangeError("network", String(err));
-              // Losing the race after a winner is not the upstream's failure.
-              if (!done) {
-                this.failures.set(up.label, this.failureCount(up) + 1);
-                this.opts.onAttempt?.(up, transport, seconds(t0), e);
-              }
-              if (--pending === 0 && !done) {
-                done = true;
-                resolve(null);
-              }
-            },
-          );
-        }
-      });
-    } finally {
-      clearTimeout(overall);
-      signal?.removeEventListener("abort", onAbort);
-      ac.abort();
-    }
+              resolve(null);
+            }
+          },
+        );
+      }
+    });
+  }
+
+  /** Fails everything in flight and closes the pooled sockets. */
+  close(): void {
+    this.closed = true;
+    this.pool.close();
+    this.tcpAbort.abort();
   }
 }
 

@@ -6,7 +6,6 @@
  * Bounded: at most `handlerLimit` forwarded queries in flight; beyond that a query is dropped (no
  * reply, counted), as dcos-dns does at its 1,024-handler cap. Authoritative answers are synchronous.
  */
-import { setMaxListeners } from "node:events";
 import { counter, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
   type DnsListener,
@@ -67,7 +66,6 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   const badVers = optRecord(policy.ednsUdpSize, 1);
   const limit = opts.handlerLimit ?? 1024;
   let inFlight = 0;
-  let aborter = new AbortController();
 
   const queries = counter(registry, "dns_queries_total", "DNS queries answered, by route (internal|mesos|forward), rcode and transport", [
     "route",
@@ -108,14 +106,13 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       }
     },
   });
-  const children = new Map<string, Inc>();
-  const count = (route: string, rcode: number, transport: Transport) => {
-    const key = route + rcode + transport;
-    let c = children.get(key);
-    if (c === undefined) {
-      c = queries.labels(route, rcodeName(rcode), transport);
-      children.set(key, c);
-    }
+  // Per-query counting without building a label key: children by (route, rcode, transport).
+  const ROUTES = ["internal", "mesos", "forward"] as const;
+  const children: (Inc | undefined)[] = [];
+  const count = (route: (typeof ROUTES)[number], rcode: number, transport: Transport) => {
+    const i = ((route === "internal" ? 0 : route === "mesos" ? 1 : 2) * 32 + (rcode & 31)) * 2 + (transport === "udp" ? 0 : 1);
+    let c = children[i];
+    if (c === undefined) children[i] = c = queries.labels(route, rcodeName(rcode), transport);
     c.inc();
   };
 
@@ -170,7 +167,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     const upstreams = mesos ? opts.mesosDns() : route.kind === "forward" ? route.upstreams : [];
     const label = mesos ? "mesos" : "forward";
     const end = fwdDuration.startTimer({ zone });
-    const res = upstreams.length === 0 ? null : await forwarder.forward(msg, upstreams, transport, mesos, aborter.signal);
+    const res = upstreams.length === 0 ? null : await forwarder.forward(msg, upstreams, transport, mesos);
     end();
     if (!res) {
       fwdFailures.labels(zone).inc();
@@ -186,9 +183,6 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   let listeners: DnsListener[] = [];
   return {
     async start() {
-      aborter = new AbortController();
-      // One listener per forward in flight (up to handlerLimit).
-      setMaxListeners(0, aborter.signal);
       const out: { ip: string; udp: number; tcp: number }[] = [];
       const started: DnsListener[] = [];
       try {
@@ -220,7 +214,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       return out;
     },
     async stop() {
-      aborter.abort();
+      forwarder.close();
       const ls = listeners;
       listeners = [];
       await Promise.all(ls.map((l) => l.stop()));

@@ -8,6 +8,7 @@
  * Encoding: JSON `{ v: 1, zone, records: { name: { a?, aaaa?, srv?: [[target, port]] } } }`,
  * deflated (raw) when over 16 KiB (first byte 0x01), so ~10× more records fit NATS's 1 MiB payload.
  */
+import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import * as zlib from "node:zlib";
 import type { RecordValues, ZoneData } from "./zone";
@@ -109,4 +110,24 @@ export function decodeZone(bytes: Uint8Array): Decoded {
 
 function strings(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+/**
+ * {@link decodeZone} shared by every consumer in this process: the same bytes (by SHA-256) decode
+ * once, and the result is shared read-only (the authority never mutates a zone's records). One
+ * node has one consumer, so this changes nothing there; it matters where many node instances
+ * share a process (the aggregated mode, the propagation benchmark's simulated nodes), as the
+ * bus's verification cache does for signatures.
+ */
+const shared = new Map<string, Decoded>();
+const SHARED_MAX = 16;
+
+export function decodeZoneShared(bytes: Uint8Array): Decoded {
+  const key = createHash("sha256").update(bytes).digest("base64");
+  const hit = shared.get(key);
+  if (hit) return hit;
+  const d = decodeZone(bytes);
+  shared.set(key, d);
+  if (shared.size > SHARED_MAX) shared.delete(shared.keys().next().value!);
+  return d;
 }

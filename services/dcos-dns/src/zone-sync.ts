@@ -6,7 +6,7 @@
 import { counter, gauge, type KvStore, type KvWatch, type Logger, type Registry } from "@dcnet/core";
 import type { Authority } from "./authority";
 import { countRecords } from "./zone";
-import { apexOfKey, decodeZone } from "./zone-codec";
+import { apexOfKey, decodeZoneShared } from "./zone-codec";
 
 export class ZoneSync {
   private watch: KvWatch | undefined;
@@ -44,7 +44,7 @@ export class ZoneSync {
         const apex = apexOfKey(change.entry.key);
         if (apex === null) return;
         try {
-          const d = decodeZone(change.entry.value);
+          const d = decodeZoneShared(change.entry.value);
           if (d.zone.zone !== apex) throw new Error(`zone: key ${change.entry.key} holds ${d.zone.zone}`);
           if (d.dropped.length) log.warn({ zone: apex, dropped: d.dropped }, "zone values dropped");
           this.authority.setZone(d.zone);
