@@ -107,9 +107,8 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     },
   });
   // Per-query counting without building a label key: children by (route, rcode, transport).
-  const ROUTES = ["internal", "mesos", "forward"] as const;
   const children: (Inc | undefined)[] = [];
-  const count = (route: (typeof ROUTES)[number], rcode: number, transport: Transport) => {
+  const count = (route: "internal" | "mesos" | "forward", rcode: number, transport: Transport) => {
     const i = ((route === "internal" ? 0 : route === "mesos" ? 1 : 2) * 32 + (rcode & 31)) * 2 + (transport === "udp" ? 0 : 1);
     let c = children[i];
     if (c === undefined) children[i] = c = queries.labels(route, rcodeName(rcode), transport);
