@@ -3,11 +3,19 @@
  * Each benchmark writes bench/results/<name>.json and prints its figures.
  */
 import { runBus } from "./bus";
+import { runDcosDns } from "./dcos-dns";
+import { runDnsPropagation } from "./dns-propagation";
+import { runL4lbNft } from "./l4lb-nft";
+import { runL4lbUserspace } from "./l4lb-userspace";
 import { runMesosDns } from "./mesos-dns";
 
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   bus: runBus,
   "mesos-dns": runMesosDns,
+  "dcos-dns": runDcosDns,
+  "dns-propagation": runDnsPropagation,
+  "l4lb-userspace": runL4lbUserspace,
+  "l4lb-nft": runL4lbNft,
 };
 
 async function main(args: readonly string[]): Promise<void> {

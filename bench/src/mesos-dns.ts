@@ -148,12 +148,34 @@ export function syntheticState(masterPort: number, tasks: number): Record<string
   };
 }
 
-/** Serves the state at /master/state; anything else (e.g. the Operator API) is 404. */
+/** RecordIO framing of the Operator API stream: `<length>\n<json>`. */
+function recordIo(event: Record<string, unknown>): string {
+  const json = JSON.stringify(event);
+  return `${Buffer.byteLength(json)}\n${json}`;
+}
+
+/**
+ * Serves the state at /master/state, and the v1 Operator API `SUBSCRIBE` stream as a Mesos >= 1.1
+ * master does (SUBSCRIBED, then a HEARTBEAT every 15 s, never a task event: the state does not
+ * change). Without the stream mesos-dns would reload after every failed subscription attempt (about
+ * every 30 s), and a reload inside a run measures record generation, not serving. Anything else is 404.
+ */
 async function fakeMaster(state: (port: number) => string): Promise<{ port: number; close(): Promise<void> }> {
   let body = "";
+  const timers = new Set<NodeJS.Timeout>();
   const server = http.createServer((req, res) => {
     if (req.method === "GET" && (req.url === "/master/state" || req.url === "/master/state.json")) {
       res.writeHead(200, { "content-type": "application/json" }).end(body);
+    } else if (req.method === "POST" && req.url === "/api/v1") {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(recordIo({ type: "SUBSCRIBED", subscribed: { get_state: {}, heartbeat_interval_seconds: 15 } }));
+      const timer = setInterval(() => res.write(recordIo({ type: "HEARTBEAT" })), 15_000);
+      timers.add(timer);
+      res.on("close", () => {
+        clearInterval(timer);
+        timers.delete(timer);
+      });
     } else {
       res.writeHead(404).end();
     }
@@ -167,10 +189,19 @@ async function fakeMaster(state: (port: number) => string): Promise<{ port: numb
   return {
     port,
     close: () => {
+      for (const t of timers) clearInterval(t);
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Sum of `mesos_dns_refresh_total` (successful reloads, every trigger) from mesos-dns's /metrics. */
+async function reloadCount(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  let n = 0;
+  for (const m of text.matchAll(/^mesos_dns_refresh_total(?:\{[^}]*\})? (\S+)$/gm)) n += Number(m[1]);
+  return n;
 }
 
 interface Axfr {
@@ -324,6 +355,9 @@ export async function runMesosDns(): Promise<void> {
       return { result, busyCores };
     };
 
+    // Reloads of mesos-dns's record set while measuring (expected 0: refreshSeconds 3600, a quiet master).
+    const reloadsBefore = await reloadCount(httpPort);
+
     // Max rate: warm-up, then alternating rounds.
     for (const s of tpOrder) {
       const w = await measure(s, { seconds: warmupSeconds, outstanding: OUTSTANDING });
@@ -361,6 +395,8 @@ export async function runMesosDns(): Promise<void> {
       }
     }
     const rss = { ours: round(rssMiB(ourServer.proc.pid), 3), reference: round(rssMiB(refServer.proc.pid), 3) };
+    const reloads = (await reloadCount(httpPort)) - reloadsBefore;
+    if (reloads > 0) log(`warning: mesos-dns reloaded its record set ${reloads} time(s) during the runs`);
     const pct = (s: Server, p: number): number[] => lat.get(s)!.map((m) => percentile(m.result.latenciesMs, p));
     const pooled = (s: Server): Float64Array => {
       const all = lat.get(s)!.map((m) => m.result.latenciesMs);
@@ -419,6 +455,7 @@ export async function runMesosDns(): Promise<void> {
           qps_per_busy_core: round(median(perCoreOf(ceiling))),
         },
         loadavg: { start: loadStart, end: os.loadavg().map((v) => round(v, 3)) },
+        reloads_during_runs: reloads,
         seconds_per_run: seconds,
         rounds,
       },
@@ -443,6 +480,7 @@ export async function runMesosDns(): Promise<void> {
           reference: round(median(lat.get(refServer)!.map((m) => m.busyCores)), 3),
         },
         absolute_goal_2ms_met: p99.ours <= 2,
+        reloads_during_runs: reloads,
       },
       {
         name: `mesos-dns p50 latency at ${LOAD_FRACTION * 100}% of dnsmasq's max rate`,

@@ -11,7 +11,7 @@
  *   without a promise or closure on the hot path.
  */
 import * as dgram from "node:dgram";
-import * as dns from "node:dns";
+import { lookup as resolveHost } from "node:dns/promises";
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
 import type { Transport } from "./truncate";
@@ -145,12 +145,15 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     let t: net.Server | undefined;
     if (opts.udp !== false) {
       const family = net.isIP(host) === 6 ? "udp6" : "udp4";
-      const s = dgram.createSocket({ type: family, lookup: fastLookup, recvBufferSize: opts.udpRecvBufferBytes ?? 4 << 20 });
+      // The socket's lookup only passes IP literals through (see literalLookup4): resolve a host name here.
+      const bindAddress = net.isIP(host) !== 0 ? host : (await resolveHost(host, { family: 4 })).address;
+      const lookup = family === "udp6" ? literalLookup6 : literalLookup4;
+      const s = dgram.createSocket({ type: family, lookup, recvBufferSize: opts.udpRecvBufferBytes ?? 4 << 20 });
       s.on("message", (msg, rinfo) => onUdp(s, msg, rinfo));
       s.on("error", (err) => log.warn({ err: err.message }, "DNS UDP socket error"));
       await new Promise<void>((resolve, reject) => {
         s.once("error", reject);
-        s.bind(opts.port, host, () => {
+        s.bind(opts.port, bindAddress, () => {
           s.off("error", reject);
           resolve();
         });
@@ -200,9 +203,16 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   return { start, stop };
 }
 
-/** dgram's default lookup defers every send by a tick even for IP literals; we only send to IPs. */
-function fastLookup(address: string, family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
-  const f = net.isIP(address);
-  if (f !== 0) cb(null, address, f);
-  else dns.lookup(address, family as number, cb as (err: NodeJS.ErrnoException | null, address: string, family: number) => void);
+/**
+ * dgram resolves the destination of every `send` through `lookup`; the default defers each send by
+ * a tick even for IP literals. The listener only ever sends to `rinfo.address` of a datagram received
+ * on the same socket, which is an IP literal of the socket's family, so the lookup passes it through
+ * without parsing it (dgram ignores the family it is given back).
+ */
+function literalLookup4(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, 4);
+}
+
+function literalLookup6(address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, 6);
 }

@@ -94,6 +94,18 @@ export interface Query {
 
 export type ParseResult = { ok: true; query: Query } | { ok: false; reason: "short" | "response" | "malformed"; id: number };
 
+/** `parseQueryInto` results. */
+export const PARSE_OK = 0;
+export const PARSE_SHORT = 1;
+export const PARSE_RESPONSE = 2;
+export const PARSE_MALFORMED = 3;
+export type ParseStatus = typeof PARSE_OK | typeof PARSE_SHORT | typeof PARSE_RESPONSE | typeof PARSE_MALFORMED;
+
+/** The `reason` of a failed parse status, as in `ParseResult`. */
+export function parseReason(status: ParseStatus): "short" | "response" | "malformed" {
+  return status === PARSE_SHORT ? "short" : status === PARSE_RESPONSE ? "response" : "malformed";
+}
+
 // Scratch space for building the presentation name: 255 wire bytes, each at most 4 chars (`\DDD`).
 const scratch = Buffer.allocUnsafe(1100);
 // Byte class: 0 = keep, 1 = lower-case (A–Z), 2 = backslash + char, 3 = \DDD.
@@ -107,42 +119,188 @@ for (let b = 0; b < 256; b++) {
 // Space (0x20) is printed by miekg as "\ ", not \032.
 byteClass[0x20] = 2;
 
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+const STAR = 0x2a;
+
+/**
+ * 32-bit FNV-1a over `key[0, len)`: the hash `parseQueryInto` computes over a question's
+ * lower-cased wire name (`QueryScratch.keyHash`), for tables keyed on wire names.
+ */
+export function wireKeyHash(key: Uint8Array, len: number): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ key[i]!, FNV_PRIME);
+  return h;
+}
+
+/**
+ * The lower-cased wire form of an absolute presentation name when a query for it parses to exactly
+ * that name with `escaped` false and `star` false (every label byte printable without an escape,
+ * no `*`, already lower-case); null otherwise (such names are only found through `Query.name`).
+ */
+export function plainKey(name: string): Uint8Array | null {
+  if (name !== name.toLowerCase()) return null;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2e) continue;
+    if (c > 0x7e || byteClass[c] !== 0 || c === STAR) return null;
+  }
+  const w = nameToWire(name);
+  return w === null ? null : new Uint8Array(w.buffer, w.byteOffset, w.length);
+}
+
+/**
+ * A reusable query for the allocation-free parser `parseQueryInto`: every parse overwrites it. Besides
+ * the `Query` fields it carries the question name's lower-cased wire form (`key`, `keyLen`) and its
+ * hash (`keyHash`, see `wireKeyHash`), so a hot path can look names up without building strings;
+ * `name` is built on first access. Valid until the next parse: keep a `snapshot()` across awaits.
+ */
+export class QueryScratch implements Query {
+  id = 0;
+  flags = 0;
+  hasQuestion = false;
+  plain = true;
+  escaped = false;
+  decompressed: Buffer | null = null;
+  qtype = 0;
+  qclass = 0;
+  qEnd = HEADER_LEN;
+  edns: Edns | null = null;
+  /** The first question's name, wire form, ASCII lower-cased, pointers followed; `keyLen` bytes (root byte included). */
+  readonly key = new Uint8Array(MAX_NAME_WIRE + 1);
+  keyLen = 0;
+  /** `wireKeyHash(key, keyLen)`. */
+  keyHash = 0;
+  /** True when the name has a `*` byte anywhere (Mesos-DNS strips `.*`: such names need the string path). */
+  star = false;
+  /** The OPT fields, reused: `edns` points here when the query has an OPT record. */
+  readonly ednsScratch: Edns = { udpSize: 0, version: 0, extRcode: 0, flags: 0 };
+  /** @internal */
+  cachedName: string | null = null;
+
+  /** Presentation form as `Query.name` (lower-cased, miekg escapes, absolute); built from `key` on first access. */
+  get name(): string {
+    if (this.cachedName !== null) return this.cachedName;
+    if (!this.hasQuestion) return "";
+    const key = this.key;
+    const end = this.keyLen - 1;
+    let out = 0;
+    let pos = 0;
+    while (pos < end) {
+      const l = key[pos]!;
+      for (let i = pos + 1, e = pos + 1 + l; i < e; i++) out = putPresentation(key[i]!, out);
+      scratch[out++] = 0x2e;
+      pos += l + 1;
+    }
+    const name = out === 0 ? "." : scratch.toString("latin1", 0, out);
+    this.cachedName = name;
+    return name;
+  }
+
+  /** A plain, independent copy of the parsed query (safe to keep across later parses). */
+  snapshot(): Query {
+    const e = this.edns;
+    return {
+      id: this.id,
+      flags: this.flags,
+      hasQuestion: this.hasQuestion,
+      name: this.name,
+      plain: this.plain,
+      escaped: this.escaped,
+      decompressed: this.decompressed,
+      qtype: this.qtype,
+      qclass: this.qclass,
+      qEnd: this.qEnd,
+      edns: e === null ? null : { udpSize: e.udpSize, extRcode: e.extRcode, version: e.version, flags: e.flags },
+    };
+  }
+}
+
+/** Writes byte `b` of a label in presentation form at `scratch[out]`; returns the new offset. */
+function putPresentation(b: number, out: number): number {
+  switch (byteClass[b]) {
+    case 0:
+      scratch[out++] = b;
+      break;
+    case 1:
+      scratch[out++] = b | 0x20;
+      break;
+    case 2:
+      scratch[out++] = 0x5c;
+      scratch[out++] = b;
+      break;
+    default:
+      scratch[out++] = 0x5c;
+      scratch[out++] = 0x30 + ((b / 100) | 0);
+      scratch[out++] = 0x30 + (((b / 10) | 0) % 10);
+      scratch[out++] = 0x30 + (b % 10);
+  }
+  return out;
+}
+
 /**
  * Parses a query: header, first question, remaining sections (bounds-checked and skipped), OPT.
  * Mirrors miekg/dns v1.0.15 tolerance: a section whose count runs past the exact end of the message
  * is cut there; a partial record is an error; trailing bytes are ignored.
  */
 export function parseQuery(msg: Buffer): ParseResult {
+  const q = shared;
+  const status = parseQueryInto(msg, q);
+  if (status !== PARSE_OK) return { ok: false, reason: parseReason(status), id: q.id };
+  return { ok: true, query: q.snapshot() };
+}
+
+const shared = new QueryScratch();
+const ROOT_HASH = Math.imul(FNV_OFFSET, FNV_PRIME);
+
+/**
+ * `parseQuery` without allocating (except `decompressed`, for a compressed question name): fills
+ * `q` and returns PARSE_OK, or a failure status with `q.id` set (0 when shorter than 2 bytes).
+ */
+export function parseQueryInto(msg: Buffer, q: QueryScratch): ParseStatus {
   const len = msg.length;
-  if (len < HEADER_LEN) return { ok: false, reason: "short", id: len >= 2 ? msg.readUInt16BE(0) : 0 };
+  q.cachedName = null;
+  q.hasQuestion = false;
+  q.plain = true;
+  q.escaped = false;
+  q.star = false;
+  q.decompressed = null;
+  q.qtype = 0;
+  q.qclass = 0;
+  q.qEnd = HEADER_LEN;
+  q.edns = null;
+  q.keyLen = 1;
+  q.key[0] = 0;
+  q.keyHash = ROOT_HASH;
+  if (len < HEADER_LEN) {
+    q.id = len >= 2 ? (msg[0]! << 8) | msg[1]! : 0;
+    return PARSE_SHORT;
+  }
   const id = (msg[0]! << 8) | msg[1]!;
+  q.id = id;
   const flags = (msg[2]! << 8) | msg[3]!;
-  if (flags & FLAG_QR) return { ok: false, reason: "response", id };
+  q.flags = flags;
+  if (flags & FLAG_QR) return PARSE_RESPONSE;
   const qd = (msg[4]! << 8) | msg[5]!;
   const an = (msg[6]! << 8) | msg[7]!;
   const ns = (msg[8]! << 8) | msg[9]!;
   const ar = (msg[10]! << 8) | msg[11]!;
-  const bad: ParseResult = { ok: false, reason: "malformed", id };
 
   let off = HEADER_LEN;
-  let hasQuestion = false;
-  let name = "";
-  let plain = true;
-  let escaped = false;
-  let decompressed: Buffer | null = null;
-  let qtype = 0;
-  let qclass = 0;
-  let qEnd = HEADER_LEN;
   if (qd > 0 && off < len) {
-    // First question: build the key in one pass.
+    // First question: the lower-cased key and its hash in one pass.
+    const key = q.key;
+    let h = FNV_OFFSET;
+    let k = 0;
     let pos = off;
-    let out = 0;
     let wireLen = 0;
     let hops = 0;
     let end = -1;
+    let escaped = false;
+    let star = false;
     let labels: Buffer[] | null = null;
     for (;;) {
-      if (pos >= len) return bad;
+      if (pos >= len) return PARSE_MALFORMED;
       const l = msg[pos]!;
       if (l === 0) {
         wireLen += 1;
@@ -151,83 +309,74 @@ export function parseQuery(msg: Buffer): ParseResult {
       }
       const top = l & 0xc0;
       if (top === 0xc0) {
-        if (pos + 1 >= len) return bad;
-        if (++hops > MAX_POINTER_HOPS) return bad;
+        if (pos + 1 >= len) return PARSE_MALFORMED;
+        if (++hops > MAX_POINTER_HOPS) return PARSE_MALFORMED;
         if (end < 0) end = pos + 2;
         if (labels === null) labels = [msg.subarray(off, pos)];
         pos = ((l & 0x3f) << 8) | msg[pos + 1]!;
-        plain = false;
+        q.plain = false;
         continue;
       }
-      if (top !== 0) return bad;
-      if (pos + 1 + l > len) return bad;
+      if (top !== 0) return PARSE_MALFORMED;
+      if (pos + 1 + l > len) return PARSE_MALFORMED;
       wireLen += l + 1;
-      if (wireLen + 1 > MAX_NAME_WIRE) return bad;
+      if (wireLen + 1 > MAX_NAME_WIRE) return PARSE_MALFORMED;
       if (labels !== null) labels.push(msg.subarray(pos, pos + 1 + l));
+      key[k++] = l;
+      h = Math.imul(h ^ l, FNV_PRIME);
       for (let i = pos + 1, e = pos + 1 + l; i < e; i++) {
-        const b = msg[i]!;
-        switch (byteClass[b]) {
-          case 0:
-            scratch[out++] = b;
-            break;
-          case 1:
-            scratch[out++] = b | 0x20;
-            break;
-          case 2:
-            escaped = true;
-            scratch[out++] = 0x5c;
-            scratch[out++] = b;
-            break;
-          default:
-            escaped = true;
-            scratch[out++] = 0x5c;
-            scratch[out++] = 0x30 + ((b / 100) | 0);
-            scratch[out++] = 0x30 + (((b / 10) | 0) % 10);
-            scratch[out++] = 0x30 + (b % 10);
-        }
+        let b = msg[i]!;
+        const c = byteClass[b];
+        if (c === 1) b |= 0x20;
+        else if (c !== 0) escaped = true;
+        else if (b === STAR) star = true;
+        key[k++] = b;
+        h = Math.imul(h ^ b, FNV_PRIME);
       }
-      scratch[out++] = 0x2e;
       pos += l + 1;
     }
-    if (end + 4 > len) return bad;
-    if (escaped) plain = false;
-    name = out === 0 ? "." : scratch.toString("latin1", 0, out);
+    if (end + 4 > len) return PARSE_MALFORMED;
+    key[k++] = 0;
+    q.keyLen = k;
+    q.keyHash = Math.imul(h, FNV_PRIME);
+    q.escaped = escaped;
+    q.star = star;
+    if (escaped) q.plain = false;
     if (labels !== null) {
       labels.push(ROOT);
-      decompressed = Buffer.concat(labels);
+      q.decompressed = Buffer.concat(labels);
     }
-    qtype = (msg[end]! << 8) | msg[end + 1]!;
-    qclass = (msg[end + 2]! << 8) | msg[end + 3]!;
+    q.qtype = (msg[end]! << 8) | msg[end + 1]!;
+    q.qclass = (msg[end + 2]! << 8) | msg[end + 3]!;
     off = end + 4;
-    qEnd = off;
-    hasQuestion = true;
+    q.qEnd = off;
+    q.hasQuestion = true;
     for (let i = 1; i < qd; i++) {
       if (off === len) break;
       off = skipName(msg, off);
-      if (off < 0 || off + 4 > len) return bad;
+      if (off < 0 || off + 4 > len) return PARSE_MALFORMED;
       off += 4;
     }
   }
-  let edns: Edns | null = null;
   const rrs = an + ns + ar;
   for (let i = 0; i < rrs; i++) {
     if (off === len) break;
     off = skipName(msg, off);
-    if (off < 0 || off + 10 > len) return bad;
+    if (off < 0 || off + 10 > len) return PARSE_MALFORMED;
     const type = (msg[off]! << 8) | msg[off + 1]!;
     const rdlen = (msg[off + 8]! << 8) | msg[off + 9]!;
-    if (type === TYPE_OPT && edns === null && i >= an + ns) {
-      edns = {
-        udpSize: (msg[off + 2]! << 8) | msg[off + 3]!,
-        extRcode: msg[off + 4]!,
-        version: msg[off + 5]!,
-        flags: (msg[off + 6]! << 8) | msg[off + 7]!,
-      };
+    if (type === TYPE_OPT && q.edns === null && i >= an + ns) {
+      const e = q.ednsScratch;
+      e.udpSize = (msg[off + 2]! << 8) | msg[off + 3]!;
+      e.extRcode = msg[off + 4]!;
+      e.version = msg[off + 5]!;
+      e.flags = (msg[off + 6]! << 8) | msg[off + 7]!;
+      q.edns = e;
     }
     off += 10 + rdlen;
-    if (off > len) return bad;
+    if (off > len) return PARSE_MALFORMED;
   }
-  return { ok: true, query: { id, flags, hasQuestion, name, plain, escaped, decompressed, qtype, qclass, qEnd, edns } };
+  return PARSE_OK;
 }
 
 const ROOT = Buffer.from([0]);

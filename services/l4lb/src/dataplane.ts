@@ -9,6 +9,7 @@
  * they get no new connections, while connections already NAT-ed to them keep going (conntrack).
  * Backends of the other address family than the VIP's are ignored here.
  */
+import { isIPv4 } from "node:net";
 import { invalidArgument } from "@dcnet/core";
 import { formatIp, parseIp, type Family } from "./ip";
 import type { Protocol } from "./vip-key";
@@ -66,38 +67,67 @@ export const familyKey = (f: Family): "ipv4" | "ipv6" => (f === 4 ? "ipv4" : "ip
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
-function compareEndpoints(a: Endpoint & { v: bigint }, b: Endpoint & { v: bigint }): number {
+/** `v`: the address as a number (IPv4) or bigint (IPv6); one slotsOf call only ever compares one kind. */
+function compareEndpoints(a: Endpoint & { v: number | bigint }, b: Endpoint & { v: number | bigint }): number {
   return a.v < b.v ? -1 : a.v > b.v ? 1 : a.port - b.port;
+}
+
+/** A valid dotted quad as a number (no BigInt: slotsOf runs over every backend of a cold load). */
+function v4Number(s: string): number {
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + c - 48;
+  }
+  return n * 256 + octet;
+}
+
+/** The backend's address in `family` as canonical text and a sortable value, or undefined. */
+function endpointAddress(ip: string, family: Family): { text: string; v: number | bigint } | undefined {
+  if (family === 4) return isIPv4(ip) ? { text: ip, v: v4Number(ip) } : undefined;
+  const parsed = parseIp(ip);
+  return parsed?.family === 6 ? { text: formatIp(6, parsed.value), v: parsed.value } : undefined;
 }
 
 /** The slot layout of one VIP's backends (those of `family` with weight > 0). */
 export function slotsOf(backends: readonly DataplaneBackend[], family: Family): Endpoint[] {
-  const merged = new Map<string, Endpoint & { v: bigint; weight: number }>();
+  const all: (Endpoint & { v: number | bigint; weight: number })[] = [];
   for (const b of backends) {
-    const ip = parseIp(b.ip);
-    if (!ip || ip.family !== family || !(b.weight > 0) || !Number.isInteger(b.port) || b.port < 1 || b.port > 65535) continue;
-    const text = ip.family === 4 ? b.ip : formatIp(6, ip.value);
-    const k = `${text} ${b.port}`;
+    if (!(b.weight > 0) || !Number.isInteger(b.port) || b.port < 1 || b.port > 65535) continue;
     const w = Math.floor(b.weight);
-    const prev = merged.get(k);
-    if (prev) prev.weight = Math.max(prev.weight, w);
-    else if (w > 0) merged.set(k, { ip: text, port: b.port, v: ip.value, weight: w });
+    if (w <= 0) continue;
+    const ip = endpointAddress(b.ip, family);
+    if (ip) all.push({ ip: ip.text, port: b.port, v: ip.v, weight: w });
   }
-  const list = [...merged.values()].sort(compareEndpoints);
+  all.sort(compareEndpoints);
+  // The same address and port twice: one backend with the larger weight.
+  const list: typeof all = [];
+  for (const e of all) {
+    const last = list[list.length - 1];
+    if (last && last.v === e.v && last.port === e.port) last.weight = Math.max(last.weight, e.weight);
+    else list.push(e);
+  }
   if (list.length === 0) return [];
-  const g = list.reduce((acc, b) => gcd(acc, b.weight), 0);
-  let weights = list.map((b) => b.weight / g);
-  const total = weights.reduce((a, b) => a + b, 0);
-  if (total > MAX_SLOTS) weights = weights.map((w) => Math.max(1, Math.floor((w * MAX_SLOTS) / total)));
-  const left = [...weights];
+  let g = 0;
+  for (const b of list) g = gcd(g, b.weight);
+  const weights = list.map((b) => b.weight / g);
+  let total = 0;
+  for (const w of weights) total += w;
+  let most = 0;
+  for (let i = 0; i < weights.length; i++) {
+    if (total > MAX_SLOTS) weights[i] = Math.max(1, Math.floor((weights[i]! * MAX_SLOTS) / total));
+    most = Math.max(most, weights[i]!);
+  }
+  // Round r gives one slot to every backend with a weight above r, in address order (interleaved).
   const slots: Endpoint[] = [];
-  while (slots.length < MAX_SLOTS && left.some((w) => w > 0)) {
-    list.forEach((b, i) => {
-      if (left[i]! > 0 && slots.length < MAX_SLOTS) {
-        slots.push({ ip: b.ip, port: b.port });
-        left[i]!--;
-      }
-    });
+  for (let r = 0; r < most && slots.length < MAX_SLOTS; r++) {
+    for (let i = 0; i < list.length && slots.length < MAX_SLOTS; i++) {
+      if (weights[i]! > r) slots.push({ ip: list[i]!.ip, port: list[i]!.port });
+    }
   }
   return slots;
 }

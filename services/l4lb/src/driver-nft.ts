@@ -1,12 +1,16 @@
 /**
  * The nftables data plane driver (spec §4.3 without IPVS) on top of nft-render / nft-apply:
  *
- * - `apply(vips)`: compiles the table — incrementally: a VIP object seen before (or one whose
- *   backends are equal to the cached ones) reuses its slots, so a change costs what changed — and
- *   applies `renderDelta(kernel, next)` as ONE nft transaction. If that fails (the kernel is not
- *   what we think), the whole table is rebuilt with `renderFull` in one transaction (established
- *   connections keep their conntrack NAT). Local routes for VIP addresses (routes.ts): stale ones
- *   removed before the transaction, new ones added after, as upstream orders it.
+ * - `apply(vips)`: compiles the table — incrementally: the compiled table is kept and patched; a
+ *   VIP object seen before costs one Map lookup, a new one (unless its backends equal those of
+ *   the object it replaces) is compiled, and only the entries that changed are rendered — and
+ *   applies them as ONE nft transaction, through a long-lived `nft -i` session (nft-apply.ts). If
+ *   that fails (the kernel is not what we think), the whole table is rebuilt with `renderFull` in
+ *   one transaction (established connections keep their conntrack NAT). The first apply reads the
+ *   kernel back; when there is no table of ours yet it loads in stages (`renderStaged`: the bulk
+ *   parsed by several nft processes at once, the VIPs going live together at the end). Local routes
+ *   for VIP addresses (routes.ts): stale ones removed before the transaction, new ones added after,
+ *   as upstream orders it (alongside a cold load); untouched when no VIP address came or went.
  * - `reconcile()`: reads the table back (`nft -j list table`) and the routes, repairs any drift
  *   (delta when the read fits the model, full rebuild otherwise); resolves to the repairs made
  *   (VIP entries and dispatch chains that differed + routes added or removed). Run every
@@ -21,6 +25,7 @@
  * cache is keyed by them).
  */
 import { spawn } from "node:child_process";
+import * as os from "node:os";
 import { Code, DcnetError, counter, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
   dispatchChain,
@@ -36,8 +41,8 @@ import {
 } from "./dataplane";
 import type { DataplaneDriver } from "./driver";
 import { formatIp, parseIp, type Family } from "./ip";
-import { createNft, type Nft } from "./nft-apply";
-import { renderDelta, renderFull, type NftOptions } from "./nft-render";
+import { createNft, type Nft, type TableRead } from "./nft-apply";
+import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
 import { createLocalRoutes, type LocalRoutes } from "./routes";
 
 export interface NftDriverOptions extends NftOptions {
@@ -54,6 +59,8 @@ export interface NftDriverOptions extends NftOptions {
   routeProtocol?: number;
   /** Check (and try to set) the forwarding sysctls (default true). */
   checkSysctls?: boolean;
+  /** Apply changes through a long-lived `nft -i` session (default true; false: one `nft -f -` per change; nft-apply.ts). */
+  session?: boolean;
   /** Metrics: `l4lb_nft_duration_seconds`, `l4lb_routes_duration_seconds`, `l4lb_reconciled_{nft,routes}_total`. */
   registry?: Registry;
 }
@@ -111,11 +118,28 @@ async function checkSysctl(name: string, netns: string | undefined, why: string,
   return `${name} is 0 and cannot be set here (${done.err.trim() || "read-only /proc/sys"}): ${why}; set sysctl ${name}=1 for the node (compose: sysctls)`;
 }
 
+/** A delta: the entries that change, before and after (see cutOf). */
+interface Cut {
+  prev: DataplaneState;
+  next: DataplaneState;
+}
+
 interface Compiled {
+  vip: DataplaneVip;
   key: string;
   family: Family;
   entry: VipEntry;
   backends: readonly DataplaneBackend[];
+  /** How many times the last applied list holds this object. */
+  count: number;
+}
+
+/** One VIP entry (address/protocol/port) that an apply changes: before → after (undefined = absent). */
+interface EntryChange {
+  fk: "ipv4" | "ipv6";
+  key: string;
+  before: VipEntry | undefined;
+  after: VipEntry | undefined;
 }
 
 const sameBackends = (a: readonly DataplaneBackend[], b: readonly DataplaneBackend[]): boolean =>
@@ -212,6 +236,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
     ...(opts.nft !== undefined ? { nft: opts.nft } : {}),
     ...(opts.table !== undefined ? { table: opts.table } : {}),
+    session: opts.session ?? true,
   });
   const routes: LocalRoutes | undefined =
     opts.routes === false
@@ -238,12 +263,23 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   const reconciledNft = reg && counter(reg, "l4lb_reconciled_nft_total", "nft VIP entries and chains repaired by reconcile", []);
   const reconciledRoutes = reg && counter(reg, "l4lb_reconciled_routes_total", "VIP routes repaired by reconcile", []);
 
-  /** By object: the fast path for VIPs the caller did not rebuild. */
-  let byRef = new WeakMap<DataplaneVip, Compiled>();
-  /** By entry key: reuses slots when a rebuilt VIP has the same backends. */
-  let byKey = new Map<string, Compiled>();
-  let applied: DataplaneState | undefined;
-  let desired: DataplaneState = {};
+  // The compiled table, kept across applies and patched: an apply costs a walk over the list
+  // (one Map lookup per VIP) plus what changed — not a recompile, a copy or a diff of the table.
+  /** The VIP objects of the last compiled table (`count`: how many times each is in it). */
+  let live = new Map<DataplaneVip, Compiled>();
+  /** The last list applied (a copy), to compare the next one with by position. */
+  let prevList: readonly DataplaneVip[] = [];
+  /** Entry key → the live objects at that key (more than one: their backends are merged). */
+  const atKey = new Map<string, Compiled[]>();
+  /** What the kernel should hold; patched in place by each apply. */
+  const desired: { ipv4: FamilyState; ipv6: FamilyState } = {
+    ipv4: { vips: new Map(), slotChains: new Set() },
+    ipv6: { vips: new Map(), slotChains: new Set() },
+  };
+  const chainRefs = { ipv4: new Map<string, number>(), ipv6: new Map<string, number>() };
+  const addrRefs = new Map<string, number>();
+  /** The kernel holds `desired` (as of the last successful apply); false = read it back first. */
+  let inSync = false;
   let chain: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -257,71 +293,137 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     return p;
   };
 
+  /** `desired` as a DataplaneState (IPv6 only while it has VIPs, as `compile` gives it). */
+  const desiredState = (): DataplaneState =>
+    desired.ipv6.vips.size > 0 ? { ipv4: desired.ipv4, ipv6: desired.ipv6 } : { ipv4: desired.ipv4 };
+
   const compileOne = (v: DataplaneVip): Compiled => {
-    const hit = byRef.get(v);
-    if (hit) return hit;
     const ip = parseIp(v.ip);
     if (!ip) throw new DcnetError(Code.INVALID_ARGUMENT, `"${v.ip}" is not an IP address`, { field: "vip.ip" });
     if (!Number.isInteger(v.port) || v.port < 1 || v.port > 65535)
       throw new DcnetError(Code.INVALID_ARGUMENT, `${v.port} is not a port`, { field: "vip.port" });
     const text = ip.family === 4 ? v.ip : formatIp(6, ip.value);
     const key = vipEntryKey({ protocol: v.protocol, ip: text, port: v.port });
-    const cached = byKey.get(key);
-    const c: Compiled =
-      cached && sameBackends(cached.backends, v.backends)
-        ? { ...cached, backends: v.backends }
-        : {
-            key,
-            family: ip.family,
-            backends: v.backends,
-            entry: { protocol: v.protocol, ip: text, port: v.port, slots: slotsOf(v.backends, ip.family) },
-          };
-    byRef.set(v, c);
-    return c;
+    // A rebuilt object with the same backends as one at its key keeps that entry (no kernel change).
+    const same = atKey.get(key)?.find((c) => sameBackends(c.backends, v.backends));
+    const entry: VipEntry = same?.entry ?? { protocol: v.protocol, ip: text, port: v.port, slots: slotsOf(v.backends, ip.family) };
+    return { vip: v, key, family: ip.family, entry, backends: v.backends, count: 0 };
   };
 
-  /** The state of a whole table, reusing compiled VIPs. */
-  const compileAll = (vips: readonly DataplaneVip[]): DataplaneState => {
-    const fams: Record<"ipv4" | "ipv6", FamilyState> = {
-      ipv4: { vips: new Map(), slotChains: new Set() },
-      ipv6: { vips: new Map(), slotChains: new Set() },
+  /** The entry a key should have given the objects at it. */
+  const entryOf = (list: readonly Compiled[]): VipEntry | undefined => {
+    const first = list[0];
+    if (!first) return undefined;
+    if (list.length === 1) return first.entry;
+    // Two VIPs at one address/protocol/port (e.g. names that sanitise alike): their backends are merged.
+    return {
+      ...first.entry,
+      slots: slotsOf(
+        list.flatMap((c) => c.backends),
+        first.family,
+      ),
     };
-    const nextByKey = new Map<string, Compiled>();
-    const dup = new Map<string, DataplaneVip[]>();
-    for (const v of vips) {
-      const c = compileOne(v);
-      const fs = fams[familyKey(c.family)];
-      if (fs.vips.has(c.key)) {
-        // Two VIPs at one address/protocol/port (e.g. names that sanitise alike): their backends are merged.
-        const list = dup.get(c.key) ?? [vips.find((x) => byRef.get(x)?.key === c.key)!];
-        list.push(v);
-        dup.set(c.key, list);
-        continue;
-      }
-      fs.vips.set(c.key, c.entry);
-      nextByKey.set(c.key, c);
-    }
-    for (const [key, list] of dup) {
-      const first = nextByKey.get(key)!;
-      const backends = list.flatMap((v) => v.backends);
-      const entry: VipEntry = { ...first.entry, slots: slotsOf(backends, first.family) };
-      fams[familyKey(first.family)].vips.set(key, entry);
-    }
-    const state: DataplaneState = {};
-    for (const fk of ["ipv4", "ipv6"] as const) {
-      const fs = fams[fk];
-      if (fk === "ipv6" && fs.vips.size === 0) continue;
-      for (const e of fs.vips.values()) if (e.slots.length > 0) fs.slotChains.add(dispatchChain(e));
-      state[fk] = fs;
-    }
-    byKey = nextByKey;
-    return state;
   };
 
-  const addresses = (s: DataplaneState): string[] => {
-    const out: string[] = [];
-    for (const fk of ["ipv4", "ipv6"] as const) for (const e of s[fk]?.vips.values() ?? []) out.push(e.ip);
-    return [...new Set(out)];
+  const ref = (m: Map<string, number>, k: string, d: 1 | -1): boolean => {
+    const n = (m.get(k) ?? 0) + d;
+    if (n === 0) m.delete(k);
+    else m.set(k, n);
+    return d === 1 ? n === 1 : n === 0;
+  };
+
+  /**
+   * Patches `desired` to the table `vips` and returns what changed. Throws (INVALID_ARGUMENT)
+   * before changing anything when a VIP is invalid. The list is compared with the previous one by
+   * position: the common head and tail (same objects) are skipped with one pointer compare each,
+   * and only the objects in between are looked at — a VIP replaced, added or dropped anywhere in
+   * a list that keeps its order (as the service builds it) costs O(1) Map work. Any other change
+   * of order just makes that middle part longer; `count` keeps duplicates and moves exact.
+   */
+  const compileTable = (vips: readonly DataplaneVip[]): { changes: EntryChange[]; addedAddrs: string[]; removedAddrs: string[] } => {
+    const prev = prevList;
+    const m = prev.length;
+    const n = vips.length;
+    let head = 0;
+    while (head < m && head < n && prev[head] === vips[head]) head++;
+    let tail = 0;
+    while (tail < m - head && tail < n - head && prev[m - 1 - tail] === vips[n - 1 - tail]) tail++;
+    const fresh = new Map<DataplaneVip, Compiled>();
+    for (let i = head; i < n - tail; i++) {
+      const v = vips[i]!;
+      if (!live.has(v) && !fresh.has(v)) fresh.set(v, compileOne(v));
+    }
+    // Nothing can throw from here on.
+    prevList = vips.slice();
+    const touched = new Set<string>();
+    const families = new Map<string, "ipv4" | "ipv6">();
+    for (const [v, c] of fresh) {
+      live.set(v, c);
+      const list = atKey.get(c.key);
+      if (list) list.push(c);
+      else atKey.set(c.key, [c]);
+      touched.add(c.key);
+      families.set(c.key, familyKey(c.family));
+    }
+    for (let i = head; i < n - tail; i++) live.get(vips[i]!)!.count++;
+    for (let i = head; i < m - tail; i++) {
+      const v = prev[i]!;
+      const c = live.get(v)!;
+      if (--c.count > 0) continue;
+      live.delete(v);
+      const list = atKey.get(c.key)!.filter((x) => x !== c);
+      if (list.length > 0) atKey.set(c.key, list);
+      else atKey.delete(c.key);
+      touched.add(c.key);
+      families.set(c.key, familyKey(c.family));
+    }
+    const changes: EntryChange[] = [];
+    const addedAddrs: string[] = [];
+    const removedAddrs: string[] = [];
+    for (const key of touched) {
+      const fk = families.get(key)!;
+      const fs = desired[fk];
+      const before = fs.vips.get(key);
+      const after = entryOf(atKey.get(key) ?? []);
+      if (before === after) continue;
+      changes.push({ fk, key, before, after });
+      if (before) {
+        if (before.slots.length > 0 && ref(chainRefs[fk], dispatchChain(before), -1)) fs.slotChains.delete(dispatchChain(before));
+        if (!after && ref(addrRefs, before.ip, -1)) removedAddrs.push(before.ip);
+      }
+      if (after) {
+        if (after.slots.length > 0 && ref(chainRefs[fk], dispatchChain(after), 1)) fs.slotChains.add(dispatchChain(after));
+        if (!before && ref(addrRefs, after.ip, 1)) addedAddrs.push(after.ip);
+        fs.vips.set(key, after);
+      } else fs.vips.delete(key);
+    }
+    return { changes, addedAddrs, removedAddrs };
+  };
+
+  /**
+   * The delta of one apply as the two states renderDelta takes: only the changed entries, the
+   * dispatch chains before and after; a family whose table appears or goes is whole.
+   */
+  const cutOf = (changes: readonly EntryChange[], chainsBefore: Record<"ipv4" | "ipv6", Set<string>>, v6Before: boolean): Cut => {
+    const prev: DataplaneState = {};
+    const next: DataplaneState = {};
+    for (const fk of ["ipv4", "ipv6"] as const) {
+      const had = fk === "ipv4" || v6Before;
+      const has = fk === "ipv4" || desired.ipv6.vips.size > 0;
+      if (had && has) {
+        const p: FamilyState = { vips: new Map(), slotChains: chainsBefore[fk] };
+        const n: FamilyState = { vips: new Map(), slotChains: new Set(desired[fk].slotChains) };
+        for (const c of changes) {
+          if (c.fk !== fk) continue;
+          if (c.before) p.vips.set(c.key, c.before);
+          if (c.after) n.vips.set(c.key, c.after);
+        }
+        prev[fk] = p;
+        next[fk] = n;
+      } else if (has) next[fk] = desired[fk];
+      else if (had) prev[fk] = { vips: new Map(), slotChains: chainsBefore[fk] };
+    }
+    return { prev, next };
   };
 
   const transact = async (op: string, script: string): Promise<void> => {
@@ -334,21 +436,44 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     }
   };
 
-  /** Brings the kernel from whatever it holds to `next`; returns the differences repaired when reading back. */
-  type Cut = ReturnType<typeof touchedOnly>;
-  const converge = async (next: DataplaneState, readBack: boolean, cut?: Cut): Promise<number> => {
+  /**
+   * A cold load (no table of ours yet) in stages, so that nft parses the bulk on several CPUs: the
+   * tables with their chains and empty maps, then `parts` transactions at once, each with a share
+   * of the VIPs (their slots and their `vips` elements). Any failure: the whole table in one
+   * transaction.
+   */
+  const coldLoad = async (next: DataplaneState): Promise<void> => {
+    const slots = (next.ipv4 ? countSlots(next.ipv4) : 0) + (next.ipv6 ? countSlots(next.ipv6) : 0);
+    const parts = slots >= 20_000 ? Math.min(4, Math.max(1, os.availableParallelism())) : 1;
+    if (parts === 1) return transact("full", renderFull(next, nftOpts));
+    const end = nftSeconds?.startTimer({ op: "full" });
     try {
-      return await convergeOnce(next, readBack, cut);
+      const staged = renderStaged(next, parts, nftOpts);
+      await nft.apply(staged.tables);
+      await nft.applyConcurrently(staged.parts);
     } catch (err) {
-      applied = undefined; // unknown now: the next apply reads the kernel back
-      throw err;
+      log.warn({ err: (err as Error).message }, "staged nft load failed: loading the table in one transaction");
+      await nft.apply(renderFull(next, nftOpts));
+    } finally {
+      end?.();
     }
   };
 
-  const convergeOnce = async (next: DataplaneState, readBack: boolean, cut?: Cut): Promise<number> => {
+  /**
+   * Brings the kernel from whatever it holds to `next`; returns the differences repaired when
+   * reading back. `alongside` (route updates) runs concurrently with a cold load, else not at all.
+   */
+  const converge = async (
+    next: DataplaneState,
+    readBack: boolean,
+    cut?: Cut,
+    alongside?: () => Promise<void>,
+    readEarly?: Promise<TableRead>,
+  ): Promise<number> => {
+    inSync = false;
     let repaired = 0;
-    if (readBack || applied === undefined) {
-      const read = await nft.read();
+    if (readBack || cut === undefined) {
+      const read = await (readEarly ?? nft.read());
       if (read.problems.length > 0) {
         log.warn(
           { problems: read.problems.slice(0, 10), count: read.problems.length },
@@ -356,33 +481,32 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         );
         await transact("full", renderFull(next, nftOpts));
         repaired = Math.max(1, countDifferences(read.state, next));
+      } else if (!read.state.ipv4 && !read.state.ipv6 && !readBack) {
+        await Promise.all([coldLoad(next), alongside?.()]);
       } else {
         repaired = countDifferences(read.state, next);
         await transact(readBack ? "reconcile" : "delta", renderDelta(read.state, next, nftOpts));
       }
     } else {
       try {
-        const c = cut ?? touchedOnly(applied, next);
-        await transact("delta", renderDelta(c.prev, c.next, nftOpts));
+        await transact("delta", renderDelta(cut.prev, cut.next, nftOpts));
       } catch (err) {
         log.warn({ err: (err as Error).message }, "nft delta failed (the kernel differs from what we applied): rebuilding the table");
-        applied = undefined;
         await transact("full", renderFull(next, nftOpts));
       }
     }
-    applied = next;
+    inSync = true;
     return repaired;
   };
 
-  const syncRoutes = async (stage: "before" | "after", next: DataplaneState): Promise<void> => {
+  const syncRoutes = async (stage: "before" | "after"): Promise<void> => {
     if (!routes) return;
     const end = routeSeconds?.startTimer();
     try {
-      const want = new Set(addresses(next));
       if (stage === "before") {
         // Remove stale routes first (upstream order): keep every current one still wanted.
-        await routes.sync([...routes.installed()].filter((a) => want.has(a)));
-      } else await routes.sync(want);
+        await routes.sync([...routes.installed()].filter((a) => addrRefs.has(a)));
+      } else await routes.sync(addrRefs.keys());
     } finally {
       end?.();
     }
@@ -391,29 +515,41 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   const driver: NftDriver = {
     mode: "nft",
     warnings,
-    state: () => applied,
+    state: () => (inSync ? desiredState() : undefined),
     routes: () => routes?.installed() ?? new Set(),
     apply: (vips) =>
       serial(async () => {
         if (closed) throw new DcnetError(Code.FAILED_PRECONDITION, "the nft driver is closed");
-        const next = compileAll(vips);
-        desired = next;
+        const chainsBefore = { ipv4: new Set(desired.ipv4.slotChains), ipv6: new Set(desired.ipv6.slotChains) };
+        const v6Before = desired.ipv6.vips.size > 0;
+        // Out of sync (first apply, or a failure since): read the kernel back while compiling.
+        const readEarly = inSync ? undefined : nft.read();
+        readEarly?.catch(() => undefined);
+        const { changes, addedAddrs, removedAddrs } = compileTable(vips);
         requested = true;
-        // Routes follow VIP addresses: untouched when no VIP came or went.
-        const cut = applied && touchedOnly(applied, next);
-        const routesToo = !cut || !routesSynced || cut.keysChanged;
-        if (routesToo) await syncRoutes("before", next);
-        await converge(next, false, cut);
-        if (routesToo) {
-          routesSynced = false;
-          await syncRoutes("after", next);
-          routesSynced = true;
-        }
+        // Without a kernel in sync (first apply, or a failure since), converge reads it back.
+        const cut = inSync ? cutOf(changes, chainsBefore, v6Before) : undefined;
+        if (cut && changes.length === 0 && routesSynced) return;
+        if (changes.length > 0) inSync = false; // until converge has put them in the kernel
+        // Routes follow VIP addresses: untouched when no address came or went.
+        const allRoutes = !cut || !routesSynced;
+        const before = allRoutes || removedAddrs.length > 0;
+        const after = allRoutes || addedAddrs.length > 0;
+        if (before || after) routesSynced = false;
+        if (before) await syncRoutes("before");
+        let routed = false;
+        const routeAfter = async (): Promise<void> => {
+          await syncRoutes("after");
+          routed = true;
+        };
+        await converge(desiredState(), false, cut, after ? routeAfter : undefined, readEarly);
+        if (after && !routed) await routeAfter();
+        routesSynced = true;
       }),
     reconcile: () =>
       serial(async () => {
         if (closed || !requested) return 0; // nothing asked for yet: nothing to hold the kernel to
-        const nftRepairs = await converge(desired, true);
+        const nftRepairs = await converge(desiredState(), true);
         const routeRepairs = routes ? await routes.reconcile() : 0;
         if (nftRepairs > 0) reconciledNft?.inc(nftRepairs);
         if (routeRepairs > 0) reconciledRoutes?.inc(routeRepairs);
@@ -424,7 +560,9 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       clearInterval(timer);
       closed = true;
       await chain;
-      byRef = new WeakMap();
+      nft.close();
+      live = new Map();
+      prevList = [];
     },
   };
 

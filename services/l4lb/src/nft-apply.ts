@@ -1,10 +1,25 @@
 /**
- * Drives `nft`: applies a rendered script as one transaction (`nft -f -`, script on stdin) and
- * reads our table back (`nft -j list table …`) into the data plane model, for the periodic
- * reconcile: `renderDelta(read.state, desired)` when the read is consistent, `renderFull(desired)`
- * when it is not.
+ * Drives `nft`: applies a rendered script as one transaction and reads our table back
+ * (`nft -j list table …`) into the data plane model, for the periodic reconcile:
+ * `renderDelta(read.state, desired)` when the read is consistent, `renderFull(desired)` when it is not.
+ *
+ * A script is applied by `nft -f -` (script on stdin), or, with `session: true`, by a long-lived
+ * `nft -i` process: the script is written to a private file and the session is sent
+ * `include "<file>"` — one input line, so one transaction, as with `-f` — followed by a marker line
+ * that nft rejects as a syntax error; nft's stderr up to that error is the transaction's outcome.
+ * Why: a process per change costs more than the change. Starting nft (and forking a Node process
+ * with a large heap) takes a few ms, and closing nft's netlink socket after a transaction that
+ * deleted elements waits for an RCU grace period in the kernel (the deleted elements are freed
+ * then): ~10–20 ms here, paid by every `nft -f` that deletes an element, and not at all by a
+ * session that keeps its socket. The include file keeps long scripts off nft's line editor
+ * (libedit), which is slow with long lines. If the session does not answer its first marker, or
+ * dies, or times out, it is dropped and `nft -f -` is used (a broken session is restarted at most
+ * once a minute).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Code, DcnetError } from "@dcnet/core";
 import { dispatchChain, familyKey, vipEntryKey, type DataplaneState, type Endpoint, type FamilyState, type VipEntry } from "./dataplane";
 import { canonicalIp, type Family } from "./ip";
@@ -31,6 +46,8 @@ export interface NftRunnerOptions {
   timeoutMs?: number;
   /** Table name (default `dcnet_l4lb`). */
   table?: string;
+  /** Apply through a long-lived `nft -i` session (default false: one `nft -f -` per script). */
+  session?: boolean;
 }
 
 export interface TableRead {
@@ -42,10 +59,19 @@ export interface TableRead {
 export interface Nft {
   /** Applies a script atomically; rejects with an NftError carrying nft's message (it names the line). */
   apply(script: string): Promise<void>;
+  /**
+   * Applies each script as its own transaction, all at once (one `nft -f -` each: nft parses them on
+   * several CPUs; the kernel commits them one after the other). A function is rendered just before
+   * its nft starts, so rendering the next overlaps with nft reading the previous. Rejects when any
+   * failed, after all ended.
+   */
+  applyConcurrently(scripts: readonly (string | (() => string))[]): Promise<void>;
   /** `nft -j list table <family> <table>`, parsed; undefined when the table does not exist. */
   listTable(family: Family): Promise<FamilyState | undefined>;
   /** Both families, with problems found. */
   read(): Promise<TableRead>;
+  /** Ends the session, if any (apply still works afterwards, with `nft -f -`). */
+  close(): void;
 }
 
 function run(file: string, args: readonly string[], input: string, timeoutMs: number): Promise<string> {
@@ -64,6 +90,143 @@ function run(file: string, args: readonly string[], input: string, timeoutMs: nu
     child.stdin.on("error", () => undefined);
     child.stdin.end(input);
   });
+}
+
+/** A long-lived `nft -i`: see the file comment. Calls must not overlap (createNft serialises them). */
+interface Session {
+  /**
+   * Resolves to nft's error text when the transaction failed (nothing applied), undefined when it
+   * was applied; rejects when the session is broken.
+   */
+  run(script: string): Promise<string | undefined>;
+  close(): void;
+}
+
+const MARKER = "dcnet-nft-sync-";
+
+/** Session directories still there, removed when the process exits (one hook for all sessions). */
+const sessionDirs = new Set<string>();
+let exitHooked = false;
+function removeOnExit(dir: string): void {
+  sessionDirs.add(dir);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once("exit", () => {
+    for (const d of sessionDirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+}
+
+function startSession(argv: readonly string[], timeoutMs: number): Session | undefined {
+  let dir: string;
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-nft-"));
+  } catch {
+    return undefined;
+  }
+  const file = path.join(dir, "tx.nft");
+  // nft's include takes a quoted path (and treats glob characters specially).
+  if (!/^[A-Za-z0-9_./-]+$/.test(file)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  removeOnExit(dir);
+  const command = `${argv.join(" ")} -i`;
+  let child: ChildProcessWithoutNullStreams | undefined;
+  let buf = "";
+  let seq = 0;
+  let waiting: { marker: string; done: (out: string | undefined, broken?: Error) => void } | undefined;
+
+  const idle = (c: ChildProcessWithoutNullStreams, yes: boolean): void => {
+    // An idle session must not keep the process alive.
+    for (const h of [c, c.stdin, c.stdout, c.stderr] as { ref?: () => void; unref?: () => void }[]) (yes ? h.unref : h.ref)?.call(h);
+  };
+  const scan = (): void => {
+    if (!waiting) return;
+    const at = buf.indexOf(`\n${waiting.marker}\n`);
+    if (at < 0) return;
+    const end = buf.indexOf("\n", at + waiting.marker.length + 2); // the caret line under the marker
+    if (end < 0) return;
+    const before = buf.slice(0, at + 1);
+    buf = buf.slice(end + 1);
+    // Drop nft's "Error: syntax error…" line about the marker; what is left is the transaction's
+    // (nft reports a failed transaction with "Error:"; anything else there is a warning).
+    const out = before.slice(0, before.lastIndexOf("\n", before.length - 2) + 1);
+    waiting.done(/\bError:/.test(out) ? out : undefined);
+  };
+  const start = (): ChildProcessWithoutNullStreams => {
+    const c = spawn(argv[0]!, [...argv.slice(1), "-i"], { stdio: ["pipe", "pipe", "pipe"] });
+    buf = "";
+    c.stdout.on("data", () => undefined); // nothing is expected there; keep the pipe drained
+    c.stderr.setEncoding("utf8").on("data", (d: string) => {
+      buf += d;
+      scan();
+    });
+    c.stdin.on("error", () => undefined);
+    const gone = (why: string): void => {
+      if (child === c) child = undefined;
+      waiting?.done(undefined, new NftError(command, c.exitCode, `${why} ${buf}`.trim()));
+    };
+    c.on("error", (e) => gone(e.message));
+    c.on("close", (code, signal) => gone(`the nft session ended (${signal ?? `exit ${code}`})`));
+    idle(c, true);
+    return c;
+  };
+  const send = (c: ChildProcessWithoutNullStreams, line: string, limitMs = timeoutMs): Promise<string | undefined> =>
+    new Promise((resolve, reject) => {
+      const marker = `${MARKER}${++seq}`;
+      const timer = setTimeout(() => {
+        c.kill("SIGKILL");
+        w.done(undefined, new NftError(command, null, `no answer within ${limitMs} ms`));
+      }, limitMs);
+      const w = {
+        marker,
+        done: (out: string | undefined, broken?: Error): void => {
+          clearTimeout(timer);
+          if (waiting === w) waiting = undefined;
+          if (child === c) idle(c, true);
+          if (broken) reject(broken);
+          else resolve(out);
+        },
+      };
+      waiting = w;
+      idle(c, false);
+      c.stdin.write(`${line}\n${marker}\n`);
+    });
+
+  /** Starts nft and sends a marker alone: proves that this nft answers the way the session expects. */
+  const open = (): { c: ChildProcessWithoutNullStreams; ready: Promise<void> } => {
+    const c = (child = start());
+    const ready = send(c, "", Math.min(timeoutMs, 3000)).then(
+      (out) => {
+        if (out === undefined) return;
+        c.kill("SIGKILL");
+        throw new NftError(command, null, `unexpected answer: ${out}`);
+      },
+      (err: unknown) => {
+        c.kill("SIGKILL");
+        throw err;
+      },
+    );
+    ready.catch(() => undefined);
+    return { c, ready };
+  };
+  // Started at once, so that nft's start overlaps with whatever the caller does before its first script.
+  let opened = open();
+
+  return {
+    async run(script) {
+      if (!child || opened.c !== child) opened = open();
+      await opened.ready;
+      fs.writeFileSync(file, script);
+      return send(opened.c, `include "${file}"`);
+    },
+    close() {
+      child?.stdin.end();
+      child = undefined;
+      sessionDirs.delete(dir);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export function createNft(options: NftRunnerOptions = {}): Nft {
@@ -86,9 +249,51 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
     return parseTable(family, JSON.parse(out) as unknown, problems);
   };
 
+  const argv = options.netns === undefined ? [nft] : ["ip", "netns", "exec", options.netns, nft];
+  // Started now: nft starting overlaps with what the caller does before its first script.
+  let session: Session | undefined = options.session ? startSession(argv, timeoutMs) : undefined;
+  let sessionBrokenAt = Number.NEGATIVE_INFINITY;
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = queue.then(fn);
+    queue = p.catch(() => undefined);
+    return p;
+  };
+  const viaSession = async (script: string): Promise<void> => {
+    if (!session && options.session && Date.now() - sessionBrokenAt > 60_000) session = startSession(argv, timeoutMs);
+    if (!session) return void (await exec(["-f", "-"], script));
+    let failed: string | undefined;
+    try {
+      failed = await session.run(script);
+    } catch {
+      // The session is broken (not nft refusing the script): drop it, and this script goes through nft -f.
+      session.close();
+      session = undefined;
+      sessionBrokenAt = Date.now();
+      return void (await exec(["-f", "-"], script));
+    }
+    if (failed !== undefined) throw new NftError(`${argv.join(" ")} -i (include)`, 1, failed);
+  };
+
   return {
-    apply: async (script) => {
-      if (script.trim() !== "") await exec(["-f", "-"], script);
+    apply: (script) =>
+      serial(async () => {
+        if (script.trim() !== "") await viaSession(script);
+      }),
+    applyConcurrently: async (scripts) => {
+      const running: Promise<string>[] = [];
+      for (const s of scripts) {
+        const text = typeof s === "function" ? s() : s;
+        if (text.trim() !== "") running.push(exec(["-f", "-"], text));
+        await new Promise((r) => setImmediate(r)); // let that nft start before rendering the next
+      }
+      const results = await Promise.allSettled(running);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    },
+    close: () => {
+      session?.close();
+      session = undefined;
     },
     listTable: (family) => list(family, []),
     read: async () => {

@@ -110,8 +110,14 @@ function elements(verb: "add" | "delete", f: Family, c: Ctx, map: string, items:
   return out;
 }
 
-/** Creates one family's table from scratch (deleting whatever table of that name was there). */
-function familyScript(f: Family, fs: FamilyState, c: Ctx): string[] {
+const dropTable = (f: Family, c: Ctx): string[] => [`table ${nftFamily(f)} ${c.table} {}`, `delete table ${nftFamily(f)} ${c.table}`];
+
+const toState = (x: readonly DataplaneVip[] | DataplaneState): DataplaneState => (Array.isArray(x) ? compile(x) : (x as DataplaneState));
+
+const script = (lines: string[]): string => (lines.length === 0 ? "" : lines.join("\n") + "\n");
+
+/** The table with its maps and chains, no elements (deleting whatever table of that name was there). */
+function familyTable(f: Family, fs: FamilyState, c: Ctx): string[] {
   const fam = nftFamily(f);
   const addrType = f === 4 ? "ipv4_addr" : "ipv6_addr";
   const dispatch = `${fam} daddr . meta l4proto . th dport vmap @vips`;
@@ -131,28 +137,106 @@ function familyScript(f: Family, fs: FamilyState, c: Ctx): string[] {
   ];
   for (const name of sortedChains(fs.slotChains)) lines.push(`  chain ${name} { ${slotChainRules(f, name, c).join("; ")}; }`);
   lines.push("}");
-  const vips = [...fs.vips.values()];
-  for (const p of ["tcp", "udp"] as const) {
-    const slots = vips.filter((v) => v.protocol === p).flatMap((v) => v.slots.map((_, i) => slotElem(f, v, i)));
-    lines.push(...elements("add", f, c, backendMap(p), slots));
-  }
-  lines.push(
-    ...elements(
-      "add",
-      f,
-      c,
-      "vips",
-      vips.map((v) => `${vipElem(f, v)} : goto ${dispatchChain(v)}`),
-    ),
-  );
   return lines;
 }
 
-const dropTable = (f: Family, c: Ctx): string[] => [`table ${nftFamily(f)} ${c.table} {}`, `delete table ${nftFamily(f)} ${c.table}`];
+/** Every slot element of one protocol's backend map (`slotElem` of each slot, built with less copying). */
+function slotElems(f: Family, vips: Iterable<VipEntry>, p: Protocol): string[] {
+  const out: string[] = [];
+  for (const v of vips) {
+    if (v.protocol !== p || v.slots.length === 0) continue;
+    const head = `${addr(f, v.ip)} . ${v.port} . `;
+    for (let i = 0; i < v.slots.length; i++) {
+      const e = v.slots[i]!;
+      out.push(`${head}${i} : ${addr(f, e.ip)} . ${e.port}`);
+    }
+  }
+  return out;
+}
 
-const toState = (x: readonly DataplaneVip[] | DataplaneState): DataplaneState => (Array.isArray(x) ? compile(x) : (x as DataplaneState));
+const vipElems = (f: Family, vips: Iterable<VipEntry>): string[] => {
+  const out: string[] = [];
+  for (const v of vips) out.push(`${vipElem(f, v)} : goto ${dispatchChain(v)}`);
+  return out;
+};
 
-const script = (lines: string[]): string => (lines.length === 0 ? "" : lines.join("\n") + "\n");
+/** Creates one family's table from scratch (deleting whatever table of that name was there). */
+function familyScript(f: Family, fs: FamilyState, c: Ctx): string[] {
+  const lines = familyTable(f, fs, c);
+  for (const p of ["tcp", "udp"] as const) lines.push(...elements("add", f, c, backendMap(p), slotElems(f, fs.vips.values(), p)));
+  lines.push(...elements("add", f, c, "vips", vipElems(f, fs.vips.values())));
+  return lines;
+}
+
+/** Backend slots in a state (both protocols). */
+export function countSlots(fs: FamilyState): number {
+  let n = 0;
+  for (const v of fs.vips.values()) n += v.slots.length;
+  return n;
+}
+
+/** A cold load in stages (see {@link renderStaged}). */
+export interface StagedLoad {
+  /** The tables with their chains and empty maps (and any table of ours of an absent family deleted). */
+  tables: string;
+  /**
+   * Up to `parts` transactions of about equal size, rendered when called: each holds a share of
+   * the VIPs, their backend slots and then their `vips` elements (so each VIP goes live whole).
+   */
+  parts: (() => string)[];
+}
+
+/**
+ * The same table as {@link renderFull} as several transactions, for loading a table that does not
+ * exist yet: nft's parsing is most of the time of a big load, and the parts can be parsed by
+ * several nft processes at once. A VIP's `vips` element is in the same transaction as its slots,
+ * so no packet ever sees a VIP without its backends.
+ */
+export function renderStaged(state: DataplaneState, parts: number, options: NftOptions = {}): StagedLoad {
+  const c = ctx(options);
+  const tables: string[] = [];
+  let total = 0;
+  for (const f of FAMILIES) {
+    const fs = state[familyKey(f)];
+    if (!fs) {
+      tables.push(...dropTable(f, c));
+      continue;
+    }
+    tables.push(...familyTable(f, fs, c));
+    for (const v of fs.vips.values()) total += v.slots.length + 1;
+  }
+  // Split the VIPs (in order) into `parts` runs of about total / parts elements (slots + the VIP).
+  const per = Math.max(1, Math.ceil(total / Math.max(1, Math.floor(parts))));
+  let room = per;
+  let cur: { f: Family; vips: VipEntry[] }[] = [];
+  const split: { f: Family; vips: VipEntry[] }[][] = [];
+  for (const f of FAMILIES) {
+    const fs = state[familyKey(f)];
+    if (!fs) continue;
+    let run: VipEntry[] = [];
+    cur.push({ f, vips: run });
+    for (const v of fs.vips.values()) {
+      run.push(v);
+      room -= v.slots.length + 1;
+      if (room <= 0) {
+        split.push(cur);
+        run = [];
+        cur = [{ f, vips: run }];
+        room = per;
+      }
+    }
+  }
+  if (cur.some((g) => g.vips.length > 0)) split.push(cur);
+  const render = (part: { f: Family; vips: VipEntry[] }[]) => (): string => {
+    const lines: string[] = [];
+    for (const { f, vips } of part) {
+      for (const p of ["tcp", "udp"] as const) lines.push(...elements("add", f, c, backendMap(p), slotElems(f, vips, p)));
+      lines.push(...elements("add", f, c, "vips", vipElems(f, vips)));
+    }
+    return script(lines);
+  };
+  return { tables: script(tables), parts: split.map(render) };
+}
 
 /**
  * The whole data plane in one transaction: each family's table deleted and rebuilt (an IPv6

@@ -142,8 +142,11 @@ describe("userspace proxy: TCP", function () {
     assert.equal(s.failed, 0);
   });
 
-  it("a backend that does not answer: the dial times out and falls over", async () => {
-    const hole = await blackhole();
+  it("a backend that does not answer: the dial times out and falls over", async function () {
+    const hole = await blackhole().catch((err: unknown) => {
+      console.warn(`    skipped: no unanswering backend (${String(err)})`);
+      this.skip();
+    });
     try {
       await driver.apply([
         {

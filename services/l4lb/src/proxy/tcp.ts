@@ -8,8 +8,8 @@
  * read them (no copies), a full write buffer pauses the other side until `drain` (backpressure),
  * and an `end` is passed on as `end()` (half-close; both sockets have `allowHalfOpen`). An error
  * on either side resets the other. The connect timeout is a sweep over the sockets still dialing,
- * not a timer per connection. Accepted sockets are paused until their backend answers, so
- * early client bytes wait in the kernel, not in our memory.
+ * not a timer per connection. Bytes a client sends before its backend answers wait in the
+ * socket's read buffer (Node stops reading at its high-water mark, 16 KiB).
  */
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
@@ -36,6 +36,8 @@ export interface TcpStats {
   failed: number;
   /** Client connections open now. */
   active: number;
+  /** Errors on listening sockets (accept failures such as EMFILE; logged at most every 10 s per VIP). */
+  acceptErrors: number;
 }
 
 const CONN = Symbol("l4lb.conn");
@@ -78,11 +80,20 @@ function onClientDrain(this: Sock): void {
 function onUpstreamDrain(this: Sock): void {
   connOf(this).client.resume();
 }
+/**
+ * Passes a FIN on to `peer`: `end()` (shutdown), or a plain close when the peer has sent its own
+ * FIN already and has nothing left to write — the usual last step of a connection, one syscall
+ * (and one FIN-to-a-closed-socket round) less.
+ */
+function passEnd(peer: Sock): void {
+  if (peer.readableEnded && peer.writableLength === 0) peer.destroy();
+  else peer.end();
+}
 function onClientEnd(this: Sock): void {
-  connOf(this).upstream!.end();
+  passEnd(connOf(this).upstream!);
 }
 function onUpstreamEnd(this: Sock): void {
-  connOf(this).client.end();
+  passEnd(connOf(this).client);
 }
 function onClientError(this: Sock): void {
   abort(connOf(this).upstream);
@@ -157,7 +168,7 @@ function dial(c: Conn, ep: Endpoint): void {
 
 /** Connections and counters shared by all TCP listeners of one driver. */
 export class TcpProxy {
-  readonly stats: TcpStats = { accepted: 0, rejected: 0, connectFailures: 0, failovers: 0, failed: 0, active: 0 };
+  readonly stats: TcpStats = { accepted: 0, rejected: 0, connectFailures: 0, failovers: 0, failed: 0, active: 0, acceptErrors: 0 };
   /** Every proxied socket (client and backend side) still open. */
   readonly sockets = new Set<net.Socket>();
   /** Backend sockets still connecting (a sweep enforces the connect timeout: no timer per connection). */
@@ -209,7 +220,7 @@ export class TcpProxy {
 
   /** A listening server for `target` on host:port; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL…). */
   async listen(host: string, port: number, target: Target): Promise<net.Server> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.accept(target, s));
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.accept(target, s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port, backlog: 1024, exclusive: true }, () => {
@@ -218,9 +229,13 @@ export class TcpProxy {
       });
     });
     // After listening, errors are accept failures (EMFILE…): the server keeps listening.
-    server.on("error", (err: NodeJS.ErrnoException) =>
-      this.logger.warn({ vip: target.name, err: err.code ?? err.message }, "tcp listener error"),
-    );
+    let lastWarn = 0;
+    server.on("error", (err: NodeJS.ErrnoException) => {
+      this.stats.acceptErrors++;
+      if (Date.now() - lastWarn < 10_000) return;
+      lastWarn = Date.now();
+      this.logger.warn({ vip: target.name, err: err.code ?? err.message, total: this.stats.acceptErrors }, "tcp listener error");
+    });
     return server;
   }
 

@@ -173,6 +173,7 @@ export async function blackhole(): Promise<{ port: number; close(): void }> {
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`python3 exited (${code})`)));
   });
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {

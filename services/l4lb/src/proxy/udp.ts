@@ -32,6 +32,8 @@ export interface UdpStats {
   droppedQueueFull: number;
   /** Session socket errors (a refusing backend ends its sessions). */
   sessionErrors: number;
+  /** Errors on VIP sockets (failed sends back to clients; logged at most every 10 s per VIP). */
+  vipSocketErrors: number;
 }
 
 /** dgram resolves every destination; ours are IP literals, so answer at once (no extra tick per packet). */
@@ -200,6 +202,7 @@ export class UdpProxy {
     droppedSessionLimit: 0,
     droppedQueueFull: 0,
     sessionErrors: 0,
+    vipSocketErrors: 0,
   };
   readonly listeners = new Set<UdpListener>();
   private readonly sweep: NodeJS.Timeout;
@@ -234,9 +237,13 @@ export class UdpProxy {
     const l = new UdpListener(this, target, socket);
     this.listeners.add(l);
     socket.on("message", (msg, rinfo) => l.onMessage(msg, rinfo));
-    socket.on("error", (err: NodeJS.ErrnoException) =>
-      this.logger.warn({ vip: target.name, err: err.code ?? err.message }, "udp listener error"),
-    );
+    let lastWarn = 0;
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      this.stats.vipSocketErrors++;
+      if (Date.now() - lastWarn < 10_000) return;
+      lastWarn = Date.now();
+      this.logger.warn({ vip: target.name, err: err.code ?? err.message, total: this.stats.vipSocketErrors }, "udp listener error");
+    });
     socket.on("close", () => {
       if (l.alive) l.close();
     });

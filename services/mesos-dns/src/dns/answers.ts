@@ -9,11 +9,15 @@
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { MesosDnsConfig, RecordSet } from "../model";
-import {
+import * as dnsLib from "@dcnet/dns";
+import type { Query, QueryScratch } from "@dcnet/dns";
+
+// Bound once at load: every use of a name imported from @dcnet/dns goes through the getter its
+// `export *` re-export compiles to (one shared, megamorphic getter: ~20% of the query path).
+const {
   fitSections,
   ipv4Bytes,
   ipv6Bytes,
-  type Query,
   CLASS_IN,
   FLAG_AA,
   FLAG_CD,
@@ -33,10 +37,12 @@ import {
   TYPE_SRV,
   Writer,
   nameToWire,
+  plainKey,
   qnameWire,
   questionLength,
+  wireKeyHash,
   writeQuestion,
-} from "@dcnet/dns";
+} = dnsLib;
 
 export { ipv6Bytes };
 
@@ -97,22 +103,17 @@ interface Entry {
   /** Answer records with owner = pointer to the question (16 bytes each for A, 28 for AAAA). */
   aRRs: Buffer | null;
   aaaaRRs: Buffer | null;
-  /** Persistent permutation scratch for the partial Fisher–Yates shuffle. */
-  perm: Uint32Array;
   srvVariants: Sections[] | null;
   /** ANY is rare: built on first use, then kept with the set. */
   anyVariants: Sections[] | null | undefined;
   next: number;
 }
 
-export interface Reply {
-  buf: Buffer;
-  rcode: number;
-  truncated: boolean;
-}
-
 /** Permutations precomputed per SRV/ANY answer. */
 export const MAX_VARIANTS = 16;
+
+/** Int32s per slot of the fast table. */
+const SLOT = 8;
 
 export class AnswerSet {
   readonly serial: number;
@@ -134,11 +135,28 @@ export class AnswerSet {
   private readonly baseFlags: number;
   /** Values skipped so far because they cannot be served (not an IP, target label > 63 bytes…). */
   skipped = 0;
+  /** Rcode of the last reply built by respond()/respondFast() (read right after the call). */
+  rcode = RCODE_NOERROR;
+  /** Whether the last reply built by respond()/respondFast() was cut to fit. */
+  truncated = false;
+
+  /**
+   * Built entries by lower-cased wire name, laid out for few cache misses per query: the query path
+   * finds a name from the bytes parseQueryInto leaves in a QueryScratch (no string), reading one slot
+   * of `table` (open addressing, linear probing, SLOT ints per slot: entry index + 1 (0 = empty),
+   * key hash, offset in `data`, key length, A count, AAAA count) and one run of `data`: the key,
+   * then its A records (16 bytes each), then its AAAA records (28 bytes each).
+   */
+  private readonly table: Int32Array;
+  private data: Uint8Array;
+  private dataLen = 0;
+  private readonly fastEntries: Entry[] = [];
 
   private constructor(
     private readonly set: RecordSet,
     serial: number,
     private readonly zone: ZoneSettings,
+    private readonly fastFilter: ((name: string) => boolean) | undefined,
   ) {
     this.serial = serial >>> 0;
     this.baseFlags = FLAG_QR | FLAG_AA | (zone.recurseOn ? FLAG_RA : 0);
@@ -158,6 +176,10 @@ export class AnswerSet {
     const d = zone.domain;
     this.dotted = "." + d;
     this.size = new Set([...set.a.keys(), ...set.aaaa.keys(), ...set.srv.keys()]).size;
+    let cap = 16;
+    while (cap < this.size * 2) cap *= 2;
+    this.table = new Int32Array(cap * SLOT);
+    this.data = new Uint8Array(Math.max(1024, this.size * 48));
   }
 
   /**
@@ -174,7 +196,58 @@ export class AnswerSet {
     if (!(name.endsWith(this.dotted) || name === this.zone.domain)) return undefined;
     const built = this.make(name, av ?? [], aaaav ?? [], sv ?? []);
     this.names.set(name, built);
+    const key = plainKey(name);
+    if (key !== null && (this.fastFilter === undefined || this.fastFilter(name))) this.index(key, built);
     return built;
+  }
+
+  private index(key: Uint8Array, e: Entry): void {
+    const a = e.aRRs;
+    const aaaa = e.aaaaRRs;
+    const off = this.dataLen;
+    const need = off + key.length + (a ? a.length : 0) + (aaaa ? aaaa.length : 0);
+    if (need > this.data.length) {
+      const next = new Uint8Array(Math.max(need, this.data.length * 2));
+      next.set(this.data.subarray(0, off));
+      this.data = next;
+    }
+    this.data.set(key, off);
+    if (a) this.data.set(a, off + key.length);
+    if (aaaa) this.data.set(aaaa, off + key.length + (a ? a.length : 0));
+    this.dataLen = need;
+    this.fastEntries.push(e);
+    const t = this.table;
+    const mask = t.length / SLOT - 1;
+    const h = wireKeyHash(key, key.length);
+    let i = (h & mask) * SLOT;
+    while (t[i] !== 0) i = (i + SLOT) & (t.length - 1);
+    t[i] = this.fastEntries.length;
+    t[i + 1] = h;
+    t[i + 2] = off;
+    t[i + 3] = key.length;
+    t[i + 4] = a ? a.length / 16 : 0;
+    t[i + 5] = aaaa ? aaaa.length / 28 : 0;
+  }
+
+  /** The slot (offset into `table`) of the built entry whose lower-cased wire name is `q.key`, or -1. */
+  private slotOf(q: QueryScratch): number {
+    const t = this.table;
+    const d = this.data;
+    const h = q.keyHash;
+    const key = q.key;
+    const len = q.keyLen;
+    const mask = t.length / SLOT - 1;
+    let i = (h & mask) * SLOT;
+    for (;;) {
+      if (t[i] === 0) return -1;
+      if (t[i + 1] === h && t[i + 3] === len) {
+        const off = t[i + 2]!;
+        let j = 0;
+        while (j < len && d[off + j] === key[j]) j++;
+        if (j === len) return i;
+      }
+      i = (i + SLOT) & (t.length - 1);
+    }
   }
 
   private make(name: string, av: readonly string[], aaaav: readonly string[], sv: readonly string[]): Entry {
@@ -186,7 +259,6 @@ export class AnswerSet {
       srv: [],
       aRRs: null,
       aaaaRRs: null,
-      perm: EMPTY_PERM,
       srvVariants: null,
       anyVariants: undefined,
       next: 0,
@@ -206,8 +278,6 @@ export class AnswerSet {
     this.skipped += av.length + aaaav.length + sv.length - e.a.length - e.aaaa.length - e.srv.length;
     if (e.a.length > 0) e.aRRs = Buffer.concat(e.a.map((ip) => fixedRR(TYPE_A, zone.ttl, ip)));
     if (e.aaaa.length > 0) e.aaaaRRs = Buffer.concat(e.aaaa.map((ip) => fixedRR(TYPE_AAAA, zone.ttl, ip)));
-    const n = Math.max(e.a.length, e.aaaa.length);
-    if (n > 1) e.perm = identity(n);
     if (e.srv.length > 0) e.srvVariants = this.variants(e.srv.length, (order) => this.build(owner, owner, TYPE_SRV, e, order));
     return e;
   }
@@ -226,9 +296,12 @@ export class AnswerSet {
     return false;
   }
 
-  /** Builds the answers for a record set; `serial` goes into every SOA. */
-  static build(set: RecordSet, serial: number, zone: ZoneSettings): AnswerSet {
-    return new AnswerSet(set, serial, zone);
+  /**
+   * Builds the answers for a record set; `serial` goes into every SOA. `fastFilter`: names that
+   * respondFast() may answer (default all); the server excludes names its router sends elsewhere.
+   */
+  static build(set: RecordSet, serial: number, zone: ZoneSettings, fastFilter?: (name: string) => boolean): AnswerSet {
+    return new AnswerSet(set, serial, zone, fastFilter);
   }
 
   /** Whether the set has records (any type) under this lower-cased absolute name. */
@@ -237,10 +310,32 @@ export class AnswerSet {
   }
 
   /**
-   * Answers a query routed to the Mesos zone. `limit` is the size limit for the transport; `opt` an
-   * OPT record to append (EDNS0 reply) or null.
+   * The hot path: answers `q` when its name is a built entry that `fastFilter` lets through, is not
+   * escaped and has no `*` (plain A/AAAA records straight from the entry); null when the caller must
+   * route the query and use respond(). `q.qtype` must not be DS (DS is always forwarded). Sets
+   * `rcode` and `truncated`.
    */
-  respond(msg: Buffer, q: Query, limit: number, opt: Buffer | null): Reply {
+  respondFast(msg: Buffer, q: QueryScratch, limit: number, opt: Buffer | null): Buffer | null {
+    if (q.escaped || q.star) return null;
+    const s = this.slotOf(q);
+    if (s < 0) return null;
+    const t = this.table;
+    const flags = this.baseFlags | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
+    const qt = q.qtype;
+    const nA = t[s + 4]!;
+    if (qt === TYPE_A && nA > 0) return this.emitFixed(msg, q, flags, this.data, t[s + 2]! + t[s + 3]!, nA, 16, limit, opt);
+    const nAAAA = t[s + 5]!;
+    if (qt === TYPE_AAAA && nAAAA > 0) {
+      return this.emitFixed(msg, q, flags, this.data, t[s + 2]! + t[s + 3]! + nA * 16, nAAAA, 28, limit, opt);
+    }
+    return this.answer(msg, q, q.name, true, this.fastEntries[t[s]! - 1], flags, limit, opt);
+  }
+
+  /**
+   * Answers a query routed to the Mesos zone. `limit` is the size limit for the transport; `opt` an
+   * OPT record to append (EDNS0 reply) or null. Sets `rcode` and `truncated`.
+   */
+  respond(msg: Buffer, q: Query, limit: number, opt: Buffer | null): Buffer {
     let key = q.name;
     let direct = !q.escaped;
     if (key.includes(".*")) {
@@ -249,14 +344,27 @@ export class AnswerSet {
     }
     const e = this.entry(key);
     const flags = this.baseFlags | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
+    return this.answer(msg, q, key, direct, e, flags, limit, opt);
+  }
+
+  private answer(
+    msg: Buffer,
+    q: Query,
+    key: string,
+    direct: boolean,
+    e: Entry | undefined,
+    flags: number,
+    limit: number,
+    opt: Buffer | null,
+  ): Buffer {
     const qt = q.qtype;
     if (e !== undefined) {
       if (qt === TYPE_A && e.aRRs !== null) {
-        if (direct) return this.emitFixed(msg, q, flags, e.aRRs, 16, e, limit, opt);
+        if (direct) return this.emitFixed(msg, q, flags, e.aRRs, 0, e.aRRs.length / 16, 16, limit, opt);
         return this.emit(msg, q, flags, RCODE_NOERROR, this.slow(msg, q, key, TYPE_A, e), limit, opt);
       }
       if (qt === TYPE_AAAA && e.aaaaRRs !== null) {
-        if (direct) return this.emitFixed(msg, q, flags, e.aaaaRRs, 28, e, limit, opt);
+        if (direct) return this.emitFixed(msg, q, flags, e.aaaaRRs, 0, e.aaaaRRs.length / 28, 28, limit, opt);
         return this.emit(msg, q, flags, RCODE_NOERROR, this.slow(msg, q, key, TYPE_AAAA, e), limit, opt);
       }
       if (qt === TYPE_SRV && e.srvVariants !== null) {
@@ -289,11 +397,25 @@ export class AnswerSet {
     return this.emit(msg, q, flags, rcode, qt === TYPE_ANY ? this.anyMiss : this.soaOnly, limit, opt);
   }
 
-  /** A/AAAA: copy a random subset/permutation of fixed-size records that fits. */
-  private emitFixed(msg: Buffer, q: Query, flags: number, rrs: Buffer, size: number, e: Entry, limit: number, opt: Buffer | null): Reply {
-    const head = HEADER_LEN + questionLength(q);
+  /**
+   * A/AAAA: a random subset/permutation of the `n` fixed-size records at `src[srcOff…]` that fits
+   * (a partial Fisher–Yates: the first k positions are a uniformly random ordered k-subset). Small
+   * copies are byte loops (Buffer#copy costs more than copying 16–60 bytes).
+   */
+  private emitFixed(
+    msg: Buffer,
+    q: Query,
+    flags: number,
+    src: Uint8Array,
+    srcOff: number,
+    n: number,
+    size: number,
+    limit: number,
+    opt: Buffer | null,
+  ): Buffer {
+    const direct = q.decompressed === null;
+    const head = direct ? q.qEnd : HEADER_LEN + questionLength(q);
     const optLen = opt ? opt.length : 0;
-    const n = rrs.length / size;
     let k = n;
     let truncated = false;
     if (head + n * size + optLen > limit) {
@@ -302,27 +424,29 @@ export class AnswerSet {
     }
     const out = Buffer.allocUnsafe(head + k * size + optLen);
     this.header(out, q.id, flags, RCODE_NOERROR, truncated, k, 0, opt ? 1 : 0);
-    writeQuestion(out, msg, q);
+    if (direct) for (let i = HEADER_LEN; i < head; i++) out[i] = msg[i]!;
+    else writeQuestion(out, msg, q);
     let pos = head;
     if (n === 1) {
-      if (k === 1) rrs.copy(out, pos);
-      pos += k * size;
+      if (k === 1) for (let i = srcOff, end = srcOff + size; i < end; i++) out[pos++] = src[i]!;
     } else {
-      const perm = e.perm;
+      if (permScratch.length < n) permScratch = new Uint32Array(n);
+      const perm = permScratch;
+      for (let i = 0; i < n; i++) perm[i] = i;
       for (let i = 0; i < k; i++) {
         const j = i + Math.floor(Math.random() * (n - i));
         const p = perm[j]!;
         perm[j] = perm[i]!;
-        perm[i] = p;
-        rrs.copy(out, pos, p * size, p * size + size);
-        pos += size;
+        for (let b = srcOff + p * size, end = b + size; b < end; b++) out[pos++] = src[b]!;
       }
     }
-    if (opt) opt.copy(out, pos);
-    return { buf: out, rcode: RCODE_NOERROR, truncated };
+    if (opt) for (let i = 0; i < optLen; i++) out[pos++] = opt[i]!;
+    this.rcode = RCODE_NOERROR;
+    this.truncated = truncated;
+    return out;
   }
 
-  private emit(msg: Buffer, q: Query, flags: number, rcode: number, s: Sections, limit: number, opt: Buffer | null): Reply {
+  private emit(msg: Buffer, q: Query, flags: number, rcode: number, s: Sections, limit: number, opt: Buffer | null): Buffer {
     const head = HEADER_LEN + questionLength(q);
     const optLen = opt ? opt.length : 0;
     const fit = fitSections(head, s.anEnds, s.nsLen, s.arLen, optLen, limit);
@@ -342,7 +466,9 @@ export class AnswerSet {
     }
     writeQuestion(out, msg, q);
     if (opt) opt.copy(out, out.length - optLen);
-    return { buf: out, rcode, truncated: fit.truncated };
+    this.rcode = rcode;
+    this.truncated = fit.truncated;
+    return out;
   }
 
   private header(out: Buffer, id: number, flags: number, rcode: number, truncated: boolean, an: number, ns: number, ar: number): void {
@@ -475,18 +601,13 @@ export class AnswerSet {
   }
 }
 
-const EMPTY_PERM = new Uint32Array(0);
+/** Index scratch for the partial Fisher–Yates shuffle of A/AAAA records (grown to the largest set served). */
+let permScratch = new Uint32Array(64);
 
 function pick(e: Entry, variants: Sections[]): Sections {
   const i = e.next;
   e.next = i + 1 >= variants.length ? 0 : i + 1;
   return variants[i]!;
-}
-
-function identity(n: number): Uint32Array {
-  const p = new Uint32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  return p;
 }
 
 function shuffled(n: number): number[] {
