@@ -88,7 +88,7 @@ describe("createAgentPoller", function () {
 
     before(async () => {
       await cluster.master(1);
-      agent = await cluster.agent(1, 34300);
+      agent = await cluster.agent(1, 23300);
       await cluster.ready();
       poller = createAgentPoller({ agent: `127.0.0.1:${agent.agent!.port()}`, intervalMs: 100, logger: simLogger });
       poller.onChange((tasks, agentIp) => seen.push({ tasks, agentIp }));

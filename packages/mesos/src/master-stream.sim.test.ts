@@ -33,7 +33,7 @@ describe("createMasterStream against mesos-sim (2 masters, Marathon, 1 agent, re
   before(async () => {
     await cluster.master(1);
     await cluster.master(2);
-    await cluster.agent(1, 34100);
+    await cluster.agent(1, 23100);
     leader = await cluster.ready();
     follower = cluster.masters().find((m) => m !== leader)!;
     // The follower is listed first: it answers 307, and must not be taken as the stream source.

@@ -61,7 +61,7 @@ describe("dcos-dns producer → bus → every node (mesos-sim, Mesos-DNS, in-pro
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
-        portRange: [34100, 34199],
+        portRange: [22500, 22599],
         heartbeatMs: 100,
         bridge: { enabled: "off" },
       },

@@ -53,7 +53,7 @@ describe("l4lb with mesos-sim: Marathon app → agent poller → bus → every n
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
-        portRange: [34300, 34399],
+        portRange: [22700, 22799],
         heartbeatMs: 100,
         bridge: { enabled: "off" },
       },

@@ -70,7 +70,7 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
-        portRange: [33000 + n * 100, 33099 + n * 100],
+        portRange: [22000 + n * 100, 22099 + n * 100],
         heartbeatMs: 100,
         bridge: { enabled: "off" },
       },
