@@ -84,7 +84,7 @@ describe("createMasterStream against mesos-sim (2 masters, Marathon, 1 agent, re
       assert.equal(t.healthy, true);
       assert.equal(t.ports.length, 1);
       const p = t.ports[0]!;
-      assert.ok(p.port >= 34100 && p.port < 34200, `host port ${p.port}`);
+      assert.ok(p.port >= 23100 && p.port < 23200, `host port ${p.port}`);
       assert.deepEqual(p, {
         protocol: "tcp",
         port: p.port,
