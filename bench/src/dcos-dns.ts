@@ -363,11 +363,11 @@ export async function runDcosDns(): Promise<void> {
     const authTp = await maxRate([dnsmasqAuth, echoSrv, ourAuth], authQueries, AUTH_OUTSTANDING);
     const qpsOf = (m: Map<Server, Sample[]>, s: Server): number[] => m.get(s)!.map((x) => x.result.qps);
     const authRate = Math.round(median(qpsOf(authTp, dnsmasqAuth)) * LOAD_FRACTION);
-    const authLat = await fixedRate([dnsmasqAuth, ourAuth], authQueries, authRate, AUTH_OUTSTANDING);
+    const authLat = await fixedRate([dnsmasqAuth, echoSrv, ourAuth], authQueries, authRate, AUTH_OUTSTANDING);
     const fwdTp = await maxRate([dnsmasqFwd, relaySrv, ourFwd], fwdQueries, FWD_OUTSTANDING);
     // Forwarded latency at 25% of the lower of the two max rates, so both forwarders sustain it (no goal: reported only).
     const fwdRate = Math.round(Math.min(median(qpsOf(fwdTp, dnsmasqFwd)), median(qpsOf(fwdTp, ourFwd))) * LOAD_FRACTION);
-    const fwdLat = await fixedRate([dnsmasqFwd, ourFwd], fwdQueries, fwdRate, FWD_OUTSTANDING);
+    const fwdLat = await fixedRate([dnsmasqFwd, relaySrv, ourFwd], fwdQueries, fwdRate, FWD_OUTSTANDING);
     const rss = { ours: round(rssMiB(ours.pid), 3), reference: round(rssMiB(authRef.pid), 3) };
 
     // ---- figures ----
@@ -438,8 +438,10 @@ export async function runDcosDns(): Promise<void> {
       ref: Server,
       our: Server,
       rate: number,
+      ceiling: Server,
       o: { what: string; refName: string; goal: boolean; rateOf: string },
     ): Figure[] => {
+      const ceilP99 = median(pct(m, ceiling, 99));
       const [ourPooled, refPooled] = [pooled(m, our), pooled(m, ref)];
       const p99 = { ours: median(pct(m, our, 99)), ref: median(pct(m, ref, 99)) };
       const p50 = { ours: median(pct(m, our, 50)), ref: median(pct(m, ref, 50)) };
@@ -462,6 +464,13 @@ export async function runDcosDns(): Promise<void> {
           lost: { ours: lostOf(m, our), reference: lostOf(m, ref) },
           server_busy_cores: { ours: round(median(busyOf(m, our)), 3), reference: round(median(busyOf(m, ref)), 3) },
           ...(o.goal ? { absolute_goal_2ms_met: p99.ours <= 2 } : {}),
+          node_ceiling: {
+            what: `${ceiling.label} at the same rate: the p99 any Node UDP server gets here`,
+            p99: round(ceilP99),
+            runs: rounded(pct(m, ceiling, 99)),
+            ratio_to_reference: round(ratio(ceilP99, p99.ref), 3),
+            ours_ratio_to_ceiling: round(ratio(p99.ours, ceilP99), 3),
+          },
         },
         {
           name: `${o.what} p50 latency at ${LOAD_FRACTION * 100}% of ${o.rateOf}`,
@@ -491,7 +500,7 @@ export async function runDcosDns(): Promise<void> {
         refName: authRefName,
         extra: { outstanding: AUTH_OUTSTANDING, rss_mib_after_load: rss },
       }),
-      ...latFigures(authLat, dnsmasqAuth, ourAuth, authRate, {
+      ...latFigures(authLat, dnsmasqAuth, ourAuth, authRate, echoSrv, {
         what: "dcos-dns authoritative",
         refName: authRefName,
         goal: true,
@@ -510,7 +519,7 @@ export async function runDcosDns(): Promise<void> {
           },
         },
       }),
-      ...latFigures(fwdLat, dnsmasqFwd, ourFwd, fwdRate, {
+      ...latFigures(fwdLat, dnsmasqFwd, ourFwd, fwdRate, relaySrv, {
         what: "dcos-dns forwarded .mesos",
         refName: fwdRefName,
         goal: false,
