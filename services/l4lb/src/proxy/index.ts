@@ -17,7 +17,7 @@ import type { DataplaneDriver } from "../driver";
 import { formatIp, parseIp } from "../ip";
 import type { Protocol } from "../vip-key";
 import { addLoAddress, delLoAddress, hasLocalAddress } from "./local-address";
-import { TcpProxy, type Target, type TcpStats } from "./tcp";
+import { TcpProxy, type Target, type TcpCopy, type TcpStats } from "./tcp";
 import { UdpProxy, type UdpListener, type UdpStats } from "./udp";
 
 export type { TcpStats, UdpStats };
@@ -41,6 +41,11 @@ export interface UserspaceDriverOptions {
   connectTimeoutMs?: number;
   /** UDP sessions at most (all VIPs); default 10,000. */
   maxUdpSessions?: number;
+  /**
+   * How TCP bytes are copied: `raw` below Node's streams (raw-copy.ts; the default where this Node
+   * offers it) or `stream` (data events and writes).
+   */
+  tcpCopy?: TcpCopy;
 }
 
 export interface UserspaceStats {
@@ -74,7 +79,7 @@ const alive = (l: Listener): boolean => (l.vip.protocol === "tcp" ? l.tcp?.liste
 
 export function createUserspaceDriver(opts: UserspaceDriverOptions): UserspaceDriver {
   const logger = opts.logger;
-  const tcp = new TcpProxy(logger, opts.connectTimeoutMs ?? 3000);
+  const tcp = new TcpProxy(logger, opts.connectTimeoutMs ?? 3000, opts.tcpCopy);
   const udp = new UdpProxy(logger, opts.udpIdleMs ?? 30_000, opts.maxUdpSessions ?? 10_000);
   const listeners = new Map<string, Listener>();
   /** Addresses we put on lo (only these are ever removed). */

