@@ -5,12 +5,13 @@
  * port, the HTTP and gRPC APIs on ephemeral ports); no producer. One logger and one metrics
  * registry are shared by the instances of a process (metrics add up, as in the embedded mode).
  *
- * For the breakdown, each instance's `authority.setZone` is wrapped (observation only) to note
- * when the zone applied there first satisfies the expectation the parent set (name has the IP /
- * name gone), as wall-clock ms (performance.timeOrigin + performance.now()).
+ * For the breakdown, each instance's `authority.setZone` (snapshots) and `authority.applyChanges`
+ * (per-record deltas) are wrapped (observation only) to note when the zone applied there first
+ * satisfies the expectation the parent set (name has the IP / name gone), as wall-clock ms
+ * (performance.timeOrigin + performance.now()).
  */
 import { createLogger, createRegistry } from "@dcnet/core";
-import { createDcosDns, DCOS_ZONE, loadDcosDnsConfig, type DcosDns, type ZoneData } from "@dcnet/dcos-dns";
+import { createDcosDns, DCOS_ZONE, loadDcosDnsConfig, type DcosDns, type RecordValues, type ZoneData } from "@dcnet/dcos-dns";
 
 export type ToWorker =
   | { type: "start"; count: number; first: number; natsUrl: string; cluster: { id: string; key: string }; concurrency: number }
@@ -35,8 +36,7 @@ function send(m: FromWorker): void {
 const nodes: (DcosDns | undefined)[] = [];
 let expectation: { seq: number; name: string; ip: string | null; at: (number | null)[] } | undefined;
 
-function satisfied(z: ZoneData, name: string, ip: string | null): boolean {
-  const v = z.records.get(name);
+function satisfied(v: RecordValues | undefined, ip: string | null): boolean {
   return ip === null ? v === undefined : (v?.a?.includes(ip) ?? false);
 }
 
@@ -71,7 +71,15 @@ async function start(m: Extract<ToWorker, { type: "start" }>): Promise<void> {
     authority.setZone = (z: ZoneData): void => {
       setZone(z);
       const e = expectation;
-      if (e !== undefined && z.zone === DCOS_ZONE && e.at[i] === null && satisfied(z, e.name, e.ip)) e.at[i] = wallNow();
+      if (e !== undefined && z.zone === DCOS_ZONE && e.at[i] === null && satisfied(z.records.get(e.name), e.ip)) e.at[i] = wallNow();
+    };
+    const applyChanges = authority.applyChanges.bind(authority);
+    authority.applyChanges = (apex, set, del) => {
+      const n = applyChanges(apex, set, del);
+      const e = expectation;
+      if (e !== undefined && apex === DCOS_ZONE && e.at[i] === null && satisfied(authority.lookup(e.name)?.values, e.ip))
+        e.at[i] = wallNow();
+      return n;
     };
     await svc.lifecycle.start();
     return svc;

@@ -169,3 +169,94 @@ describe("dcos-dns authoritative answers (§3.4)", () => {
     assert.equal(ask(a, "y.m.autoip.dcos.thisdcos.directory", TYPE_A).d.answers[0]!.data, "10.0.0.2");
   });
 });
+
+describe("dcos-dns authority: incremental changes (per-record deltas)", () => {
+  const Z = "dcos.thisdcos.directory.";
+  const n = (s: string) => `${s}.${Z}`;
+  const base = () =>
+    zone(Z, {
+      [n("web.marathon.autoip")]: { a: ["10.0.0.1"] },
+      [n("db.marathon.autoip")]: { a: ["10.0.0.9"] },
+      [n("_web._tcp.marathon")]: { srv: [{ target: n("web.marathon.autoip"), port: 31000 }] },
+    });
+
+  it("sets, adds and removes names without touching the (shared) records map", () => {
+    const data = base();
+    const before = JSON.stringify([...data.records]);
+    const one = new Authority();
+    const two = new Authority();
+    one.setZone(data);
+    two.setZone(data);
+    assert.equal(ask(one, n("web.marathon.autoip"), TYPE_A).d.answers[0]!.data, "10.0.0.1", "compiled before the change");
+    const change = one.applyChanges(
+      Z,
+      new Map([
+        [n("web.marathon.autoip"), { a: ["10.0.0.2", "10.0.0.3"] }],
+        [n("new.marathon.autoip"), { a: ["10.0.1.1"] }],
+      ]),
+      [n("db.marathon.autoip")],
+    );
+    assert.equal(change, 1 + 1 - 1, "record count change: +1 web, +1 new, -1 db");
+    assert.deepEqual(
+      ask(one, n("web.marathon.autoip"), TYPE_A, { id: 0 }).d.answers.map((a) => a.data),
+      ["10.0.0.2", "10.0.0.3"],
+      "the compiled entry of a changed name is dropped",
+    );
+    assert.equal(ask(one, n("new.marathon.autoip"), TYPE_A).d.answers[0]!.data, "10.0.1.1");
+    assert.equal(ask(one, n("db.marathon.autoip"), TYPE_A).rcode, 3, "removed → NXDOMAIN");
+    assert.deepEqual(one.lookup(n("web.marathon.autoip"))!.values, { a: ["10.0.0.2", "10.0.0.3"] });
+    assert.equal(one.zone(Z)!.records.size, 3);
+    assert.ok(!one.zone(Z)!.records.has(n("db.marathon.autoip")));
+    // The other instance sharing the records, and the records themselves, are unchanged.
+    assert.equal(JSON.stringify([...data.records]), before);
+    assert.equal(ask(two, n("web.marathon.autoip"), TYPE_A).d.answers[0]!.data, "10.0.0.1");
+    assert.equal(ask(two, n("db.marathon.autoip"), TYPE_A).rcode, 0);
+    assert.equal(ask(two, n("new.marathon.autoip"), TYPE_A).rcode, 3);
+  });
+
+  it("keeps empty non-terminals right for names added and removed (RFC 8020)", () => {
+    const a = new Authority();
+    a.setZone(base());
+    assert.equal(ask(a, n("x.other"), TYPE_A).rcode, 3);
+    assert.equal(ask(a, n("other"), TYPE_A).rcode, 3);
+    a.applyChanges(Z, new Map([[n("t.x.other"), { a: ["10.1.0.1"] }]]), []);
+    assert.equal(ask(a, n("x.other"), TYPE_A).rcode, 0, "new non-terminal");
+    assert.equal(ask(a, n("other"), TYPE_A).rcode, 0, "and its parent");
+    assert.equal(ask(a, n("y.other"), TYPE_A).rcode, 3);
+    // marathon.autoip has two names below it: removing one keeps it, removing both ends it.
+    a.applyChanges(Z, new Map(), [n("web.marathon.autoip")]);
+    assert.equal(ask(a, n("marathon.autoip"), TYPE_A).rcode, 0);
+    a.applyChanges(Z, new Map(), [n("db.marathon.autoip")]);
+    assert.equal(ask(a, n("marathon.autoip"), TYPE_A).rcode, 3, "nothing below any more");
+    assert.equal(ask(a, n("marathon"), TYPE_A).rcode, 0, "_web._tcp.marathon still below marathon");
+    // Removing a name twice, or re-adding it, keeps the counts right.
+    a.applyChanges(Z, new Map(), [n("db.marathon.autoip")]);
+    a.applyChanges(Z, new Map([[n("db.marathon.autoip"), { a: ["10.0.0.9"] }]]), []);
+    assert.equal(ask(a, n("marathon.autoip"), TYPE_A).rcode, 0);
+    a.applyChanges(Z, new Map([[n("db.marathon.autoip"), { a: ["10.0.0.8"] }]]), []);
+    a.applyChanges(Z, new Map(), [n("db.marathon.autoip")]);
+    assert.equal(ask(a, n("marathon.autoip"), TYPE_A).rcode, 3);
+  });
+
+  it("refreshes SRV additional records when a target's addresses change", () => {
+    const a = new Authority();
+    a.setZone(base());
+    const extra = () => ask(a, n("_web._tcp.marathon"), TYPE_SRV).d.additional.map((r) => r.data);
+    assert.deepEqual(extra(), ["10.0.0.1"]);
+    a.applyChanges(Z, new Map([[n("web.marathon.autoip"), { a: ["10.0.0.7"] }]]), []);
+    assert.deepEqual(extra(), ["10.0.0.7"]);
+  });
+
+  it("a snapshot replaces the zone and its changes; a zone not held takes no changes", () => {
+    const a = new Authority();
+    a.setZone(base());
+    a.applyChanges(Z, new Map([[n("new.marathon.autoip"), { a: ["10.0.1.1"] }]]), [n("web.marathon.autoip")]);
+    a.setZone(base());
+    assert.equal(ask(a, n("new.marathon.autoip"), TYPE_A).rcode, 3);
+    assert.equal(ask(a, n("web.marathon.autoip"), TYPE_A).d.answers[0]!.data, "10.0.0.1");
+    assert.equal(a.applyChanges("l4lb.thisdcos.directory.", new Map(), []), null);
+    assert.equal(a.applyChanges(Z, new Map([["evil.spartan.", { a: ["1.2.3.4"] }]]), []), 0, "names outside the zone are ignored");
+    assert.equal(ask(a, "evil.spartan.", TYPE_A).rcode, 0);
+    assert.equal(ask(a, "evil.spartan.", TYPE_A).d.answers.length, 0);
+  });
+});

@@ -13,6 +13,13 @@
  * Hot path: records are stored as the zone's raw values and compiled per name on first query into
  * position-independent resource records (owner = pointer to the question, or an uncompressed name),
  * so a reply is header + echoed question + copied bytes. Replacing a zone drops its compiled names.
+ *
+ * Incremental updates (per-record deltas from the bus, zone-sync.ts): a zone's records may be
+ * shared read-only with other node instances in the process (decodeZoneShared), so a delta never
+ * touches them; it goes into a per-zone overlay (name → new values, or a tombstone) consulted
+ * before the base records, and drops the compiled entries it makes stale. Empty non-terminals are
+ * counted (names below each name), base counts shared per records map, overlay changes adjusting
+ * them per zone. Replacing the zone (a snapshot) starts again without an overlay.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import {
@@ -42,7 +49,7 @@ import {
   questionLength,
   writeQuestion,
 } from "@dcnet/dns";
-import type { RecordValues, ZoneData } from "./zone";
+import { type RecordValues, type ZoneData, recordsOf } from "./zone";
 
 export const TYPE_CNAME = 5;
 export const TYPE_RRSIG = 46;
@@ -82,13 +89,48 @@ interface Entry {
   cnameTarget: string | null;
 }
 
+/**
+ * For each records map: how many names lie strictly below each name (a name with a count > 0 is a
+ * non-terminal, RFC 8020: NOERROR, not NXDOMAIN). Computed once per map, shared by every zone
+ * built on it (maps from the bus are shared read-only between node instances in one process).
+ */
+const baseCounts = new WeakMap<ReadonlyMap<string, RecordValues>, Map<string, number>>();
+
+function countsOf(records: ReadonlyMap<string, RecordValues>, apex: string): Map<string, number> {
+  let c = baseCounts.get(records);
+  if (c === undefined) {
+    c = new Map<string, number>();
+    for (const n of records.keys()) forEachAncestor(n, apex, (p) => c!.set(p, (c!.get(p) ?? 0) + 1));
+    baseCounts.set(records, c);
+  }
+  return c;
+}
+
+/** Calls `f` with each name strictly above `name`, down to (and including) the apex. */
+function forEachAncestor(name: string, apex: string, f: (parent: string) => void): void {
+  let i = name.indexOf(".");
+  while (i >= 0 && i + 1 < name.length) {
+    const parent = name.slice(i + 1);
+    if (parent.length < apex.length) break;
+    f(parent);
+    i = name.indexOf(".", i + 1);
+  }
+}
+
 class Zone {
   readonly apex: string;
   readonly dotted: string;
+  /** The base records (possibly shared: never mutated). */
   readonly records: Map<string, RecordValues>;
   readonly compiled = new Map<string, Entry>();
-  /** Names that exist only because something lives below them (RFC 8020: NOERROR, not NXDOMAIN). */
-  private nonTerminals: Set<string> | null = null;
+  /** Changes since the base: new values, or null for a removed name. */
+  private overlay: Map<string, RecordValues | null> | null = null;
+  /** Overlay's change to the base non-terminal counts. */
+  private ntAdjust: Map<string, number> | null = null;
+  /** Compiled names with SRV records (their additional section embeds other names' addresses). */
+  private readonly compiledSrv = new Set<string>();
+  /** Base + overlay as one map, built on demand for the APIs. */
+  private merged: Map<string, RecordValues> | null = null;
   readonly soaAuthority: Buffer;
   readonly soaAnswer: Buffer;
   readonly nsAnswer: Buffer;
@@ -108,21 +150,61 @@ class Zone {
     return name === this.apex || name.endsWith(this.dotted);
   }
 
-  isNonTerminal(name: string): boolean {
-    if (this.nonTerminals === null) {
-      const s = new Set<string>();
-      for (const n of this.records.keys()) {
-        let i = n.indexOf(".");
-        while (i >= 0 && i + 1 < n.length) {
-          const parent = n.slice(i + 1);
-          if (parent.length < this.apex.length || s.has(parent)) break;
-          s.add(parent);
-          i = n.indexOf(".", i + 1);
-        }
-      }
-      this.nonTerminals = s;
+  /** The values served under a name (overlay first). */
+  get(name: string): RecordValues | undefined {
+    if (this.overlay !== null) {
+      const o = this.overlay.get(name);
+      if (o !== undefined) return o ?? undefined;
     }
-    return this.nonTerminals.has(name) || name === this.apex;
+    return this.records.get(name);
+  }
+
+  isNonTerminal(name: string): boolean {
+    if (name === this.apex) return true;
+    const n = (countsOf(this.records, this.apex).get(name) ?? 0) + (this.ntAdjust?.get(name) ?? 0);
+    return n > 0;
+  }
+
+  /** Sets (values) or removes (null) one name through the overlay; returns the change in the number of records. */
+  change(name: string, values: RecordValues | null): number {
+    if (!this.contains(name)) return 0;
+    const old = this.get(name);
+    const existed = old !== undefined;
+    (this.overlay ??= new Map()).set(name, values);
+    this.merged = null;
+    this.compiled.delete(name);
+    this.compiledSrv.delete(name);
+    if (existed !== (values !== null)) {
+      const adj = (this.ntAdjust ??= new Map());
+      const by = existed ? -1 : 1;
+      forEachAncestor(name, this.apex, (p) => adj.set(p, (adj.get(p) ?? 0) + by));
+    }
+    return (values ? recordsOf(values) : 0) - (old ? recordsOf(old) : 0);
+  }
+
+  /** After changes: compiled SRV answers may embed changed addresses in their additional section. */
+  dropCompiledSrv(): void {
+    for (const n of this.compiledSrv) this.compiled.delete(n);
+    this.compiledSrv.clear();
+  }
+
+  remember(name: string, e: Entry): void {
+    this.compiled.set(name, e);
+    if (e.srv.length > 0) this.compiledSrv.add(name);
+  }
+
+  /** Base + overlay. */
+  view(): Map<string, RecordValues> {
+    if (this.overlay === null) return this.records;
+    if (this.merged === null) {
+      const m = new Map(this.records);
+      for (const [n, v] of this.overlay) {
+        if (v === null) m.delete(n);
+        else m.set(n, v);
+      }
+      this.merged = m;
+    }
+    return this.merged;
   }
 }
 
@@ -143,17 +225,38 @@ export class Authority {
     this.reorder();
   }
 
+  /**
+   * Changes some names of a zone in place (a delta): `set` gives each name's complete new values,
+   * `del` the names removed. The zone's records object is not touched (it may be shared). Returns
+   * the change in the number of records, or null when the zone is not held. Names outside the
+   * zone are ignored (the caller checked them).
+   */
+  applyChanges(apex: string, set: ReadonlyMap<string, RecordValues>, del: readonly string[]): number | null {
+    const z = this.byApex.get(apex);
+    if (z === undefined) return null;
+    let n = 0;
+    for (const [name, v] of set) n += z.change(name, v);
+    for (const name of del) n += z.change(name, null);
+    z.dropCompiledSrv();
+    return n;
+  }
+
   removeZone(apex: string): void {
     if (this.byApex.delete(apex)) this.reorder();
   }
 
+  hasZone(apex: string): boolean {
+    return this.byApex.has(apex);
+  }
+
+  /** A zone's records as served (changes applied); treat as read-only. */
   zone(apex: string): ZoneData | undefined {
     const z = this.byApex.get(apex);
-    return z ? { zone: z.apex, records: z.records } : undefined;
+    return z ? { zone: z.apex, records: z.view() } : undefined;
   }
 
   zones(): ZoneData[] {
-    return this.ordered.map((z) => ({ zone: z.apex, records: z.records }));
+    return this.ordered.map((z) => ({ zone: z.apex, records: z.view() }));
   }
 
   private reorder(): void {
@@ -168,7 +271,7 @@ export class Authority {
   /** The raw values stored under a name, for the HTTP/gRPC APIs. */
   lookup(name: string): { zone: string; values: RecordValues | undefined } | undefined {
     const z = this.find(name);
-    return z ? { zone: z.apex, values: z.records.get(name) } : undefined;
+    return z ? { zone: z.apex, values: z.get(name) } : undefined;
   }
 
   /**
@@ -181,7 +284,7 @@ export class Authority {
     const flags = FLAG_QR | FLAG_AA | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
     const zone = this.find(name);
     if (zone === undefined) return this.emit(msg, q, flags, RCODE_NOERROR, EMPTY, EMPTY, EMPTY, limit, opt);
-    const values = zone.records.get(name);
+    const values = zone.get(name);
     if (values !== undefined) {
       const e = map === null ? this.entry(zone, name, values) : compile(this, zone, values, map);
       const rot = this.rotation(q.id);
@@ -215,14 +318,14 @@ export class Authority {
     let e = zone.compiled.get(name);
     if (e === undefined) {
       e = compile(this, zone, values, null);
-      zone.compiled.set(name, e);
+      zone.remember(name, e);
     }
     return e;
   }
 
   /** Addresses of a name in any of our zones, for SRV additional records and CNAME chasing. */
   valuesOf(name: string): RecordValues | undefined {
-    return this.find(name)?.records.get(name);
+    return this.find(name)?.get(name);
   }
 
   /** Follows CNAMEs inside our zones (at most 8 hops): CNAME records first, then the target's records of the asked type. */

@@ -3,5 +3,6 @@ export { dcosDnsConfigSchema, loadDcosDnsConfig, type DcosDnsConfig } from "./co
 export { Authority } from "./authority";
 export { Router } from "./router";
 export * from "./zone";
-export { encodeZone, decodeZone, zoneKey, ZONE_BUCKET } from "./zone-codec";
+export { encodeZone, decodeZone, zoneKey, ZONE_BUCKET, type ZoneVersion } from "./zone-codec";
+export { deltaSubject, encodeDelta, decodeDelta, DELTA_SUBJECTS, type ZoneDelta } from "./zone-delta";
 export { dcosZone } from "./task-records";

@@ -10,6 +10,7 @@ import {
   type Registry,
   clusterKey,
   connectBus,
+  counter,
   createGrpcServer,
   defaultIPv4,
   histogram,
@@ -137,9 +138,9 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
           ownBus = true;
         }
         const kv = await bus.kv(ZONE_BUCKET);
-        sync = new ZoneSync(kv, authority, { logger: log, registry: deps.registry });
+        sync = new ZoneSync(kv, authority, { logger: log, registry: deps.registry, bus });
         sync.onApplied((zone) => {
-          const removed = authority.zone(zone) === undefined;
+          const removed = !authority.hasZone(zone);
           if (removed) sources.delete(zone);
           else sources.set(zone, "bus");
           notify(zone, removed);
@@ -155,9 +156,15 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
             ["zone"],
             [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
           );
+          const deltas = counter(deps.registry, "dns_zone_deltas_sent_total", "Zone deltas published (sent) or too big to send", [
+            "zone",
+            "sent",
+          ]);
           publisher = new ZonePublisher(kv, {
             logger: log,
             intervalMs: config.producer.pushIntervalMs,
+            bus,
+            onDelta: (zone, _names, _bytes, sent) => deltas.labels(zone, String(sent)).inc(),
             onPushed: (zone, secs, bytes) => {
               pushDuration.labels(zone).observe(secs);
               log.debug({ zone, bytes, ms: Math.round(secs * 1000) }, "zone pushed");

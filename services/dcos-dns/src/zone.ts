@@ -45,10 +45,15 @@ export function addRecord(records: Map<string, RecordValues>, name: string, kind
 }
 
 /** Number of resource records in a zone (for the `dns_zone_records` gauge). */
-export function countRecords(records: Map<string, RecordValues>): number {
+export function countRecords(records: ReadonlyMap<string, RecordValues>): number {
   let n = 0;
-  for (const r of records.values()) n += (r.a?.length ?? 0) + (r.aaaa?.length ?? 0) + (r.srv?.length ?? 0) + (r.cname ? 1 : 0);
+  for (const r of records.values()) n += recordsOf(r);
   return n;
+}
+
+/** Number of resource records under one name. */
+export function recordsOf(r: RecordValues): number {
+  return (r.a?.length ?? 0) + (r.aaaa?.length ?? 0) + (r.srv?.length ?? 0) + (r.cname ? 1 : 0);
 }
 
 // ---- static zones (§3.5) ----
