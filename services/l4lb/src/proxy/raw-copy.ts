@@ -57,6 +57,8 @@ class Side {
   /** Reading from this socket stopped until the peer's pending writes complete. */
   stopped = false;
   done = false;
+  /** A write request to reuse: one the kernel took whole is not kept by Node, so it is free again. */
+  spare: WriteReq | undefined = undefined;
   constructor(
     readonly socket: net.Socket,
     readonly handle: RawHandle,
@@ -141,18 +143,24 @@ function onRead(this: RawHandle, ab: ArrayBuffer | undefined): void {
 
 function write(w: StreamWrap, to: Side, data: Buffer, from: Side): void {
   if (to.done) return;
-  const req = new w.WriteWrap();
-  req.handle = to.handle;
-  req.oncomplete = afterWrite;
-  req.async = false;
-  req.buffer = undefined;
-  req.side = to;
+  let req = to.spare;
+  if (req === undefined) {
+    req = new w.WriteWrap();
+    req.handle = to.handle;
+    req.oncomplete = afterWrite;
+    req.async = false;
+    req.buffer = undefined;
+    req.side = to;
+    to.spare = req;
+  }
   const err = to.handle.writeBuffer(req, data);
   if (err !== 0) {
     fail(to);
     return;
   }
   if (w.streamBaseState[w.kLastWriteWasAsync] !== 0) {
+    // Node holds this request until the write completes: the next write needs a new one.
+    to.spare = undefined;
     req.async = true;
     req.buffer = data;
     to.pending++;
