@@ -4,3 +4,4 @@ export * from "./ip";
 export * from "./exchange";
 export * from "./listener";
 export * from "./testing";
+export { rawUdpAvailable } from "./raw-udp";

@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import { createLogger } from "@dcnet/core";
+import * as dgram from "node:dgram";
 import { createDnsListener, type DnsHandler } from "./listener";
+import { rawUdpAvailable } from "./raw-udp";
 import { buildQuery, decode, tcpExchange, udpExchange } from "./testing";
 import { TYPE_A, headerOnly } from "./wire";
 
@@ -14,29 +16,90 @@ const echo =
     return later ? new Promise((r) => setTimeout(() => r(reply), 5)) : reply;
   };
 
-describe("dns/listener", () => {
-  for (const later of [false, true]) {
-    it(`UDP and TCP replies go back to the sender (${later ? "promise" : "synchronous"} handler)`, async () => {
-      const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(later), logger });
-      const { udp, tcp } = await l.start();
+// Every case runs on both UDP paths: below dgram (raw-udp.ts) and dgram itself.
+for (const rawUdp of [true, false]) {
+  describe(`dns/listener (UDP ${rawUdp ? "raw" : "dgram"})`, () => {
+    if (rawUdp)
+      it("the raw UDP path is available on this Node (else the raw runs below would test dgram)", () => assert.ok(rawUdpAvailable()));
+
+    for (const later of [false, true]) {
+      it(`UDP and TCP replies go back to the sender (${later ? "promise" : "synchronous"} handler)`, async () => {
+        const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(later), logger, rawUdp });
+        const { udp, tcp } = await l.start();
+        try {
+          const u = await udpExchange(udp, buildQuery({ id: 0x4242, name: "a.mesos.", qtype: TYPE_A }));
+          assert.equal(decode(u!).id, 0x4242);
+          const t = await tcpExchange(tcp, [buildQuery({ id: 7, name: "a.mesos.", qtype: TYPE_A })]);
+          assert.equal(decode(t[0]!).id, 7);
+        } finally {
+          await l.stop();
+        }
+      });
+    }
+
+    it("binds to a host name (resolved once at start; replies go to IP literals only)", async () => {
+      const l = createDnsListener({ host: "localhost", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
+      const { udp } = await l.start();
       try {
-        const u = await udpExchange(udp, buildQuery({ id: 0x4242, name: "a.mesos.", qtype: TYPE_A }));
-        assert.equal(decode(u!).id, 0x4242);
-        const t = await tcpExchange(tcp, [buildQuery({ id: 7, name: "a.mesos.", qtype: TYPE_A })]);
-        assert.equal(decode(t[0]!).id, 7);
+        assert.equal(decode((await udpExchange(udp, buildQuery({ id: 9, name: "a.mesos.", qtype: TYPE_A })))!).id, 9);
       } finally {
         await l.stop();
       }
     });
-  }
 
-  it("binds to a host name (resolved once at start; replies go to IP literals only)", async () => {
-    const l = createDnsListener({ host: "localhost", port: 0, handle: echo(false), logger, tcp: false });
-    const { udp } = await l.start();
-    try {
-      assert.equal(decode((await udpExchange(udp, buildQuery({ id: 9, name: "a.mesos.", qtype: TYPE_A })))!).id, 9);
-    } finally {
-      await l.stop();
-    }
+    it("IPv6: replies come back over ::1", async () => {
+      const l = createDnsListener({ host: "::1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
+      const { udp } = await l.start();
+      try {
+        const got = await new Promise<Buffer>((resolve, reject) => {
+          const c = dgram.createSocket("udp6");
+          const timer = setTimeout(() => reject(new Error("no reply over ::1")), 2000);
+          c.on("message", (m) => {
+            clearTimeout(timer);
+            c.close();
+            resolve(m);
+          });
+          c.send(buildQuery({ id: 0x66, name: "a.mesos.", qtype: TYPE_A }), udp, "::1");
+        });
+        assert.equal(decode(got).id, 0x66);
+      } finally {
+        await l.stop();
+      }
+    });
+
+    it("1,000 queries sent at once are all answered, each with its own ID", async () => {
+      const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
+      const { udp } = await l.start();
+      const c = dgram.createSocket("udp4");
+      try {
+        const seen = new Set<number>();
+        const all = new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`only ${seen.size} of 1000 answered`)), 5000);
+          c.on("message", (m) => {
+            seen.add(decode(m).id);
+            if (seen.size === 1000) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+        for (let i = 0; i < 1000; i++) c.send(buildQuery({ id: i, name: "a.mesos.", qtype: TYPE_A }), udp, "127.0.0.1");
+        await all;
+      } finally {
+        c.close();
+        await l.stop();
+      }
+    });
+
+    it("a port in use: start rejects naming it, and stop frees what was bound", async () => {
+      const a = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
+      const { udp } = await a.start();
+      const b = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, rawUdp });
+      await assert.rejects(b.start(), (err: NodeJS.ErrnoException) => err.code === "EADDRINUSE" && err.message.includes(String(udp)));
+      await a.stop();
+      const again = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, rawUdp });
+      await again.start();
+      await again.stop();
+    });
   });
-});
+}

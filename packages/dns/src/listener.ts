@@ -14,6 +14,7 @@ import * as dgram from "node:dgram";
 import { lookup as resolveHost } from "node:dns/promises";
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
+import { openRawUdp } from "./raw-udp";
 import type { Transport } from "./truncate";
 
 export type DnsHandler = (msg: Buffer, transport: Transport) => Buffer | null | Promise<Buffer | null>;
@@ -34,6 +35,11 @@ export interface DnsListenerOptions {
   udpRecvBufferBytes?: number;
   /** Serve UDP (default true). */
   udp?: boolean;
+  /**
+   * UDP below node:dgram (raw-udp.ts, ~10% less CPU per query) where this Node offers it; false =
+   * always dgram. Default true.
+   */
+  rawUdp?: boolean;
   /** Serve TCP (default true). */
   tcp?: boolean;
 }
@@ -50,11 +56,11 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   const idleMs = opts.tcpIdleTimeoutMs ?? 8000;
   const maxInFlight = opts.maxTcpInFlight ?? 64;
   let running = false;
-  let udp: dgram.Socket | undefined;
+  let udp: UdpSide | undefined;
   let tcp: net.Server | undefined;
   const conns = new Set<net.Socket>();
 
-  function onUdp(sock: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  function onUdp(sock: UdpSide, msg: Buffer, port: number, address: string): void {
     let r: Buffer | null | Promise<Buffer | null>;
     try {
       r = handle(msg, "udp");
@@ -66,11 +72,11 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     if (r instanceof Promise) {
       void r.then(
         (reply) => {
-          if (reply !== null && running) sock.send(reply, rinfo.port, rinfo.address);
+          if (reply !== null && running) sock.send(reply, port, address);
         },
         (err: unknown) => log.error({ err }, "DNS handler failed"),
       );
-    } else sock.send(r, rinfo.port, rinfo.address);
+    } else sock.send(r, port, address);
   }
 
   function onTcp(sock: net.Socket): void {
@@ -141,24 +147,21 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   async function start(): Promise<{ udp: number; tcp: number }> {
     if (running) throw new Error("DNS listener already started");
     const host = opts.host;
-    let u: dgram.Socket | undefined;
+    let u: UdpSide | undefined;
     let t: net.Server | undefined;
     if (opts.udp !== false) {
-      const family = net.isIP(host) === 6 ? "udp6" : "udp4";
-      // The socket's lookup only passes IP literals through (see literalLookup4): resolve a host name here.
+      const v6 = net.isIP(host) === 6;
+      // Replies go to rinfo.address, an IP literal: resolve a host name to bind once, here.
       const bindAddress = net.isIP(host) !== 0 ? host : (await resolveHost(host, { family: 4 })).address;
-      const lookup = family === "udp6" ? literalLookup6 : literalLookup4;
-      const s = dgram.createSocket({ type: family, lookup, recvBufferSize: opts.udpRecvBufferBytes ?? 4 << 20 });
-      s.on("message", (msg, rinfo) => onUdp(s, msg, rinfo));
-      s.on("error", (err) => log.warn({ err: err.message }, "DNS UDP socket error"));
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.bind(opts.port, bindAddress, () => {
-          s.off("error", reject);
-          resolve();
-        });
-      });
-      u = s;
+      const recvBufferBytes = opts.udpRecvBufferBytes ?? 4 << 20;
+      const onError = (err: Error): void => log.debug({ err: err.message }, "DNS UDP socket error");
+      // A datagram can only arrive once the socket exists, so the reply side is set by then.
+      const box: { side: UdpSide | null } = { side: null };
+      const onMessage = (m: Buffer, p: number, a: string): void => onUdp(box.side!, m, p, a);
+      box.side =
+        (opts.rawUdp === false ? null : openRawUdp({ address: bindAddress, port: opts.port, v6, recvBufferBytes, onError, onMessage })) ??
+        (await dgramSide(v6, bindAddress, opts.port, recvBufferBytes, onMessage, log));
+      u = box.side;
     }
     if (opts.tcp !== false) {
       const s = net.createServer({ allowHalfOpen: true, noDelay: true }, onTcp);
@@ -173,7 +176,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
           });
         });
       } catch (err) {
-        u?.close();
+        await u?.close();
         throw err;
       }
       t = s;
@@ -182,7 +185,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     tcp = t;
     running = true;
     const tAddr = t?.address();
-    return { udp: u ? u.address().port : 0, tcp: typeof tAddr === "object" && tAddr ? tAddr.port : 0 };
+    return { udp: u ? u.port : 0, tcp: typeof tAddr === "object" && tAddr ? tAddr.port : 0 };
   }
 
   async function stop(): Promise<void> {
@@ -194,13 +197,43 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     tcp = undefined;
     for (const c of conns) c.destroy();
     conns.clear();
-    await Promise.all([
-      new Promise<void>((resolve) => (u ? u.close(() => resolve()) : resolve())),
-      new Promise<void>((resolve) => (t ? t.close(() => resolve()) : resolve())),
-    ]);
+    await Promise.all([u ? u.close() : Promise.resolve(), new Promise<void>((resolve) => (t ? t.close(() => resolve()) : resolve()))]);
   }
 
   return { start, stop };
+}
+
+/** The UDP socket of a listener: raw (raw-udp.ts) or dgram. */
+interface UdpSide {
+  readonly port: number;
+  send(buf: Buffer, port: number, address: string): void;
+  close(): Promise<void>;
+}
+
+async function dgramSide(
+  v6: boolean,
+  address: string,
+  port: number,
+  recvBufferBytes: number,
+  onMessage: (msg: Buffer, port: number, address: string) => void,
+  log: Logger,
+): Promise<UdpSide> {
+  const lookup = v6 ? literalLookup6 : literalLookup4;
+  const s = dgram.createSocket({ type: v6 ? "udp6" : "udp4", lookup, recvBufferSize: recvBufferBytes });
+  s.on("message", (msg, rinfo) => onMessage(msg, rinfo.port, rinfo.address));
+  s.on("error", (err) => log.warn({ err: err.message }, "DNS UDP socket error"));
+  await new Promise<void>((resolve, reject) => {
+    s.once("error", reject);
+    s.bind(port, address, () => {
+      s.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    port: s.address().port,
+    send: (buf, p, a) => s.send(buf, p, a),
+    close: () => new Promise<void>((resolve) => s.close(() => resolve())),
+  };
 }
 
 /**
