@@ -1,6 +1,7 @@
 export * from "./errors";
 export * from "./log";
 export * from "./metrics";
+export * from "./cell-counter";
 export * from "./lifecycle";
 export * from "./config/load";
 export * from "./config/common";

@@ -6,7 +6,7 @@
  * Bounded: at most `handlerLimit` forwarded queries in flight; beyond that a query is dropped (no
  * reply, counted), as dcos-dns does at its 1,024-handler cap. Authoritative answers are synchronous.
  */
-import { counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import { CellCounter, counter, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
   type DnsListener,
   type Query,
@@ -57,8 +57,6 @@ export interface DcosDnsServer {
   inFlight(): number;
 }
 
-type Inc = { inc(v?: number): void };
-
 export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   const { authority, logger: log, registry } = opts;
   const policy: SizePolicy = { honourEdns: true, ednsUdpSize: DEFAULT_EDNS_UDP_SIZE };
@@ -106,14 +104,15 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       }
     },
   });
-  // Per-query counting without building a label key: children by (route, rcode, transport).
-  const children: (Inc | undefined)[] = [];
-  const count = (route: "internal" | "mesos" | "forward", rcode: number, transport: Transport) => {
-    const i = ((route === "internal" ? 0 : route === "mesos" ? 1 : 2) * 32 + (rcode & 31)) * 2 + (transport === "udp" ? 0 : 1);
-    let c = children[i];
-    if (c === undefined) children[i] = c = queries.labels(route, rcodeName(rcode), transport);
-    c.inc();
-  };
+  // Per-query counting is one typed-array increment; prom-client sees the cells when scraped.
+  const ROUTES = ["internal", "mesos", "forward"] as const;
+  const cells = new CellCounter(queries, ROUTES.length * 32 * 2, (i) => ({
+    route: ROUTES[i >> 6]!,
+    rcode: rcodeName((i >> 1) & 31),
+    transport: i & 1 ? "tcp" : "udp",
+  }));
+  const count = (route: "internal" | "mesos" | "forward", rcode: number, transport: Transport) =>
+    cells.inc(((route === "internal" ? 0 : route === "mesos" ? 1 : 2) * 32 + (rcode & 31)) * 2 + (transport === "udp" ? 0 : 1));
 
   function handle(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
     const parsed = parseQuery(msg);

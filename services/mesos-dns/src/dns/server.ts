@@ -6,12 +6,11 @@
  * Before the first set, queries for the Mesos domain get SERVFAIL (forwarding works). Callers that
  * want upstream's behaviour (ports closed until the first reload) call `start()` after `update()`.
  */
-import { counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import { CellCounter, counter, histogram, type Logger, type Registry } from "@dcnet/core";
 import * as dnsLib from "@dcnet/dns";
 import type { DnsListener, ExchangeError, Query, SizePolicy, Transport, Upstream } from "@dcnet/dns";
 import type { MesosDnsConfig, RecordSet } from "../model";
 import { AnswerSet, zoneSettings } from "./answers";
-import { CellCounter } from "./counts";
 import { type Route, ZoneRouter, forward } from "./forward";
 
 // Bound once at load: every use of a name imported from @dcnet/dns goes through the getter its

@@ -3,7 +3,7 @@
  * counter when it is scraped (through its `collect()` hook). Counting a query is then one array
  * increment; prom-client's `inc()` hashes the label set into a new string on every call.
  */
-import type { Counter } from "@dcnet/core";
+import type { Counter } from "./metrics";
 
 type Collect = (this: unknown) => void | Promise<void>;
 
