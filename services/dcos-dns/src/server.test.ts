@@ -108,6 +108,27 @@ describe("dcos-dns standalone: listeners, static zones, .mesos to every Mesos-DN
     }
   });
 
+  it("queries in flight together each get their own question back (SERVFAIL after the upstream timeout, answers in between)", async () => {
+    const s2 = await startDcosDns(testConfig({ upstreamResolvers: [silent[0]!.address], upstreamTimeoutMs: 100, forwardTimeoutMs: 200 }));
+    try {
+      const p = s2.ports().dns[0]!.udp;
+      const names = Array.from({ length: 20 }, (_, i) => `n${i}.example.com`);
+      // Forwarded queries wait for the upstream while authoritative ones are answered on the same server.
+      const pending = names.map((name, i) => udpExchange(p, buildQuery({ id: 100 + i, name, qtype: TYPE_A })));
+      const ready = await udpExchange(p, buildQuery({ id: 7, name: "ready.spartan", qtype: TYPE_A }));
+      assert.equal(decode(ready!).rcode, 0);
+      const replies = await Promise.all(pending);
+      replies.forEach((r, i) => {
+        const d = decode(r!);
+        assert.equal(d.id, 100 + i);
+        assert.equal(d.rcode, 2);
+        assert.equal(d.questions[0]?.name.replace(/\.$/, ""), names[i]);
+      });
+    } finally {
+      await s2.lifecycle.stop();
+    }
+  });
+
   it("survives garbage: FORMERR or silence, and keeps answering", async () => {
     const sock = dgram.createSocket("udp4");
     let seed = 12345;

@@ -21,8 +21,11 @@ import {
   createDnsListener,
   errorReply,
   headerOnly,
+  PARSE_OK,
+  QueryScratch,
   optRecord,
-  parseQuery,
+  parseQueryInto,
+  parseReason,
   rcodeName,
   relayLimit,
   truncateRelayed,
@@ -114,13 +117,17 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   const count = (route: "internal" | "mesos" | "forward", rcode: number, transport: Transport) =>
     cells.inc(((route === "internal" ? 0 : route === "mesos" ? 1 : 2) * 32 + (rcode & 31)) * 2 + (transport === "udp" ? 0 : 1));
 
+  /** One reused parse target: authoritative answers are synchronous; a forwarded query keeps a snapshot. */
+  const scratch = new QueryScratch();
+
   function handle(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
-    const parsed = parseQuery(msg);
-    if (!parsed.ok) {
-      dropped.labels(parsed.reason).inc();
-      return parsed.reason === "malformed" ? headerOnly(parsed.id, RCODE_FORMERR) : null;
+    const status = parseQueryInto(msg, scratch);
+    if (status !== PARSE_OK) {
+      const reason = parseReason(status);
+      dropped.labels(reason).inc();
+      return reason === "malformed" ? headerOnly(scratch.id, RCODE_FORMERR) : null;
     }
-    const q = parsed.query;
+    const q = scratch;
     const opt = q.edns !== null ? ourOpt : null;
     if (!q.hasQuestion) {
       dropped.labels("no_question").inc();
@@ -151,10 +158,11 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       return null;
     }
     inFlight++;
-    return relay(msg, q, transport, route, opt)
+    const held = q.snapshot();
+    return relay(msg, held, transport, route, opt)
       .catch((err: unknown) => {
         log.error({ err }, "forwarding failed unexpectedly");
-        return errorReply(msg, q, RCODE_SERVFAIL, opt);
+        return errorReply(msg, held, RCODE_SERVFAIL, opt);
       })
       .finally(() => inFlight--);
   }
