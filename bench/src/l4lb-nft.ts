@@ -46,7 +46,7 @@ import {
   wrkInNs,
   type WrkResult,
 } from "./l4lb-nft-netns";
-import { median, percentile, ratio, round, writeResults, type Figure } from "./results";
+import { median, percentile, ratio, resultsDir, round, writeResults, type Figure } from "./results";
 
 const KEEPALIVE_GOAL = 0.95;
 const NEWCONN_GOAL = 0.8;
@@ -529,14 +529,51 @@ export async function runL4lbNft(): Promise<void> {
   const loadStart = load1();
   const figures: Figure[] = [];
   try {
-    if (parts.has("data")) figures.push(...(await runDataPlane(tag, rounds, seconds, layout)).figures);
-    if (parts.has("control")) figures.push(...(await runControlPlane(tag, pairs, changes)));
+    if (parts.has("data")) figures.push(...(await runDataPlane(tag, rounds, seconds, layout)).figures.map((f) => ({ ...f, part: "data" })));
+    if (parts.has("control")) figures.push(...(await runControlPlane(tag, pairs, changes)).map((f) => ({ ...f, part: "control" })));
   } finally {
     delAllNetns();
   }
   const loadEnd = load1();
+  const file = path.join(resultsDir, "l4lb-nft.json");
+  const previous = readPrevious(file);
   writeResults(
     "l4lb-nft",
     figures.map((f) => ({ ...f, load1_run: { start: loadStart, end: loadEnd } })),
   );
+  keepOtherParts(file, previous, parts);
+}
+
+/** The part a figure of bench/results/l4lb-nft.json belongs to (older files have no `part`: by name). */
+const partOf = (f: Record<string, unknown>): string =>
+  typeof f["part"] === "string" ? f["part"] : /^(cold load|one change)/.test(String(f["name"])) ? "control" : "data";
+
+function readPrevious(file: string): Record<string, unknown>[] {
+  try {
+    const j = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
+    return Array.isArray(j) ? (j as Record<string, unknown>[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A run of some parts (BENCH_L4LB_NFT_PARTS) keeps the figures of the others from the previous
+ * file, as they were (their own date and machine): data-plane figures first, then control-plane.
+ */
+function keepOtherParts(file: string, previous: readonly Record<string, unknown>[], ran: ReadonlySet<string>): void {
+  const kept = previous.filter((f) => !ran.has(partOf(f)));
+  if (kept.length === 0) return;
+  const written = readPrevious(file);
+  const order = (f: Record<string, unknown>): number => (partOf(f) === "data" ? 0 : 1);
+  const merged = [...kept, ...written].map((f, i) => ({ f, i })).sort((a, b) => order(a.f) - order(b.f) || a.i - b.i);
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify(
+      merged.map((x) => x.f),
+      null,
+      2,
+    )}\n`,
+  );
+  log(`kept ${kept.length} figure(s) of the parts not run (${[...new Set(kept.map(partOf))].join(", ")}) from ${file}`);
 }

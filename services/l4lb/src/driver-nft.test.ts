@@ -1,9 +1,13 @@
 import { strict as assert } from "node:assert";
 import type { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { createMemoryHub, createRegistry, eventually } from "@dcnet/core";
 import type { DataplaneVip } from "./dataplane";
 import { countDifferences, createNftDriver, type NftDriver } from "./driver-nft";
 import { createNft } from "./nft-apply";
+import { RoutesError } from "./routes";
 import { addNetns, connectMany, delNetns, inNs, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { FakeAgent, quiet, startL4lb, testConfig } from "./testutil-service";
 
@@ -106,6 +110,47 @@ describe("l4lb nft driver (real nft and routes in a network namespace)", functio
     assert.deepEqual(await routesIn(ns), ["11.0.0.1"]);
     await driver.apply([vip("11.0.0.1", 80, [["10.1.0.3", 8080, 1]])]);
     assert.match(await sh("ip", ["-n", ns, "route", "show", "table", "local", "11.0.0.7"]), /local 11\.0\.0\.7/);
+  });
+
+  it("a route that fails does not hold the table back: apply rejects naming it, the next apply retries only the routes", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-l4lb-drv-ip-"));
+    const fakeIp = path.join(dir, "ip");
+    // Routes for 11.9.0.66 go to a device that does not exist, while the file `broken` is there.
+    const filter = `while IFS= read -r l; do case "$l" in *11.9.0.66/*) [ -e ${dir}/broken ] && l=$(echo "$l" | sed "s/dev lo/dev nosuchdev/") ;; esac; printf '%s\\n' "$l"; done`;
+    fs.writeFileSync(fakeIp, `#!/bin/sh\ncase " $* " in\n  *" -batch "*) ${filter} | ip "$@" ;;\n  *) exec ip "$@" ;;\nesac\n`, {
+      mode: 0o755,
+    });
+    fs.writeFileSync(path.join(dir, "broken"), "");
+    const d = await createNftDriver({
+      logger: quiet(),
+      netns: ns,
+      table: "dcnet_rt_test",
+      routeProtocol: 212,
+      ip: fakeIp,
+      reconcileIntervalMs: 0,
+    });
+    try {
+      const table = [vip("11.9.0.1", 80, [["10.1.0.3", 8080, 1]]), vip("11.9.0.66", 80, [["10.1.0.4", 8080, 1]])];
+      await assert.rejects(d.apply(table), (e: unknown) => {
+        assert.ok(e instanceof RoutesError);
+        assert.match(e.message, /route add local 11\.9\.0\.66\/32: .*nosuchdev/);
+        return true;
+      });
+      // The table is in the kernel all the same, and the other route.
+      assert.equal(d.state()?.ipv4?.vips.size, 2);
+      assert.match(await inNs(ns, "nft", ["list", "map", "ip", "dcnet_rt_test", "vips"]), /11\.9\.0\.66 \. tcp \. 80 : goto tcp_slots_1/);
+      assert.deepEqual(await routesIn(ns, 212), ["11.9.0.1"]);
+      // Fixed: the same table again puts the missing route in (no nft change needed).
+      fs.rmSync(path.join(dir, "broken"));
+      await d.apply(table);
+      assert.deepEqual(await routesIn(ns, 212), ["11.9.0.1", "11.9.0.66"]);
+      await d.apply([]);
+      assert.deepEqual(await routesIn(ns, 212), []);
+    } finally {
+      await d.close();
+      await inNs(ns, "nft", ["delete", "table", "ip", "dcnet_rt_test"]).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("one change at 10,000 VIPs / 100,000 backends stays incremental", async function () {

@@ -7,10 +7,12 @@
  *   applies them as ONE nft transaction, through a long-lived `nft -i` session (nft-apply.ts). If
  *   that fails (the kernel is not what we think), the whole table is rebuilt with `renderFull` in
  *   one transaction (established connections keep their conntrack NAT). The first apply reads the
- *   kernel back; when there is no table of ours yet it loads in stages (`renderStaged`: the bulk
- *   parsed by several nft processes at once, the VIPs going live together at the end). Local routes
- *   for VIP addresses (routes.ts): stale ones removed before the transaction, new ones added after,
- *   as upstream orders it (alongside a cold load); untouched when no VIP address came or went.
+ *   kernel back; when there is no table of ours yet it loads in stages (`renderStaged`: the tables,
+ *   then transactions of ~5,000 elements through two nft sessions at once, each VIP going live
+ *   whole). Local routes for VIP addresses (routes.ts, one long-lived `ip -batch` process): stale
+ *   ones removed before the transaction, new ones added after, as upstream orders it (alongside a
+ *   cold load); untouched when no VIP address came or went. Routes that fail do not hold the table
+ *   back: nft gets it, then apply rejects naming the routes (the next apply tries them again).
  * - `reconcile()`: reads the table back (`nft -j list table`) and the routes, repairs any drift
  *   (delta when the read fits the model, full rebuild otherwise); resolves to the repairs made
  *   (VIP entries and dispatch chains that differed + routes added or removed). Run every
@@ -43,7 +45,7 @@ import type { DataplaneDriver } from "./driver";
 import { formatIp, parseIp, type Family } from "./ip";
 import { createNft, type Nft, type TableRead } from "./nft-apply";
 import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
-import { createLocalRoutes, type LocalRoutes } from "./routes";
+import { createLocalRoutes, RoutesError, type LocalRoutes } from "./routes";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -57,6 +59,8 @@ export interface NftDriverOptions extends NftOptions {
   routes?: boolean;
   /** Routing protocol number of our routes (default 211). */
   routeProtocol?: number;
+  /** The `ip` binary for routes (default `ip`). */
+  ip?: string;
   /** Check (and try to set) the forwarding sysctls (default true). */
   checkSysctls?: boolean;
   /** Apply changes through a long-lived `nft -i` session (default true; false: one `nft -f -` per change; nft-apply.ts). */
@@ -204,6 +208,9 @@ export function touchedOnly(
   return { prev: p, next: n, keysChanged };
 }
 
+/** Elements (backend slots and VIPs) per transaction of a cold load. */
+export const COLD_PART_ELEMENTS = 5000;
+
 export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver> {
   const log = opts.logger.child({ component: "nft-driver" });
   const usable = await nftUsable(opts);
@@ -245,6 +252,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
           logger: log,
           ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
           ...(opts.routeProtocol !== undefined ? { protocol: opts.routeProtocol } : {}),
+          ...(opts.ip !== undefined ? { ip: opts.ip } : {}),
         });
 
   const reg = opts.registry;
@@ -437,20 +445,21 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   };
 
   /**
-   * A cold load (no table of ours yet) in stages, so that nft parses the bulk on several CPUs: the
-   * tables with their chains and empty maps, then `parts` transactions at once, each with a share
-   * of the VIPs (their slots and their `vips` elements). Any failure: the whole table in one
-   * transaction.
+   * A cold load (no table of ours yet) in stages: the tables with their chains and empty maps,
+   * then transactions of about {@link COLD_PART_ELEMENTS} elements each (a share of the VIPs:
+   * their slots and their `vips` elements, so each VIP goes live whole), applied in order through
+   * up to two nft sessions at once (nft's parsing is most of the time; small transactions keep
+   * nft's memory small). Any failure: the whole table in one transaction.
    */
   const coldLoad = async (next: DataplaneState): Promise<void> => {
-    const slots = (next.ipv4 ? countSlots(next.ipv4) : 0) + (next.ipv6 ? countSlots(next.ipv6) : 0);
-    const parts = slots >= 20_000 ? Math.min(4, Math.max(1, os.availableParallelism())) : 1;
-    if (parts === 1) return transact("full", renderFull(next, nftOpts));
+    const elements =
+      (next.ipv4 ? countSlots(next.ipv4) + next.ipv4.vips.size : 0) + (next.ipv6 ? countSlots(next.ipv6) + next.ipv6.vips.size : 0);
+    if (elements <= COLD_PART_ELEMENTS) return transact("full", renderFull(next, nftOpts));
     const end = nftSeconds?.startTimer({ op: "full" });
     try {
-      const staged = renderStaged(next, parts, nftOpts);
+      const staged = renderStaged(next, Math.ceil(elements / COLD_PART_ELEMENTS), nftOpts);
       await nft.apply(staged.tables);
-      await nft.applyConcurrently(staged.parts);
+      await nft.applyParts(staged.parts, Math.min(2, Math.max(1, os.availableParallelism())));
     } catch (err) {
       log.warn({ err: (err as Error).message }, "staged nft load failed: loading the table in one transaction");
       await nft.apply(renderFull(next, nftOpts));
@@ -499,14 +508,24 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     return repaired;
   };
 
-  const syncRoutes = async (stage: "before" | "after"): Promise<void> => {
-    if (!routes) return;
+  /**
+   * Resolves to the error when routes could not be changed (RoutesError: it names them; what did
+   * change is known to `routes`): the table still goes to nft, and apply rejects with it at the end.
+   */
+  const syncRoutes = async (stage: "before" | "after", all: boolean, addrs: readonly string[]): Promise<Error | undefined> => {
+    if (!routes) return undefined;
     const end = routeSeconds?.startTimer();
     try {
-      if (stage === "before") {
-        // Remove stale routes first (upstream order): keep every current one still wanted.
-        await routes.sync([...routes.installed()].filter((a) => addrRefs.has(a)));
-      } else await routes.sync(addrRefs.keys());
+      // Only the addresses that came or went, unless the routes are not known to be in sync.
+      if (!all) await (stage === "before" ? routes.update([], addrs) : routes.update(addrs, []));
+      // Remove stale routes first (upstream order): keep every current one still wanted.
+      else if (stage === "before") await routes.sync([...routes.installed()].filter((a) => addrRefs.has(a)));
+      else await routes.sync(addrRefs.keys());
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof RoutesError)) throw err;
+      log.warn({ err: err.message }, "VIP routes failed");
+      return err;
     } finally {
       end?.();
     }
@@ -536,22 +555,24 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         const before = allRoutes || removedAddrs.length > 0;
         const after = allRoutes || addedAddrs.length > 0;
         if (before || after) routesSynced = false;
-        if (before) await syncRoutes("before");
+        let routeError = before ? await syncRoutes("before", allRoutes, removedAddrs) : undefined;
         let routed = false;
         const routeAfter = async (): Promise<void> => {
-          await syncRoutes("after");
+          routeError ??= await syncRoutes("after", allRoutes, addedAddrs);
           routed = true;
         };
         await converge(desiredState(), false, cut, after ? routeAfter : undefined, readEarly);
         if (after && !routed) await routeAfter();
+        // The table is in; the routes that failed are tried again by the next apply (or reconcile).
+        if (routeError) throw routeError;
         routesSynced = true;
       }),
     reconcile: () =>
       serial(async () => {
         if (closed || !requested) return 0; // nothing asked for yet: nothing to hold the kernel to
         const nftRepairs = await converge(desiredState(), true);
-        const routeRepairs = routes ? await routes.reconcile() : 0;
         if (nftRepairs > 0) reconciledNft?.inc(nftRepairs);
+        const routeRepairs = routes ? await routes.reconcile() : 0;
         if (routeRepairs > 0) reconciledRoutes?.inc(routeRepairs);
         if (nftRepairs + routeRepairs > 0) log.warn({ nft: nftRepairs, routes: routeRepairs }, "reconcile repaired drift");
         return nftRepairs + routeRepairs;
@@ -561,6 +582,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       closed = true;
       await chain;
       nft.close();
+      routes?.close();
       live = new Map();
       prevList = [];
     },

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { compile, type DataplaneState, type DataplaneVip } from "./dataplane";
 import { NftError, createNft, parseTable, type Nft } from "./nft-apply";
-import { renderDelta, renderFull } from "./nft-render";
+import { renderDelta, renderFull, renderStaged } from "./nft-render";
 import { addNetns, delNetns, inNs, nftUnavailable } from "./testutil-netns";
 
 const vip = (ip: string, port: number, backends: [string, number, number][], protocol: "tcp" | "udp" = "tcp"): DataplaneVip => ({
@@ -176,6 +176,56 @@ describe("l4lb nft in a network namespace (real nft)", function () {
     read = await nft.read();
     assert.deepEqual(read.problems, []);
     assert.deepEqual(plain(read.state), plain(compile(desired)));
+  });
+
+  it("applyParts: parts as transactions of their own through two sessions; a failed part is named and the parts before it stay", async () => {
+    const vips: DataplaneVip[] = [];
+    for (let i = 0; i < 60; i++)
+      vips.push(
+        vip(`11.0.3.${i + 1}`, 80, [
+          [`10.3.${i}.1`, 8080, 1],
+          [`10.3.${i}.2`, 8080, 1 + (i % 3)],
+        ]),
+      );
+    vips.push(C);
+    for (const session of [true, false]) {
+      const runner = createNft({ netns: ns, session });
+      try {
+        const staged = renderStaged(compile(vips), 6);
+        await runner.apply(staged.tables);
+        await runner.applyParts(staged.parts, 2);
+        const read = await runner.read();
+        assert.deepEqual(read.problems, []);
+        assert.deepEqual(plain(read.state), plain(compile(vips)));
+        // One lane, the third part broken: parts 1 and 2 are in, 3 is not (nothing of it), 4… never started.
+        const again = renderStaged(compile(vips), 6);
+        await runner.apply(again.tables);
+        const parts: (() => string)[] = again.parts.map((p, i) =>
+          i === 2 ? () => `${p()}add element ip dcnet_l4lb nosuchmap { 1.2.3.4 }\n` : p,
+        );
+        let rendered = 0;
+        await assert.rejects(
+          runner.applyParts(
+            parts.map((p) => () => (rendered++, p())),
+            1,
+          ),
+          (e: unknown) => {
+            assert.ok(e instanceof NftError);
+            assert.match(e.message, /\(part 3 of 6\) failed/);
+            assert.match(e.stderr, /nosuchmap/);
+            return true;
+          },
+        );
+        assert.equal(rendered, 3);
+        const partial = (await runner.read()).state.ipv4!;
+        const want = compile(vips).ipv4!;
+        const firstTwo = [...want.vips.keys()].filter((k) => partial.vips.has(k));
+        assert.ok(firstTwo.length > 0 && firstTwo.length < want.vips.size, `${firstTwo.length} VIPs in`);
+        for (const k of firstTwo) assert.deepEqual(partial.vips.get(k), want.vips.get(k));
+      } finally {
+        runner.close();
+      }
+    }
   });
 
   it("surfaces nft's error text, and an empty script is a no-op", async () => {

@@ -66,6 +66,16 @@ export interface Nft {
    * failed, after all ended.
    */
   applyConcurrently(scripts: readonly (string | (() => string))[]): Promise<void>;
+  /**
+   * Applies each script as its own transaction, in order, through up to `lanes` sessions at once
+   * (the session and `lanes - 1` more started for the call): each lane takes the next script when
+   * its previous one is in, so nft parses on `lanes` CPUs while every nft process stays small (a
+   * transaction of a few thousand elements: nft's memory is reused from one to the next instead
+   * of growing to hundreds of MB, which the kernel pays for in page faults). A function is
+   * rendered when a lane takes it. The first failure stops the lanes taking more and rejects
+   * naming the part (the parts already applied stay applied).
+   */
+  applyParts(scripts: readonly (string | (() => string))[], lanes: number): Promise<void>;
   /** `nft -j list table <family> <table>`, parsed; undefined when the table does not exist. */
   listTable(family: Family): Promise<FamilyState | undefined>;
   /** Both families, with problems found. */
@@ -279,6 +289,61 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
     apply: (script) =>
       serial(async () => {
         if (script.trim() !== "") await viaSession(script);
+      }),
+    applyParts: (scripts, lanes) =>
+      serial(async () => {
+        let next = 0;
+        let failure: unknown;
+        const total = scripts.length;
+        const take = (): { i: number; text: string } | undefined => {
+          while (failure === undefined && next < total) {
+            const i = next++;
+            const s = scripts[i]!;
+            const text = typeof s === "function" ? s() : s;
+            if (text.trim() !== "") return { i, text };
+          }
+          return undefined;
+        };
+        const named = (i: number, err: unknown): unknown =>
+          err instanceof NftError ? new NftError(`${err.command} (part ${i + 1} of ${total})`, err.exitCode, err.stderr) : err;
+        const lane = async (apply: (text: string) => Promise<void>): Promise<void> => {
+          for (let part = take(); part; part = take()) {
+            try {
+              await apply(part.text);
+            } catch (err) {
+              failure ??= named(part.i, err);
+            }
+          }
+        };
+        const extra: Session[] = [];
+        const n = Math.max(1, Math.min(Math.floor(lanes), total));
+        let plainLanes = 0;
+        for (let k = 1; k < n; k++) {
+          const x = options.session ? startSession(argv, timeoutMs) : undefined;
+          if (x) extra.push(x);
+          else plainLanes++;
+        }
+        const viaExtra =
+          (x: Session) =>
+          async (text: string): Promise<void> => {
+            let failed: string | undefined;
+            try {
+              failed = await x.run(text);
+            } catch {
+              return void (await exec(["-f", "-"], text)); // that session broke: this part alone through nft -f
+            }
+            if (failed !== undefined) throw new NftError(`${argv.join(" ")} -i (include)`, 1, failed);
+          };
+        // A lane without a session is a run of `nft -f -` processes.
+        const plain = async (text: string): Promise<void> => void (await exec(["-f", "-"], text));
+        const lanesRun = [lane(viaSession), ...extra.map((x) => lane(viaExtra(x)))];
+        for (let k = 0; k < plainLanes; k++) lanesRun.push(lane(plain));
+        try {
+          await Promise.all(lanesRun);
+        } finally {
+          for (const x of extra) x.close();
+        }
+        if (failure !== undefined) throw failure;
       }),
     applyConcurrently: async (scripts) => {
       const running: Promise<string>[] = [];

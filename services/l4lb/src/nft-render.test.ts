@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { DcnetError } from "@dcnet/core";
 import type { DataplaneVip } from "./dataplane";
-import { renderDelta, renderFull } from "./nft-render";
+import { compile } from "./dataplane";
+import { renderDelta, renderFull, renderStaged } from "./nft-render";
 
 const vip = (ip: string, port: number, backends: [string, number, number][], protocol: "tcp" | "udp" = "tcp"): DataplaneVip => ({
   protocol,
@@ -52,6 +53,55 @@ describe("l4lb nft rendering", () => {
     assert.match(s, /^add element ip6 t1 vips \{ \[fd01:c::1\] \. tcp \. 80 : goto tcp_slots_1 \}$/m);
     assert.throws(() => renderFull([], { table: "bad name" }), DcnetError);
     assert.throws(() => renderFull([], { ctMark: 0 }), DcnetError);
+  });
+
+  it("renderStaged: the tables without elements, then parts of about equal size, each VIP whole in one part with its vips element", () => {
+    const vips: DataplaneVip[] = [];
+    for (let i = 0; i < 40; i++) {
+      const backends: [string, number, number][] = Array.from({ length: 1 + (i % 5) }, (_, j) => [`10.1.${i}.${j + 1}`, 8080, 1]);
+      vips.push(vip(`11.0.1.${i + 1}`, 80, backends, i % 3 === 0 ? "udp" : "tcp"));
+    }
+    vips.push(vip("fd01:c::1", 443, [["fd00::1", 8443, 1]]));
+    const state = compile(vips);
+    const staged = renderStaged(state, 4);
+    // The tables: maps and chains, no elements; the tables are the same as renderFull's.
+    assert.doesNotMatch(staged.tables, /add element/);
+    const full = renderFull(state);
+    for (const line of staged.tables.split("\n").filter((l) => l !== "")) assert.ok(full.includes(line), line);
+    const parts = staged.parts.map((p) => p());
+    assert.equal(parts.length, 4);
+    const elementsOf = (text: string): string[] =>
+      [...text.matchAll(/^add element (\S+ \S+ \S+) \{ (.*) \}$/gm)].flatMap((m) => m[2]!.split(", ").map((e) => `${m[1]} ${e}`));
+    // Together: exactly renderFull's elements.
+    assert.deepEqual(parts.flatMap(elementsOf).sort(), elementsOf(full).sort());
+    // Each VIP (its vips element and every slot) in one part.
+    const total = 41 + vips.reduce((n, v) => n + v.backends.length, 0);
+    for (const text of parts) {
+      const els = elementsOf(text);
+      assert.ok(els.length <= Math.ceil(total / 4) + 5, `${els.length} elements in a part`);
+      for (const e of els.filter((x) => / vips /.test(x))) {
+        const [, fam, ip, , port] = /^(ip6?) \S+ vips (\S+) \. (tcp|udp) \. (\d+)/.exec(e)!;
+        const slots = els.filter((x) => x.startsWith(`${fam} dcnet_l4lb backends_`) && x.includes(` ${ip} . ${port} . `));
+        const n = Number(/goto (?:tcp|udp)_slots_(\d+)/.exec(e)?.[1] ?? 0);
+        assert.equal(slots.length, n, e);
+      }
+    }
+  });
+
+  it("elements go in batches: one add element statement per map for up to 2,000 elements", () => {
+    const big = (n: number): DataplaneVip =>
+      vip(
+        `11.0.2.${n}`,
+        80,
+        Array.from({ length: 1000 }, (_, j): [string, number, number] => [`10.${n}.${j >> 7}.${(j & 127) + 1}`, 8080, 1]),
+      );
+    const text = renderFull([big(1), big(2), big(3)]);
+    const stmts = [...text.matchAll(/^add element ip dcnet_l4lb (\S+) \{ (.*) \}$/gm)].map((m) => [m[1], m[2]!.split(", ").length]);
+    assert.deepEqual(stmts, [
+      ["backends_tcp", 2000],
+      ["backends_tcp", 1000],
+      ["vips", 3],
+    ]);
   });
 
   it("renderDelta: nothing changed → empty script", () => {

@@ -8,10 +8,21 @@
  * `lo` does the same). Our routes carry routing protocol N (default 211) so they can be told from
  * anyone else's: a reconcile lists `ip route show table local proto N` and repairs only those, and
  * a local route somebody else owns for the same address (a VIP that is also a node address) is left
- * alone. Changes go through one `ip -batch` process.
+ * alone.
+ *
+ * Changes go through a long-lived `ip -force -batch -` process (one a namespace; started with the
+ * first change, kept, not keeping the process alive): a change is its route lines followed by a
+ * marker line that `ip` rejects ("Object … is unknown"); `ip` answers every failed line with
+ * "Command failed -:<line number>" on stderr (unbuffered), so the marker's number ends the change
+ * and numbers in between name the routes that failed, with the kernel's message printed before.
+ * Starting `ip` for every change cost more than the change (a fork of a large Node process). A
+ * route that fails (other than a local route somebody else holds) makes `sync` reject naming it,
+ * after the rest of the batch went in; if `ip` dies, hangs or cannot start, the routes are read
+ * back from the kernel (what went in before is known, not lost), the session is dropped (a new one
+ * next time) and `sync` rejects naming the process and what it said.
  */
-import { spawn } from "node:child_process";
-import type { Logger } from "@dcnet/core";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { Code, DcnetError, type Logger } from "@dcnet/core";
 import { canonicalIp, familyOf } from "./ip";
 
 export interface RoutesOptions {
@@ -28,14 +39,36 @@ export interface RoutesOptions {
 export interface LocalRoutes {
   /** Reads our routes from the kernel (done by the first sync too). */
   load(): Promise<void>;
-  /** Makes our routes exactly `ips`: returns how many were added and removed. */
+  /**
+   * Makes our routes exactly `ips`: returns how many were added and removed. Rejects with a
+   * {@link RoutesError} when a route could not be added or removed (the others are in).
+   */
   sync(ips: Iterable<string>): Promise<{ added: number; removed: number }>;
+  /**
+   * Adds `add` to the routes wanted and takes `remove` from them, changing only those (what
+   * `sync` does for a whole list, without walking it): for changes of a few addresses among many.
+   */
+  update(add: Iterable<string>, remove: Iterable<string>): Promise<{ added: number; removed: number }>;
   /** Reads the kernel and repairs what differs from the last sync; returns the repairs made. */
   reconcile(): Promise<number>;
   /** Ours as last known. */
   installed(): ReadonlySet<string>;
   /** Addresses skipped because another local route holds them. */
   conflicts(): ReadonlySet<string>;
+  /** Ends the `ip -batch` session, if any (the next change starts a new one). */
+  close(): void;
+}
+
+/** Routes that could not be changed, or the `ip` process that failed; `installed()` is what the kernel holds. */
+export class RoutesError extends DcnetError {
+  constructor(
+    message: string,
+    /** `route add|del local <prefix> …: <the kernel's answer>`, one per route that failed. */
+    readonly failures: readonly string[],
+  ) {
+    super(Code.INTERNAL, message);
+    this.name = "RoutesError";
+  }
 }
 
 interface RunResult {
@@ -60,6 +93,110 @@ function run(file: string, args: readonly string[], input: string, timeoutMs: nu
 
 const prefix = (ip: string): string => `${ip}/${familyOf(ip) === 6 ? 128 : 32}`;
 
+/** A long-lived `ip -force -batch -` (see the file comment). Calls must not overlap. */
+export interface BatchSession {
+  /**
+   * Runs the lines; resolves to the failed ones (index into `lines` → what `ip` said about it).
+   * Rejects when the process failed (could not start, died, or did not answer in time); it is
+   * then gone and the next call starts another.
+   */
+  run(lines: readonly string[]): Promise<Map<number, string>>;
+  close(): void;
+}
+
+const MARKER = "dcnet-routes-sync";
+
+export function startBatchSession(argv: readonly string[], timeoutMs: number): BatchSession {
+  const command = argv.join(" ");
+  let child: ChildProcessWithoutNullStreams | undefined;
+  /** Lines written to the current process (ip numbers them from 1). */
+  let sent = 0;
+  let buf = "";
+  let waiting: { first: number; marker: number; failed: Map<number, string>; said: string[]; done: (err?: Error) => void } | undefined;
+
+  const idle = (c: ChildProcessWithoutNullStreams, yes: boolean): void => {
+    // An idle session must not keep the process alive.
+    for (const h of [c, c.stdin, c.stdout, c.stderr] as { ref?: () => void; unref?: () => void }[]) (yes ? h.unref : h.ref)?.call(h);
+  };
+  const scan = (): void => {
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      const w = waiting;
+      if (!w || line === "") continue;
+      const m = /^Command failed -:(\d+)$/.exec(line);
+      if (!m) {
+        w.said.push(line);
+        continue;
+      }
+      const n = Number(m[1]);
+      const said = w.said.join(" ");
+      w.said = [];
+      if (n === w.marker) w.done();
+      else if (n >= w.first && n < w.marker) w.failed.set(n - w.first, said || line);
+    }
+  };
+  const start = (): ChildProcessWithoutNullStreams => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
+    sent = 0;
+    buf = "";
+    c.stdout.on("data", () => undefined); // nothing is expected there; keep the pipe drained
+    c.stderr.setEncoding("utf8").on("data", (d: string) => {
+      buf += d;
+      scan();
+    });
+    c.stdin.on("error", () => undefined);
+    const gone = (why: string): void => {
+      if (child !== c) return;
+      child = undefined;
+      const said = [...(waiting?.said ?? []), buf.trim()].filter((x) => x !== "").join(" ");
+      waiting?.done(new Error(`${command}: ${why}${said ? `: ${said}` : ""}`));
+    };
+    c.on("error", (e) => gone(e.message));
+    c.on("close", (code, signal) => gone(`the ip process ended (${signal ?? `exit ${code}`})`));
+    idle(c, true);
+    return c;
+  };
+
+  return {
+    run: (lines) =>
+      new Promise((resolve, reject) => {
+        const c = child ?? (child = start());
+        const first = sent + 1;
+        sent += lines.length + 1;
+        const failed = new Map<number, string>();
+        const timer = setTimeout(() => {
+          w.done(new Error(`${command}: no answer within ${timeoutMs} ms`));
+          if (child === c) child = undefined;
+          c.kill("SIGKILL");
+        }, timeoutMs);
+        const w = {
+          first,
+          marker: sent,
+          failed,
+          said: [] as string[],
+          done: (err?: Error): void => {
+            clearTimeout(timer);
+            if (waiting !== w) return;
+            waiting = undefined;
+            if (child === c) idle(c, true);
+            if (err) reject(err);
+            else resolve(failed);
+          },
+        };
+        waiting = w;
+        idle(c, false);
+        c.stdin.write(lines.length === 0 ? `${MARKER}\n` : `${lines.join("\n")}\n${MARKER}\n`);
+      }),
+    close() {
+      const c = child;
+      child = undefined;
+      c?.stdin.end();
+    },
+  };
+}
+
 export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
   const ipBin = opts.ip ?? "ip";
   const proto = opts.protocol ?? 211;
@@ -69,6 +206,7 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
   let wanted = new Set<string>();
   const conflicting = new Set<string>();
   let loaded = false;
+  let session: BatchSession | undefined;
 
   const ip = async (args: string[], input = ""): Promise<RunResult> => run(ipBin, [...ns, ...args], input, timeoutMs);
 
@@ -87,39 +225,40 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
     return out;
   };
 
-  /** One batch; returns the statements that failed with their messages. */
-  const batch = async (lines: string[]): Promise<Map<number, string>> => {
-    const failed = new Map<number, string>();
-    if (lines.length === 0) return failed;
-    const r = await ip(["-force", "-batch", "-"], lines.join("\n") + "\n");
-    if (r.code === 0) return failed;
-    // iproute2 prints the kernel's answer, then "Command failed -:<line>".
-    const errLines = r.stderr.split("\n");
-    let last = "";
-    for (const l of errLines) {
-      const m = /^Command failed -:(\d+)/.exec(l);
-      if (m) failed.set(Number(m[1]) - 1, last || l);
-      else if (l.trim() !== "") last = l.trim();
-    }
-    if (failed.size === 0) throw new Error(`ip -batch failed: ${r.stderr.trim()}`);
-    return failed;
-  };
-
   const apply = async (add: string[], del: string[]): Promise<{ added: number; removed: number }> => {
     const lines = [
       ...del.map((a) => `route del local ${prefix(a)} dev lo table local proto ${proto}`),
       ...add.map((a) => `route add local ${prefix(a)} dev lo table local proto ${proto}`),
     ];
-    const failed = await batch(lines);
+    if (lines.length === 0) return { added: 0, removed: 0 };
+    session ??= startBatchSession([ipBin, ...ns, "-force", "-batch", "-"], timeoutMs);
+    let failed: Map<number, string>;
+    try {
+      failed = await session.run(lines);
+    } catch (err) {
+      // The process failed part-way: which lines went in is not known, so ask the kernel.
+      session = undefined;
+      let reread = "";
+      try {
+        ours = await list();
+        for (const a of add) if (ours.has(a)) conflicting.delete(a);
+      } catch (e) {
+        reread = `; reading the routes back failed too (${(e as Error).message})`;
+      }
+      throw new RoutesError(`VIP routes: ${del.length} to remove and ${add.length} to add, and ${(err as Error).message}${reread}`, [
+        (err as Error).message,
+      ]);
+    }
     let added = 0;
     let removed = 0;
+    const failures: string[] = [];
     del.forEach((a, i) => {
       const err = failed.get(i);
       // "No such process": already gone.
       if (err === undefined || /No such process|not found/i.test(err)) {
         ours.delete(a);
         if (err === undefined) removed++;
-      } else opts.logger.warn({ ip: a, err }, "could not remove a VIP route");
+      } else failures.push(`route del local ${prefix(a)}: ${err}`);
     });
     add.forEach((a, i) => {
       const err = failed.get(del.length + i);
@@ -130,8 +269,12 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       } else if (/File exists/i.test(err)) {
         if (!conflicting.has(a)) opts.logger.warn({ ip: a }, "a local route for this VIP address exists and is not ours: left alone");
         conflicting.add(a);
-      } else opts.logger.warn({ ip: a, err }, "could not add a VIP route");
+      } else failures.push(`route add local ${prefix(a)}: ${err}`);
     });
+    if (failures.length > 0) {
+      const more = failures.length > 3 ? ` (and ${failures.length - 3} more)` : "";
+      throw new RoutesError(`${failures.length} VIP route(s) failed: ${failures.slice(0, 3).join("; ")}${more}`, failures);
+    }
     return { added, removed };
   };
 
@@ -150,6 +293,23 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       const del = [...ours].filter((a) => !wanted.has(a));
       return apply(add, del);
     },
+    async update(add, remove) {
+      if (!loaded) await load();
+      const adds: string[] = [];
+      const dels: string[] = [];
+      for (const x of remove) {
+        const a = canonicalIp(x) ?? x;
+        wanted.delete(a);
+        conflicting.delete(a);
+        if (ours.has(a)) dels.push(a);
+      }
+      for (const x of add) {
+        const a = canonicalIp(x) ?? x;
+        wanted.add(a);
+        if (!ours.has(a)) adds.push(a);
+      }
+      return apply(adds, dels);
+    },
     async reconcile() {
       ours = await list();
       loaded = true;
@@ -160,5 +320,9 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
     },
     installed: () => ours,
     conflicts: () => conflicting,
+    close() {
+      session?.close();
+      session = undefined;
+    },
   };
 }
