@@ -193,6 +193,10 @@ class Zone {
     if (e.srv.length > 0) this.compiledSrv.add(name);
   }
 
+  changedNames(): number {
+    return this.overlay?.size ?? 0;
+  }
+
   /** Base + overlay. */
   view(): Map<string, RecordValues> {
     if (this.overlay === null) return this.records;
@@ -243,6 +247,11 @@ export class Authority {
 
   removeZone(apex: string): void {
     if (this.byApex.delete(apex)) this.reorder();
+  }
+
+  /** How many names of a zone were changed in place since it was last set (0 when not held). */
+  changedNames(apex: string): number {
+    return this.byApex.get(apex)?.changedNames() ?? 0;
   }
 
   hasZone(apex: string): boolean {

@@ -61,6 +61,8 @@ export class ZoneProducer {
       this.leading = sameHost(leader, o.self);
       this.last = { view, leader };
       if (this.leading !== was) o.logger.info({ leader, self: o.self, producing: this.leading }, "zone producer leadership");
+      // Another producer may have written the zones meanwhile: number our deltas afresh after a snapshot.
+      if (this.leading && !was) o.publisher.newEpoch();
       if (this.leading) this.publishDcos();
       if (this.leading && !was && o.mirror?.ready()) o.publisher.offer(o.mirror.zone());
     });

@@ -164,6 +164,8 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
             logger: log,
             intervalMs: config.producer.pushIntervalMs,
             bus,
+            // Changes reach the nodes as deltas at once; their snapshot follows one interval later.
+            snapshotTrailsDeltas: true,
             onDelta: (zone, _names, _bytes, sent) => deltas.labels(zone, String(sent)).inc(),
             onPushed: (zone, secs, bytes) => {
               pushDuration.labels(zone).observe(secs);

@@ -11,7 +11,7 @@ const Z = "dcos.thisdcos.directory.";
 const n = (s: string) => `${s}.marathon.autoip.${Z}`;
 const zone = (o: Record<string, RecordValues>): ZoneData => ({ zone: Z, records: new Map(Object.entries(o)) });
 
-function harness(intervalMs: number, withBus = true) {
+function harness(intervalMs: number, withBus = true, snapshotTrailsDeltas = false) {
   const puts: { at: number; key: string; value: Uint8Array }[] = [];
   const events: { at: number; subject: string; payload: Uint8Array }[] = [];
   const kv = {
@@ -25,7 +25,7 @@ function harness(intervalMs: number, withBus = true) {
       events.push({ at: Date.now(), subject, payload });
     },
   };
-  const p = new ZonePublisher(kv, { logger: quiet(), intervalMs, epoch: "ep", ...(withBus ? { bus } : {}) });
+  const p = new ZonePublisher(kv, { logger: quiet(), intervalMs, epoch: "ep", snapshotTrailsDeltas, ...(withBus ? { bus } : {}) });
   return { p, puts, events };
 }
 
@@ -64,6 +64,45 @@ describe("zone publisher: per-record deltas at once, whole-zone snapshots at mos
     await sleep(400);
     assert.equal(h.puts.length, 2);
     assert.equal(h.events.length, 2);
+    h.p.stop();
+  });
+
+  it("snapshotTrailsDeltas: a change sent as a delta has its snapshot one interval later, even after a quiet spell", async () => {
+    const h = harness(200, true, true);
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.1"] } }));
+    await sleep(10);
+    assert.equal(h.puts.length, 1, "the first version (no delta possible) goes out at once");
+    await sleep(300);
+    const t = Date.now();
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.2"] } }));
+    await sleep(10);
+    assert.equal(h.events.length, 1, "the delta at once");
+    assert.equal(h.puts.length, 1, "the snapshot waits although the last push is more than an interval ago");
+    await sleep(100);
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.3"] } }));
+    await sleep(200);
+    assert.equal(h.puts.length, 2);
+    assert.ok(h.puts[1]!.at - t >= 190 && h.puts[1]!.at - t < 290, "one interval after the first delta, not after the last");
+    assert.deepEqual([decodeZone(h.puts[1]!.value).seq, h.events.length], [2, 2]);
+    h.p.stop();
+  });
+
+  it("a new epoch (leadership regained): the next version goes out as a snapshot, deltas restart at 1", async () => {
+    const h = harness(50);
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.1"] } }));
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.2"] } }));
+    await sleep(100);
+    const first = h.p.epoch;
+    h.p.newEpoch();
+    assert.notEqual(h.p.epoch, first);
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.3"] } }));
+    await sleep(100);
+    assert.equal(h.events.length, 1, "no delta against what the previous epoch offered");
+    const snap = decodeZone(h.puts[h.puts.length - 1]!.value);
+    assert.deepEqual([snap.epoch, snap.seq, snap.zone.records.get(n("a"))], [h.p.epoch, 0, { a: ["10.0.0.3"] }]);
+    h.p.offer(zone({ [n("a")]: { a: ["10.0.0.4"] } }));
+    const d = decodeDelta(h.events[1]!.payload).delta;
+    assert.deepEqual([d.epoch, d.seq], [h.p.epoch, 1]);
     h.p.stop();
   });
 

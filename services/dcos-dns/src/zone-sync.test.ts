@@ -6,7 +6,7 @@ import { quiet } from "./test-util";
 import { type RecordValues } from "./zone";
 import { encodeZone, zoneKey } from "./zone-codec";
 import { deltaSubject, encodeDelta } from "./zone-delta";
-import { PENDING_MAX, ZoneSync } from "./zone-sync";
+import { PENDING_MAX, REBASE_OVER, ZoneSync } from "./zone-sync";
 
 /**
  * ZoneSync against a hand-driven KV watch and delta subscription, so the order in which snapshots
@@ -108,10 +108,13 @@ describe("zone sync: snapshots and per-record deltas", () => {
     assert.deepEqual(h.a(n("four")), ["10.0.0.4"]);
     assert.deepEqual(h.sync.version(Z), { epoch: "e1", seq: 4 });
     assert.deepEqual(await h.counts(), { gap: 2, late: 2 });
-    // A snapshot older than what is served (same epoch) does not roll it back; a newer one replaces it.
+    // A snapshot older than what is served (same epoch) does not roll it back; one of the version
+    // served changes nothing (skipped); a newer one replaces it.
     h.snapshot({ [n("web")]: { a: ["10.0.0.1"] } }, "e1", 3);
     assert.deepEqual(h.a(n("four")), ["10.0.0.4"]);
-    h.snapshot({ [n("web")]: { a: ["10.0.0.9"] } }, "e1", 4);
+    h.snapshot({ [n("web")]: { a: ["10.0.0.8"] } }, "e1", 4);
+    assert.deepEqual(h.a(n("web")), ["10.0.0.1"], "same version: skipped");
+    h.snapshot({ [n("web")]: { a: ["10.0.0.9"] } }, "e1", 5);
     assert.deepEqual(h.a(n("web")), ["10.0.0.9"]);
     assert.equal(h.a(n("four")), "NXDOMAIN", "the snapshot is the truth at its seq");
   });
@@ -133,6 +136,24 @@ describe("zone sync: snapshots and per-record deltas", () => {
     h.snapshot({ [n("web")]: { a: ["10.0.0.3"] } }, null, 0);
     h.delta("new", 3, { [n("w")]: { a: ["10.0.0.8"] } });
     assert.equal(h.a(n("w")), "NXDOMAIN");
+  });
+
+  it("a snapshot of the version served becomes the new base once many names changed beside it", async () => {
+    const h = harness();
+    await h.sync.start();
+    h.snapshot({}, "e1", 0);
+    for (let s = 1; s <= REBASE_OVER; s++) h.delta("e1", s, { [n(`t${s}`)]: { a: ["10.0.0.1"] } });
+    h.snapshot({}, "e1", REBASE_OVER);
+    assert.equal(h.authority.changedNames(Z), REBASE_OVER, "not over the bound: skipped");
+    h.delta("e1", REBASE_OVER + 1, { [n("extra")]: { a: ["10.0.0.2"] } }, [n("t1")]);
+    const all: Record<string, RecordValues> = { [n("extra")]: { a: ["10.0.0.2"] } };
+    for (let s = 2; s <= REBASE_OVER; s++) all[n(`t${s}`)] = { a: ["10.0.0.1"] };
+    h.snapshot(all, "e1", REBASE_OVER + 1);
+    assert.equal(h.authority.changedNames(Z), 0, "over the bound: the snapshot is the new base");
+    assert.equal(h.a(n("t1")), "NXDOMAIN");
+    assert.deepEqual(h.a(n("t2")), ["10.0.0.1"]);
+    assert.deepEqual(h.a(n("extra")), ["10.0.0.2"]);
+    assert.equal(await h.records(), REBASE_OVER);
   });
 
   it("deltas before the first snapshot wait for it, in a bounded buffer", async () => {

@@ -5,7 +5,11 @@
  *   swapped into the authority wholesale, and its (epoch, seq) remembered. A zone that fails the
  *   checks in zone-codec.ts is rejected (the previous version stays) and counted; dropped values
  *   are logged. A snapshot of the same epoch older than the deltas already applied is skipped
- *   (snapshots and deltas travel separately, JetStream vs core subjects, so either may come first).
+ *   (snapshots and deltas travel separately, JetStream vs core subjects, so either may come first);
+ *   one of exactly the version served (every delta it includes already applied, the usual case:
+ *   the snapshot follows its deltas) changes nothing and is skipped, unless more than
+ *   {@link REBASE_OVER} names changed since the zone's base (then it becomes the new base, which
+ *   bounds the authority's per-name change overlay).
  * - Deltas (zone-delta.ts, core subject `dns.delta.>`, sent at once on each change): a delta of the
  *   remembered epoch with seq = last + 1 is applied in place (Authority.applyChanges); seq ≤ last is
  *   a repeat and ignored; a gap, another epoch, or no snapshot yet means the delta cannot be applied:
@@ -33,6 +37,8 @@ import { DELTA_SUBJECTS, decodeDelta, type ZoneDelta } from "./zone-delta";
 
 /** Deltas kept per zone while waiting for a snapshot to follow. */
 export const PENDING_MAX = 256;
+/** A snapshot of the version already served replaces the zone only when more names than this changed since its base. */
+export const REBASE_OVER = 1024;
 
 /** How a delta was taken (label `result` of `dns_zone_deltas_total`). */
 export type DeltaResult = "applied" | "late" | "old" | "gap" | "epoch" | "early" | "rejected";
@@ -100,9 +106,14 @@ export class ZoneSync {
           if (d.dropped.length) log.warn({ zone: apex, dropped: d.dropped }, "zone values dropped");
           this.revisions.set(apex, change.entry.revision);
           const t = this.tracks.get(apex);
-          if (t !== undefined && d.epoch !== null && t.epoch === d.epoch && d.seq < t.seq) {
-            log.debug({ zone: apex, seq: d.seq, serving: t.seq }, "snapshot older than the deltas applied; kept the newer state");
-            return;
+          if (t !== undefined && d.epoch !== null && t.epoch === d.epoch) {
+            if (d.seq < t.seq) {
+              log.debug({ zone: apex, seq: d.seq, serving: t.seq }, "snapshot older than the deltas applied; kept the newer state");
+              return;
+            }
+            // The same version as served (its deltas all applied): nothing to change, unless the
+            // changes held beside the base have grown enough to be worth folding into a new base.
+            if (d.seq === t.seq && this.authority.changedNames(apex) <= REBASE_OVER) return;
           }
           this.authority.setZone(d.zone);
           this.tracks.set(apex, { epoch: d.epoch, seq: d.seq });
