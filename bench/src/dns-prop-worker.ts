@@ -8,8 +8,10 @@
  * For the breakdown, each instance's `authority.setZone` (snapshots) and `authority.applyChanges`
  * (per-record deltas) are wrapped (observation only) to note when the zone applied there first
  * satisfies the expectation the parent set (name has the IP / name gone), as wall-clock ms
- * (performance.timeOrigin + performance.now()).
+ * (performance.timeOrigin + performance.now()), and the process's event-loop delay is reported
+ * per event.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createLogger, createRegistry } from "@dcnet/core";
 import { createDcosDns, DCOS_ZONE, loadDcosDnsConfig, type DcosDns, type RecordValues, type ZoneData } from "@dcnet/dcos-dns";
 
@@ -22,11 +24,14 @@ export type ToWorker =
 export type FromWorker =
   | { type: "started"; ports: number[]; ms: number; rssMiB: number }
   | { type: "expecting"; seq: number }
-  | { type: "applied"; seq: number; at: (number | null)[] }
+  | { type: "applied"; seq: number; at: (number | null)[]; loopDelayP99Ms: number; loopDelayMaxMs: number }
   | { type: "stopped" }
   | { type: "error"; message: string };
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
+/** This process's event-loop delay during each event (from "expect" to "report"): how long a message or query waits for its turn. */
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -114,13 +119,20 @@ process.on("message", (m: ToWorker) => {
       start(m).catch(fail);
       break;
     case "expect": {
+      loopDelay.reset();
       const at = new Array<number | null>(nodes.length).fill(null);
       expectation = { seq: m.seq, name: m.name, ip: m.ip, at };
       send({ type: "expecting", seq: m.seq });
       break;
     }
     case "report":
-      send({ type: "applied", seq: m.seq, at: expectation?.seq === m.seq ? expectation.at : [] });
+      send({
+        type: "applied",
+        seq: m.seq,
+        at: expectation?.seq === m.seq ? expectation.at : [],
+        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        loopDelayMaxMs: loopDelay.max / 1e6,
+      });
       break;
     case "stop":
       stop()

@@ -6,21 +6,36 @@
  *  - Producer: a real dcos-dns child process (`dcnet run dcos-dns`, producer enabled, default push
  *    interval 1 s) subscribed to a fake master this process serves (Operator API SUBSCRIBE stream:
  *    SUBSCRIBED with get_state, then TASK_ADDED / TASK_UPDATED events the benchmark writes).
- *  - Nodes: N `createDcosDns` instances (bus connection, zone watch, UDP listener, APIs) spread
- *    over forked worker processes (dns-prop-worker.ts).
+ *  - Nodes: N `createDcosDns` instances (bus connection, zone watch + delta subscription, UDP
+ *    listener, APIs) spread over forked worker processes (dns-prop-worker.ts).
+ *  - Transport: each change goes out at once as a per-record delta (core subject
+ *    `dns.delta.dcos.thisdcos.directory`, a few hundred bytes), which every node applies in place;
+ *    whole-zone snapshots in the KV follow at most once per push interval (they are what a node
+ *    that starts or misses a delta catches up from). This process watches both, for the
+ *    event → bus breakdown.
  *  - Probe: this process asks every node over UDP for the task's autoip name, each node at most
  *    once per probe interval, bounded outstanding queries, until each gave the expected answer;
  *    time from just before the event was written to that answer.
- * Events are spaced more than the producer's push interval apart (the first change goes out at
- * once, later ones wait for the interval: sustained churn adds up to 1 s).
+ * Events are spaced more than the producer's push interval apart, after the previous event's
+ * snapshot reached the bus (it trails the delta by one interval), so every event starts quiet and
+ * measures one change on its own, as the snapshot-only runs did.
  */
 import { spawn, fork, type ChildProcess } from "node:child_process";
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { busSection, connectBus, createLogger, startNatsServer, type Bus, type KvWatch, type NatsServerHandle } from "@dcnet/core";
-import { Authority, DCOS_ZONE, ZONE_BUCKET, decodeZone, encodeZone, zoneKey } from "@dcnet/dcos-dns";
+import {
+  busSection,
+  connectBus,
+  createLogger,
+  startNatsServer,
+  type Bus,
+  type KvWatch,
+  type NatsServerHandle,
+  type Subscription,
+} from "@dcnet/core";
+import { Authority, DCOS_ZONE, ZONE_BUCKET, decodeZone, deltaSubject, encodeZone, zoneKey } from "@dcnet/dcos-dns";
 import { cpuSeconds, freePort, requireTools, rssMiB } from "./dnsperf";
 import { envInt, loadavg, replyAddresses, encodeQuery, syntheticDcosZone } from "./dns-common";
 import { startFakeOperatorMaster, type FakeOperatorMaster, type FakeTask } from "./fake-operator-master";
@@ -259,8 +274,18 @@ interface EventSample {
   perNode: Float64Array;
   /** Event → the new zone seen on the bus by this process's own watcher. */
   busMs: number;
+  /** For busMs: when the event was written, and the index its snapshot gets in `puts`. */
+  t0: number;
+  putIndex: number;
+  /** Event → the change's delta seen on the bus by this process's own subscription. */
+  deltaMs: number;
   /** Event → zone applied on every node (instance-side timestamps, wall clock). */
   appliedEveryNodeMs: number;
+  /** Event → change applied, per node (same order as perNode; NaN = not seen). */
+  appliedPerNode: Float64Array;
+  /** Worst worker's event-loop delay p99 / max during the event. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
   incomplete: number;
   queries: number;
   lost: number;
@@ -272,6 +297,7 @@ interface Phase {
   startSeconds: number;
   workerRssMiB: number[];
   probeIntervalMs: number;
+  probeWindow: number;
   events: EventSample[];
   /** Worker CPU seconds during the events / node / event, in ms. */
   nodeCpuMsPerEvent: number;
@@ -291,6 +317,9 @@ export async function runDnsPropagation(): Promise<void> {
   // One worker process per CPU: the nodes' CPU work spreads over the VM's cores (a real cluster gives each node its own).
   const workersWanted = envInt("BENCH_PROP_WORKERS", os.cpus().length);
   const probeQps = envInt("BENCH_PROP_PROBE_QPS", 10_000);
+  // Queries in flight (0: one per node). A small window throttles the probe below its interval when
+  // the nodes answer slowly, and the figures then include that extra wait.
+  const probeWindowEnv = envInt("BENCH_PROP_PROBE_WINDOW", 0);
   const maxSeconds = envInt("BENCH_PROP_MAX_SECONDS", 300);
   const timeoutMs = envInt("BENCH_PROP_TIMEOUT_MS", 30_000);
 
@@ -303,6 +332,7 @@ export async function runDnsPropagation(): Promise<void> {
   let nats: NatsServerHandle | undefined;
   let bus: Bus | undefined;
   let watch: KvWatch | undefined;
+  let deltaSub: Subscription | undefined;
   let master: FakeOperatorMaster | undefined;
   let producer: Child | undefined;
   const workers: Worker[] = [];
@@ -324,6 +354,8 @@ export async function runDnsPropagation(): Promise<void> {
       { key: zoneKey(DCOS_ZONE), initial: true },
     );
     await watch.ready;
+    const deltas: number[] = [];
+    deltaSub = bus.subscribe(deltaSubject(DCOS_ZONE), () => deltas.push(performance.now()));
 
     master = await startFakeOperatorMaster({ tasks: baseline, agents: AGENTS });
     const dnsPort = await freePort();
@@ -387,6 +419,8 @@ export async function runDnsPropagation(): Promise<void> {
 
     let nextTask = baseline;
     let lastEventAt = performance.now();
+    /** puts.length when the last event was written (-1: none yet). */
+    let putsAtLastEvent = -1;
     for (const [si, nodes] of sizes.entries()) {
       const eventCount = eventsList[si] ?? eventsList[eventsList.length - 1] ?? 50;
       const workerCount = Math.min(workersWanted, nodes);
@@ -414,6 +448,7 @@ export async function runDnsPropagation(): Promise<void> {
       const prober = new Prober(ports);
       await prober.bind();
       const intervalMs = Math.max(10, Math.ceil((nodes * 1000) / probeQps));
+      const probeWindow = probeWindowEnv > 0 ? probeWindowEnv : nodes;
       log(
         `${nodes} node instances in ${workerCount} worker(s) serving the zone after ${startSeconds.toFixed(1)} s ` +
           `(worker RSS ${workerRss.join(", ")} MiB); probe interval ${intervalMs} ms per node; ${eventCount} events`,
@@ -439,12 +474,17 @@ export async function runDnsPropagation(): Promise<void> {
             return p;
           }),
         );
-        // Space events: more than the push interval after the previous event and after its push reached the bus.
+        // Space events: more than the push interval after the previous event and after its push reached the bus
+        // (the snapshot of a change sent as a delta follows one interval later: wait for it, so every event starts quiet).
+        const putDeadline = performance.now() + 3 * PUSH_INTERVAL_MS;
+        while (puts.length === putsAtLastEvent && putsAtLastEvent >= 0 && performance.now() < putDeadline) await sleep(20);
         const lastPut = puts[puts.length - 1]?.at ?? 0;
         const readyAt = Math.max(lastEventAt + PUSH_INTERVAL_MS + 100 + Math.random() * 100, lastPut + PUSH_INTERVAL_MS + 50);
         const wait = readyAt - performance.now();
         if (wait > 0) await sleep(wait);
         const putsBefore = puts.length;
+        putsAtLastEvent = putsBefore;
+        const deltasBefore = deltas.length;
         const t0 = performance.now();
         const t0Wall = performance.timeOrigin + t0;
         write();
@@ -452,7 +492,7 @@ export async function runDnsPropagation(): Promise<void> {
         const r = await Promise.race([
           prober.run(name, (a) => (want === null ? a.rcode === 3 : a.rcode === 0 && a.a.includes(want)), t0, {
             intervalMs,
-            window: 64,
+            window: probeWindow,
             timeoutMs,
           }),
           died,
@@ -466,13 +506,20 @@ export async function runDnsPropagation(): Promise<void> {
         );
         const applied = reports.flatMap((x) => x.at.map((at) => (at === null ? Number.NaN : at - t0Wall)));
         const busAt = puts.length > putsBefore ? puts[putsBefore]!.at : Number.NaN;
+        const deltaAt = deltas.length > deltasBefore ? deltas[deltasBefore]! : Number.NaN;
         const incomplete = r.perNode.filter((v) => Number.isNaN(v)).length;
         return {
           kind,
           everyNodeMs: incomplete > 0 ? Number.NaN : max(r.perNode),
           perNode: r.perNode,
           busMs: busAt - t0,
+          t0,
+          putIndex: putsBefore,
+          deltaMs: deltaAt - t0,
           appliedEveryNodeMs: applied.some((v) => Number.isNaN(v)) ? Number.NaN : max(applied),
+          appliedPerNode: Float64Array.from(applied),
+          loopDelayP99Ms: Math.max(...reports.map((x) => x.loopDelayP99Ms)),
+          loopDelayMaxMs: Math.max(...reports.map((x) => x.loopDelayMaxMs)),
           incomplete,
           queries: r.queries,
           lost: r.lost,
@@ -495,7 +542,7 @@ export async function runDnsPropagation(): Promise<void> {
           if (e % 10 === 9 || e === eventCount - 1) {
             const ups = events.filter((x) => x.kind === "running").map((x) => x.everyNodeMs);
             log(
-              `N=${nodes}: ${e + 1} events; last running ${up.everyNodeMs.toFixed(1)} ms (bus ${up.busMs.toFixed(1)}, applied ${up.appliedEveryNodeMs.toFixed(1)}), ` +
+              `N=${nodes}: ${e + 1} events; last running ${up.everyNodeMs.toFixed(1)} ms (delta ${up.deltaMs.toFixed(1)}, applied ${up.appliedEveryNodeMs.toFixed(1)}, worker loop delay p99 ${up.loopDelayP99Ms.toFixed(1)}), ` +
                 `killed ${down.everyNodeMs.toFixed(1)} ms; running p50 ${median(ups).toFixed(1)} p99 ${percentile(ups, 99).toFixed(1)} ms`,
             );
           }
@@ -512,6 +559,7 @@ export async function runDnsPropagation(): Promise<void> {
         startSeconds,
         workerRssMiB: mine.map((wk) => round(rssMiB(wk.proc.pid), 3)),
         probeIntervalMs: intervalMs,
+        probeWindow,
         events,
         nodeCpuMsPerEvent: (nodeCpu * 1000) / Math.max(1, events.length) / nodes,
         producerCpuMsPerEvent: (producerCpu * 1000) / Math.max(1, events.length),
@@ -539,8 +587,20 @@ export async function runDnsPropagation(): Promise<void> {
           );
           off += e.perNode.length;
         }
-        const bus = ev.map((e) => e.busMs).filter((v) => !Number.isNaN(v));
+        // The snapshot may trail the event by an interval (after the probe finished): the next event waited for it.
+        const bus = ev.map((e) => (puts[e.putIndex] ? puts[e.putIndex]!.at - e.t0 : Number.NaN)).filter((v) => !Number.isNaN(v));
+        const delta = ev.map((e) => e.deltaMs).filter((v) => !Number.isNaN(v));
         const applied = ev.map((e) => e.appliedEveryNodeMs).filter((v) => !Number.isNaN(v));
+        // Per node: when the change was applied there, and how much later the probe saw it answered.
+        const appliedPooled: number[] = [];
+        const probeLag: number[] = [];
+        for (const e of ev)
+          e.appliedPerNode.forEach((at, i) => {
+            if (Number.isNaN(at)) return;
+            appliedPooled.push(at);
+            const seen = e.perNode[i]!;
+            if (!Number.isNaN(seen)) probeLag.push(seen - at);
+          });
         const goalMs = kind === "running" ? (RUNNING_GOAL_MS[p.nodes] ?? 1000) : KILLED_GOAL_MS;
         const what = kind === "running" ? "TASK_RUNNING → resolvable" : "TASK_KILLED → NXDOMAIN";
         const extras = {
@@ -551,24 +611,45 @@ export async function runDnsPropagation(): Promise<void> {
           stopped_early_by_time_bound: p.stoppedEarly,
           every_node_ms: { p50: r1(median(every)), p99: r1(percentile(every, 99)), max: r1(max(every)) },
           per_node_ms: { p50: r1(percentile(pooled, 50)), p99: r1(percentile(pooled, 99)), samples: pooled.length },
+          event_to_delta_ms: {
+            p50: r1(median(delta)),
+            p99: r1(percentile(delta, 99)),
+            what: "event → the change's per-record delta seen by this process's own subscription",
+          },
           event_to_bus_ms: {
             p50: r1(median(bus)),
             p99: r1(percentile(bus, 99)),
-            what: "event → new zone revision seen by this process's own KV watch",
+            what: "event → its snapshot (new zone revision) seen by this process's own KV watch; trails the delta by one push interval",
+          },
+          event_to_applied_per_node_ms: {
+            p50: r1(percentile(appliedPooled, 50)),
+            p99: r1(percentile(appliedPooled, 99)),
+            what: "event → the change applied at a node (all nodes of all events pooled)",
+          },
+          probe_lag_ms: {
+            p50: r1(percentile(probeLag, 50)),
+            p99: r1(percentile(probeLag, 99)),
+            what: "per node: the probe's first correct answer − the change applied there (query spacing + answer time; part of every figure above)",
+          },
+          worker_event_loop_delay_ms: {
+            p99_median: r1(median(ev.map((e) => e.loopDelayP99Ms))),
+            max: r1(max(ev.map((e) => e.loopDelayMaxMs))),
+            what: "worst worker's event-loop delay during an event: p99 (median over events) and max",
           },
           event_to_applied_on_every_node_ms: {
             p50: r1(median(applied)),
             p99: r1(percentile(applied, 99)),
-            what: "event → last node's Authority.setZone with the change (instance-side timestamp, wall clock across processes)",
+            what: "event → last node's Authority.applyChanges (delta) or setZone (snapshot) with the change (instance-side timestamp, wall clock across processes)",
           },
           probe: {
             interval_ms_per_node: p.probeIntervalMs,
-            window: 64,
+            window: p.probeWindow,
             queries_per_event: round(median(ev.map((e) => e.queries)), 4),
             lost_queries: ev.reduce((n, e) => n + e.lost, 0),
             note: "each node asked at most once per interval, so a figure can be late by up to one interval",
           },
-          node_instance: "createDcosDns per node (own NATS connection, zone watch, UDP+TCP listener on 127.0.0.1, HTTP+gRPC APIs)",
+          node_instance:
+            "createDcosDns per node (own NATS connection, zone watch + delta subscription, UDP+TCP listener on 127.0.0.1, HTTP+gRPC APIs)",
           workers: p.workers,
           worker_rss_mib: p.workerRssMiB,
           start_seconds: round(p.startSeconds, 3),
@@ -577,7 +658,7 @@ export async function runDnsPropagation(): Promise<void> {
           zone: { names: zoneNames, bytes: zoneBytes, baseline_tasks: baseline },
           zone_decode_and_swap_ms_per_node: { this_zone: round(decode.ms, 3), tasks_10k: round(decode.ms10k, 3) },
           push_interval_ms: PUSH_INTERVAL_MS,
-          event_spacing: `> push interval (${PUSH_INTERVAL_MS} ms + 100–200 ms) after the previous event and its push; sustained churn adds up to ${PUSH_INTERVAL_MS} ms`,
+          event_spacing: `> push interval (${PUSH_INTERVAL_MS} ms + 100–200 ms) after the previous event and its push (deltas go out at once regardless; snapshots at most once per ${PUSH_INTERVAL_MS} ms)`,
           producer_subscriptions: master.subscriptions(),
           dcos_net_reference_ms: { push: 1000, ttl: 5000 },
           loadavg: { start: loadStart, end: loadavg() },
@@ -614,6 +695,7 @@ export async function runDnsPropagation(): Promise<void> {
     await producer?.stop().catch(() => undefined);
     await master?.close().catch(() => undefined);
     watch?.stop();
+    deltaSub?.unsubscribe();
     await bus?.close().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
