@@ -479,7 +479,9 @@ export async function runDnsPropagation(): Promise<void> {
         const putDeadline = performance.now() + 3 * PUSH_INTERVAL_MS;
         while (puts.length === putsAtLastEvent && putsAtLastEvent >= 0 && performance.now() < putDeadline) await sleep(20);
         const lastPut = puts[puts.length - 1]?.at ?? 0;
-        const readyAt = Math.max(lastEventAt + PUSH_INTERVAL_MS + 100 + Math.random() * 100, lastPut + PUSH_INTERVAL_MS + 50);
+        // After the snapshot: long enough for every node to have taken it (it no longer has to clear the
+        // rate-limit window: the next change goes out as a delta at once either way).
+        const readyAt = Math.max(lastEventAt + PUSH_INTERVAL_MS + 100 + Math.random() * 100, lastPut + 300 + Math.random() * 100);
         const wait = readyAt - performance.now();
         if (wait > 0) await sleep(wait);
         const putsBefore = puts.length;
@@ -658,7 +660,7 @@ export async function runDnsPropagation(): Promise<void> {
           zone: { names: zoneNames, bytes: zoneBytes, baseline_tasks: baseline },
           zone_decode_and_swap_ms_per_node: { this_zone: round(decode.ms, 3), tasks_10k: round(decode.ms10k, 3) },
           push_interval_ms: PUSH_INTERVAL_MS,
-          event_spacing: `> push interval (${PUSH_INTERVAL_MS} ms + 100–200 ms) after the previous event and its push (deltas go out at once regardless; snapshots at most once per ${PUSH_INTERVAL_MS} ms)`,
+          event_spacing: `> push interval (${PUSH_INTERVAL_MS} ms + 100–200 ms) after the previous event, and 300–400 ms after its snapshot (which trails the delta by ${PUSH_INTERVAL_MS} ms) reached the bus`,
           producer_subscriptions: master.subscriptions(),
           dcos_net_reference_ms: { push: 1000, ttl: 5000 },
           loadavg: { start: loadStart, end: loadavg() },
