@@ -9,7 +9,6 @@
  * they get no new connections, while connections already NAT-ed to them keep going (conntrack).
  * Backends of the other address family than the VIP's are ignored here.
  */
-import { isIPv4 } from "node:net";
 import { invalidArgument } from "@dcnet/core";
 import { formatIp, parseIp, type Family } from "./ip";
 import type { Protocol } from "./vip-key";
@@ -72,23 +71,38 @@ function compareEndpoints(a: Endpoint & { v: number | bigint }, b: Endpoint & { 
   return a.v < b.v ? -1 : a.v > b.v ? 1 : a.port - b.port;
 }
 
-/** A valid dotted quad as a number (no BigInt: slotsOf runs over every backend of a cold load). */
+/**
+ * A dotted quad as isIPv4 takes it (four decimal octets ≤ 255, no leading zeros) as a number, or
+ * -1: one pass, no RegExp and no BigInt (slotsOf runs over every backend of a cold load).
+ */
 function v4Number(s: string): number {
   let n = 0;
   let octet = 0;
+  let digits = 0;
+  let dots = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
       n = n * 256 + octet;
       octet = 0;
-    } else octet = octet * 10 + c - 48;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // a leading zero
+      octet = octet * 10 + c - 48;
+      if (octet > 255) return -1;
+      digits++;
+    } else return -1;
   }
-  return n * 256 + octet;
+  return dots === 3 && digits > 0 ? n * 256 + octet : -1;
 }
 
 /** The backend's address in `family` as canonical text and a sortable value, or undefined. */
 function endpointAddress(ip: string, family: Family): { text: string; v: number | bigint } | undefined {
-  if (family === 4) return isIPv4(ip) ? { text: ip, v: v4Number(ip) } : undefined;
+  if (family === 4) {
+    const v = v4Number(ip);
+    return v < 0 ? undefined : { text: ip, v };
+  }
   const parsed = parseIp(ip);
   return parsed?.family === 6 ? { text: formatIp(6, parsed.value), v: parsed.value } : undefined;
 }

@@ -42,7 +42,7 @@ import {
   type VipEntry,
 } from "./dataplane";
 import type { DataplaneDriver } from "./driver";
-import { formatIp, parseIp, type Family } from "./ip";
+import { canonicalIp, familyOf, type Family } from "./ip";
 import { createNft, type Nft, type TableRead } from "./nft-apply";
 import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
 import { createLocalRoutes, RoutesError, type LocalRoutes } from "./routes";
@@ -293,6 +293,8 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   let closed = false;
   /** The last route sync completed (else the next apply syncs routes whatever changed). */
   let routesSynced = false;
+  /** The routes' first read from the kernel, started with the first apply's compile (the sync waits for it). */
+  let routesLoading: Promise<void> | undefined;
   let requested = false;
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -306,16 +308,18 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     desired.ipv6.vips.size > 0 ? { ipv4: desired.ipv4, ipv6: desired.ipv6 } : { ipv4: desired.ipv4 };
 
   const compileOne = (v: DataplaneVip): Compiled => {
-    const ip = parseIp(v.ip);
-    if (!ip) throw new DcnetError(Code.INVALID_ARGUMENT, `"${v.ip}" is not an IP address`, { field: "vip.ip" });
+    // (canonicalIp: an IPv4 address as it is, no BigInt for the common case)
+    const text = canonicalIp(v.ip);
+    const family = text === undefined ? undefined : familyOf(text);
+    if (text === undefined || family === undefined)
+      throw new DcnetError(Code.INVALID_ARGUMENT, `"${v.ip}" is not an IP address`, { field: "vip.ip" });
     if (!Number.isInteger(v.port) || v.port < 1 || v.port > 65535)
       throw new DcnetError(Code.INVALID_ARGUMENT, `${v.port} is not a port`, { field: "vip.port" });
-    const text = ip.family === 4 ? v.ip : formatIp(6, ip.value);
     const key = vipEntryKey({ protocol: v.protocol, ip: text, port: v.port });
     // A rebuilt object with the same backends as one at its key keeps that entry (no kernel change).
     const same = atKey.get(key)?.find((c) => sameBackends(c.backends, v.backends));
-    const entry: VipEntry = same?.entry ?? { protocol: v.protocol, ip: text, port: v.port, slots: slotsOf(v.backends, ip.family) };
-    return { vip: v, key, family: ip.family, entry, backends: v.backends, count: 0 };
+    const entry: VipEntry = same?.entry ?? { protocol: v.protocol, ip: text, port: v.port, slots: slotsOf(v.backends, family) };
+    return { vip: v, key, family, entry, backends: v.backends, count: 0 };
   };
 
   /** The entry a key should have given the objects at it. */
@@ -544,6 +548,11 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         // Out of sync (first apply, or a failure since): read the kernel back while compiling.
         const readEarly = inSync ? undefined : nft.read();
         readEarly?.catch(() => undefined);
+        // The routes too, the first time (sync would read them first).
+        if (routes && !routesLoading) {
+          routesLoading = routes.load();
+          routesLoading.catch(() => undefined);
+        }
         const { changes, addedAddrs, removedAddrs } = compileTable(vips);
         requested = true;
         // Without a kernel in sync (first apply, or a failure since), converge reads it back.

@@ -65,7 +65,7 @@ export function parseIp(s: string): IpValue | undefined {
 }
 
 export function familyOf(s: string): Family | undefined {
-  return parseIp(s)?.family;
+  return isIPv4(s) ? 4 : isIPv6(s) && !s.includes("%") ? 6 : undefined;
 }
 
 /** Canonical text of an address number. */

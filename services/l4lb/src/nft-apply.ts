@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Code, DcnetError } from "@dcnet/core";
-import { dispatchChain, familyKey, vipEntryKey, type DataplaneState, type Endpoint, type FamilyState, type VipEntry } from "./dataplane";
+import { dispatchChain, vipEntryKey, type DataplaneState, type Endpoint, type FamilyState, type VipEntry } from "./dataplane";
 import { canonicalIp, type Family } from "./ip";
 import { DEFAULT_TABLE } from "./nft-render";
 import type { Protocol } from "./vip-key";
@@ -362,13 +362,14 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
     },
     listTable: (family) => list(family, []),
     read: async () => {
-      const problems: string[] = [];
+      // Both families at once; problems in family order.
+      const p4: string[] = [];
+      const p6: string[] = [];
+      const [fs4, fs6] = await Promise.all([list(4, p4), list(6, p6)]);
       const state: DataplaneState = {};
-      for (const f of [4, 6] as const) {
-        const fs = await list(f, problems);
-        if (fs) state[familyKey(f)] = fs;
-      }
-      return { state, problems };
+      if (fs4) state.ipv4 = fs4;
+      if (fs6) state.ipv6 = fs6;
+      return { state, problems: [...p4, ...p6] };
     },
   };
 }

@@ -37,7 +37,7 @@ export interface RoutesOptions {
 }
 
 export interface LocalRoutes {
-  /** Reads our routes from the kernel (done by the first sync too). */
+  /** Reads our routes from the kernel (done by the first sync too; a change waits for a read still running). */
   load(): Promise<void>;
   /**
    * Makes our routes exactly `ips`: returns how many were added and removed. Rejects with a
@@ -212,8 +212,10 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
 
   const list = async (): Promise<Set<string>> => {
     const out = new Set<string>();
-    for (const fam of ["-4", "-6"]) {
-      const r = await ip([fam, "-j", "route", "show", "table", "local", "proto", String(proto)]);
+    const both = await Promise.all(
+      ["-4", "-6"].map(async (fam) => ({ fam, r: await ip([fam, "-j", "route", "show", "table", "local", "proto", String(proto)]) })),
+    );
+    for (const { fam, r } of both) {
       if (r.code !== 0 && /table does not exist/i.test(r.stderr)) continue; // nothing local yet (a fresh namespace)
       if (r.code !== 0) throw new Error(`ip ${fam} route show table local proto ${proto}: ${r.stderr.trim()}`);
       const rows = r.stdout.trim() === "" ? [] : (JSON.parse(r.stdout) as { type?: string; dst?: string }[]);
@@ -278,15 +280,29 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
     return { added, removed };
   };
 
-  const load = async (): Promise<void> => {
-    ours = await list();
-    loaded = true;
+  let loading: Promise<void> | undefined;
+  /** One read at a time: a call while one runs gets that one. */
+  const load = (): Promise<void> =>
+    (loading ??= list().then(
+      (read) => {
+        ours = read;
+        loaded = true;
+        loading = undefined;
+      },
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    ));
+  /** Before a change: the first read, or one still running, must be in. */
+  const ready = async (): Promise<void> => {
+    if (loading || !loaded) await load();
   };
 
   return {
     load,
     async sync(ips) {
-      if (!loaded) await load();
+      await ready();
       wanted = new Set([...ips].map((a) => canonicalIp(a) ?? a));
       for (const a of conflicting) if (!wanted.has(a)) conflicting.delete(a);
       const add = [...wanted].filter((a) => !ours.has(a));
@@ -294,7 +310,7 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       return apply(add, del);
     },
     async update(add, remove) {
-      if (!loaded) await load();
+      await ready();
       const adds: string[] = [];
       const dels: string[] = [];
       for (const x of remove) {
