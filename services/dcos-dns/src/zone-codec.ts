@@ -158,8 +158,18 @@ function strings(v: unknown): string[] {
  */
 const shared = new Map<string, Decoded>();
 const SHARED_MAX = 16;
+/** The same verified value object (the bus's verification cache hands it to every watcher in the process): no hashing. */
+const sharedByObject = new WeakMap<Uint8Array, Decoded>();
 
 export function decodeZoneShared(bytes: Uint8Array): Decoded {
+  const same = sharedByObject.get(bytes);
+  if (same) return same;
+  const d = decodeZoneSharedByHash(bytes);
+  sharedByObject.set(bytes, d);
+  return d;
+}
+
+function decodeZoneSharedByHash(bytes: Uint8Array): Decoded {
   const key = createHash("sha256").update(bytes).digest("base64");
   const hit = shared.get(key);
   if (hit) return hit;

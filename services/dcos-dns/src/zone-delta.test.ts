@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { type RecordValues } from "./zone";
 import { decodeZone, encodeZone } from "./zone-codec";
-import { decodeDelta, deltaSubject, diffRecords, encodeDelta } from "./zone-delta";
+import { decodeDelta, decodeDeltaShared, deltaSubject, diffRecords, encodeDelta } from "./zone-delta";
 
 describe("zone deltas: diff, encoding and checks", () => {
   const Z = "dcos.thisdcos.directory.";
@@ -56,6 +56,17 @@ describe("zone deltas: diff, encoding and checks", () => {
     // The snapshot of the same values drops the same ones.
     const snap = decodeZone(Buffer.from(JSON.stringify({ v: 1, zone: Z, records: raw.set })));
     assert.deepEqual([...snap.zone.records], [...d.delta.set]);
+  });
+
+  it("shares one decode per payload object between the consumers of a process", () => {
+    const bytes = encodeDelta({ zone: Z, epoch: "e1", seq: 1, set: recs({ [n("a")]: { a: ["10.0.0.1"] } }), del: [] });
+    const one = decodeDeltaShared(bytes);
+    assert.equal(decodeDeltaShared(bytes), one, "the same object: decoded once");
+    assert.notEqual(decodeDeltaShared(Buffer.from(bytes)), one, "other bytes objects decode on their own");
+    assert.deepEqual(decodeDeltaShared(Buffer.from(bytes)), one);
+    const bad = Buffer.from("{");
+    assert.throws(() => decodeDeltaShared(bad), /not JSON/);
+    assert.throws(() => decodeDeltaShared(bad), /not JSON/, "every consumer sees the rejection");
   });
 
   it("rejects deltas that cannot be used at all", () => {

@@ -114,3 +114,25 @@ export function decodeDelta(bytes: Uint8Array): DecodedDelta {
   const del = rawDel.filter((name) => checkRecord(apex, name, {}, drop) !== null && !set.has(name));
   return { delta: { zone: apex, epoch, seq: seq as number, set, del }, dropped };
 }
+
+/**
+ * {@link decodeDelta} shared by the consumers in this process: the bus hands every subscriber in a
+ * process the same verified payload object (its verification cache), so one decode serves all of
+ * them (keyed by that object: no hashing). Results are read-only for their users; an unreadable
+ * delta gives every consumer the same Error.
+ */
+const sharedDeltas = new WeakMap<Uint8Array, DecodedDelta | Error>();
+
+export function decodeDeltaShared(bytes: Uint8Array): DecodedDelta {
+  let d = sharedDeltas.get(bytes);
+  if (d === undefined) {
+    try {
+      d = decodeDelta(bytes);
+    } catch (err) {
+      d = err instanceof Error ? err : new Error(String(err));
+    }
+    sharedDeltas.set(bytes, d);
+  }
+  if (d instanceof Error) throw d;
+  return d;
+}

@@ -33,7 +33,7 @@ import {
 import type { Authority } from "./authority";
 import { countRecords } from "./zone";
 import { apexOfKey, decodeZoneShared } from "./zone-codec";
-import { DELTA_SUBJECTS, decodeDelta, type ZoneDelta } from "./zone-delta";
+import { DELTA_SUBJECTS, decodeDeltaShared, type ZoneDelta } from "./zone-delta";
 
 /** Deltas kept per zone while waiting for a snapshot to follow. */
 export const PENDING_MAX = 256;
@@ -76,7 +76,13 @@ export class ZoneSync {
     const rejected = counter(registry, "dns_zone_rejected_total", "Zones from the bus that failed the checks", ["zone"]);
     const records = gauge(registry, "dns_zone_records", "Records in each zone served", ["zone"]);
     const deltas = counter(registry, "dns_zone_deltas_total", "Zone deltas from the bus, by how they were taken", ["zone", "result"]);
-    this.deltaCount = (zone, result) => deltas.labels(zone, result).inc();
+    const children = new Map<string, { inc(): void }>();
+    this.deltaCount = (zone, result) => {
+      const k = `${zone}|${result}`;
+      let c = children.get(k);
+      if (c === undefined) children.set(k, (c = deltas.labels(zone, result)));
+      c.inc();
+    };
     this.recordGauge = (zone, n, add) => {
       if (n === null) records.remove(zone);
       else if (add) records.labels(zone).inc(n);
@@ -139,7 +145,7 @@ export class ZoneSync {
     if (apex === null) return;
     let delta: ZoneDelta;
     try {
-      const d = decodeDelta(ev.payload);
+      const d = decodeDeltaShared(ev.payload);
       if (d.delta.zone !== apex) throw new Error(`delta: subject ${ev.subject} carries ${d.delta.zone}`);
       if (d.dropped.length) this.deps.logger.warn({ zone: apex, seq: d.delta.seq, dropped: d.dropped }, "zone delta values dropped");
       delta = d.delta;
