@@ -320,7 +320,7 @@ export async function runDnsPropagation(): Promise<void> {
   // Queries in flight (0: one per node). A small window throttles the probe below its interval when
   // the nodes answer slowly, and the figures then include that extra wait.
   const probeWindowEnv = envInt("BENCH_PROP_PROBE_WINDOW", 0);
-  const maxSeconds = envInt("BENCH_PROP_MAX_SECONDS", 300);
+  const maxSeconds = envInt("BENCH_PROP_MAX_SECONDS", 600);
   const timeoutMs = envInt("BENCH_PROP_TIMEOUT_MS", 30_000);
 
   requireTools({ "nats-server": "nats-server" }, log);

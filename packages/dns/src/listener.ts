@@ -37,7 +37,8 @@ export interface DnsListenerOptions {
   udp?: boolean;
   /**
    * UDP below node:dgram (raw-udp.ts, ~10% less CPU per query) where this Node offers it; false =
-   * always dgram. Default true.
+   * always dgram. Default: true, unless the environment has `DCNET_DNS_UDP=dgram` (an operator's
+   * switch back to dgram without a config change).
    */
   rawUdp?: boolean;
   /** Serve TCP (default true). */
@@ -158,8 +159,9 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
       // A datagram can only arrive once the socket exists, so the reply side is set by then.
       const box: { side: UdpSide | null } = { side: null };
       const onMessage = (m: Buffer, p: number, a: string): void => onUdp(box.side!, m, p, a);
+      const useRaw = opts.rawUdp ?? process.env["DCNET_DNS_UDP"] !== "dgram";
       box.side =
-        (opts.rawUdp === false ? null : openRawUdp({ address: bindAddress, port: opts.port, v6, recvBufferBytes, onError, onMessage })) ??
+        (useRaw ? openRawUdp({ address: bindAddress, port: opts.port, v6, recvBufferBytes, onError, onMessage }) : null) ??
         (await dgramSide(v6, bindAddress, opts.port, recvBufferBytes, onMessage, log));
       u = box.side;
     }
