@@ -445,7 +445,7 @@ export class E2eCluster {
     const logs = new LogTail(spec.id);
     const container = await new NodeContainer(this.image)
       .withCapabilities(spec.capAdd ?? [])
-      .withSysctls(spec.sysctls ?? {})
+      .withSysctls({ "net.ipv4.ip_local_reserved_ports": RESERVED_PORTS, ...spec.sysctls })
       .withClusterNetwork(network, [spec.id], spec.oneNetwork ?? false, spec.ipv4Address)
       .withHostname(spec.id)
       .withCommand(["run", "node", ...(spec.services ?? [])])
@@ -822,6 +822,13 @@ export interface MesosClusterOptions extends Omit<ClusterOptions, "nodes"> {
   /** Extra environment for every node (e.g. `DCNET_LOG__LEVEL: "debug"`), over what the topology sets. */
   nodeEnv?: Record<string, string>;
 }
+
+/**
+ * The fixed ports of the services that fall in Linux's ephemeral range (32768–60999), reserved in every node
+ * container as docker-compose.yml does: otherwise an outgoing connection of the node may take one of them as its
+ * source port first and the service's listen fails with EADDRINUSE (seen once in CI: mesos-sim's gRPC on 50060).
+ */
+export const RESERVED_PORTS = "50051,50060,50070,50080,50090,61053,62080,62081";
 
 /** mesos-dns on the masters (MesosClusterOptions.mesosDns): DNS (UDP and TCP) and HTTP API ports, as in DC/OS. */
 export const MESOS_DNS_PORT = 61053;
