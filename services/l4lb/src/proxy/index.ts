@@ -43,7 +43,8 @@ export interface UserspaceDriverOptions {
   maxUdpSessions?: number;
   /**
    * How TCP bytes are copied: `raw` below Node's streams (raw-copy.ts; the default where this Node
-   * offers it) or `stream` (data events and writes).
+   * offers it) with a read buffer per socket, `raw-alloc` the same with a buffer per read, or
+   * `stream` (data events and writes).
    */
   tcpCopy?: TcpCopy;
 }

@@ -39,6 +39,8 @@ interface StreamWrap {
 
 interface RawHandle {
   onread: ((this: RawHandle, buf: ArrayBuffer | undefined) => void) | null;
+  /** Reads go into this buffer (from its start) instead of a new allocation per read. */
+  useUserBuffer?(buf: Uint8Array): void;
   readStart(): number;
   readStop(): number;
   writeBuffer(req: WriteReq, data: Buffer): number;
@@ -62,8 +64,20 @@ class Side {
   constructor(
     readonly socket: net.Socket,
     readonly handle: RawHandle,
+    /** This socket's reads land here (undefined: Node allocates a buffer per read). */
+    readonly buf: Buffer | undefined,
   ) {}
 }
+
+/**
+ * Bytes each socket reads at most at once into its own buffer. Node's default read allocates 64 KiB,
+ * shrinks it to what was read (a copy) and wraps it in a new ArrayBuffer, per read; a buffer of its
+ * own per socket costs that memory for the connection's life instead (2 × 16 KiB a connection, what
+ * HAProxy's default `tune.bufsize` takes per side) and no allocation per read. It is safe to reuse:
+ * a write the kernel did not take whole stops reading on the side the bytes came from until it
+ * completes, so a buffer is never read into while a write from it is pending.
+ */
+export const READ_BUFFER_BYTES = 16 * 1024;
 
 let binding: StreamWrap | null | undefined;
 
@@ -100,13 +114,18 @@ function handleOf(s: net.Socket): RawHandle | null {
  * accepted with `pauseOnConnect`, the backend `pause()`d in its `connect` handler). Returns false,
  * touching nothing, when the raw interface is unavailable or a socket has no stream handle.
  */
-export function startRawCopy(a: net.Socket, b: net.Socket): boolean {
+export function startRawCopy(a: net.Socket, b: net.Socket, options: { readBuffer?: boolean } = {}): boolean {
   const w = load();
   const ha = handleOf(a);
   const hb = handleOf(b);
   if (w === null || ha === null || hb === null) return false;
-  const sa = new Side(a, ha);
-  const sb = new Side(b, hb);
+  const own = options.readBuffer !== false && typeof ha.useUserBuffer === "function" && typeof hb.useUserBuffer === "function";
+  const sa = new Side(a, ha, own ? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES) : undefined);
+  const sb = new Side(b, hb, own ? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES) : undefined);
+  if (sa.buf !== undefined && sb.buf !== undefined) {
+    ha.useUserBuffer!(sa.buf);
+    hb.useUserBuffer!(sb.buf);
+  }
   sa.peer = sb;
   sb.peer = sa;
   ha[SIDE] = sa;
@@ -125,8 +144,9 @@ function onRead(this: RawHandle, ab: ArrayBuffer | undefined): void {
   const side = this[SIDE]!;
   if (side.done) return;
   const n = w.streamBaseState[w.kReadBytesOrError]!;
-  if (n > 0 && ab !== undefined) {
-    write(w, side.peer, Buffer.from(ab, w.streamBaseState[w.kArrayBufferOffset]!, n), side);
+  if (n > 0) {
+    if (side.buf !== undefined) write(w, side.peer, side.buf.subarray(0, n), side);
+    else if (ab !== undefined) write(w, side.peer, Buffer.from(ab, w.streamBaseState[w.kArrayBufferOffset]!, n), side);
     return;
   }
   if (n === 0) return;

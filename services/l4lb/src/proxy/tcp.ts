@@ -16,13 +16,17 @@
  * not a timer per connection.
  */
 import * as net from "node:net";
-import type { Logger } from "@dcnet/core";
+import { invalidArgument, type Logger } from "@dcnet/core";
 import type { Endpoint } from "../dataplane";
 import { pick, pickOther } from "./balancer";
 import { rawCopyAvailable, startRawCopy } from "./raw-copy";
 
-/** `raw`: below Node's streams where this Node allows it (else `stream`); `stream`: data events and writes. */
-export type TcpCopy = "raw" | "stream";
+/**
+ * `raw`: below Node's streams where this Node allows it (else `stream`), each socket reading into a
+ * 16 KiB buffer of its own; `raw-alloc`: the same with a buffer allocated per read (no memory held
+ * per idle connection, ~8 % more CPU per request); `stream`: data events and writes.
+ */
+export type TcpCopy = "raw" | "raw-alloc" | "stream";
 
 /** What a listener balances over; `slots` is replaced in place when weights or backends change. */
 export interface Target {
@@ -130,7 +134,7 @@ function onUpstreamConnect(this: Sock): void {
   }
   if (c.proxy.raw) {
     this.pause(); // before net's first read after `connect`
-    if (startRawCopy(client, this)) return;
+    if (startRawCopy(client, this, { readBuffer: c.proxy.readBuffer })) return;
     this.resume();
   }
   client.on("data", onClientData);
@@ -190,6 +194,8 @@ export class TcpProxy {
   now = Date.now();
   /** Copy below Node's streams (see {@link TcpCopy}). */
   readonly raw: boolean;
+  /** With a read buffer per socket (`raw`), not one per read (`raw-alloc`). */
+  readonly readBuffer: boolean;
   private readonly sweep: NodeJS.Timeout;
 
   constructor(
@@ -197,7 +203,10 @@ export class TcpProxy {
     readonly connectTimeoutMs: number,
     copy: TcpCopy = "raw",
   ) {
-    this.raw = copy === "raw" && rawCopyAvailable();
+    if (copy !== "raw" && copy !== "raw-alloc" && copy !== "stream")
+      throw invalidArgument("tcpCopy", `"${String(copy)}" is not raw, raw-alloc or stream`);
+    this.raw = copy !== "stream" && rawCopyAvailable();
+    this.readBuffer = copy === "raw";
     const tick = Math.max(5, Math.min(250, Math.floor(connectTimeoutMs / 10)));
     this.sweep = setInterval(() => this.expireDials(), tick);
     this.sweep.unref();
