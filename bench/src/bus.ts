@@ -8,6 +8,7 @@
 import { startNatsServer } from "@dcnet/core";
 import { ourSide, rawSide, type Endpoint, type Side } from "./bus-endpoints";
 import { max, median, percentile, ratio, round, writeResults, type Figure } from "./results";
+import { envInt } from "./env";
 
 const SUBSCRIBERS = 10;
 const PAYLOAD_BYTES = 128;
@@ -16,14 +17,6 @@ const FLUSH_EVERY = 1000;
 const LATENCY_RATE = 1000;
 const THROUGHPUT_GOAL = 0.5;
 const P99_GOAL_MS = 5;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
 
 /** Resolves when `done` fires, rejects on `fail` or after `ms`; the timer never outlives it. */
 function completion(ms: number, what: string): { promise: Promise<void>; done(): void; fail(err: unknown): void } {

@@ -6,26 +6,7 @@
 import * as os from "node:os";
 import { addRecord, DCOS_ZONE, type RecordValues, type ZoneData } from "@dcnet/dcos-dns";
 import { max, round } from "./results";
-
-export function envInt(name: string, fallback: number, min = 1): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-/** Deterministic PRNG (mulberry32) so every run uses the same order. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { envInt, prng } from "./env";
 
 export function shuffled<T>(items: readonly T[], rand: () => number): T[] {
   const a = [...items];

@@ -29,6 +29,7 @@ import * as path from "node:path";
 import { createLogger, createRegistry, type Registry } from "@dcnet/core";
 import { createNftDriver, slotsOf, type DataplaneVip } from "@dcnet/l4lb";
 import { inNs } from "./l4lb-nft-netns";
+import { prng } from "./env";
 
 export interface ControlOptions {
   ns: string;
@@ -66,18 +67,6 @@ export interface ControlResult {
   spawnMs: number;
   rssMiB: number;
   load1: number;
-}
-
-/** mulberry32: a small seeded PRNG (the same changes for every round with one seed). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** VIP n (0-based): 11.x.y.z from n + 1, port 80; backend j: 10.x.y.(j+1):8080 (unique per VIP, up to 254 each). */

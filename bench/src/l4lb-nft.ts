@@ -47,6 +47,7 @@ import {
   type WrkResult,
 } from "./l4lb-nft-netns";
 import { median, percentile, ratio, resultsDir, round, writeResults, type Figure } from "./results";
+import { envInt } from "./env";
 
 const KEEPALIVE_GOAL = 0.95;
 const NEWCONN_GOAL = 0.8;
@@ -60,14 +61,6 @@ const SLICE_SECONDS = 2;
 const VIP = "11.0.0.1";
 const DIRECT = "10.200.0.1";
 const VIP_BACKEND = "10.200.0.2";
-
-function envInt(name: string, fallback: number, maxValue = Number.MAX_SAFE_INTEGER): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0 || n > maxValue) throw new Error(`${name} must be an integer in 1..${maxValue}, got "${raw}"`);
-  return n;
-}
 
 const load1 = (): number => round(os.loadavg()[0] ?? Number.NaN, 3);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -27,6 +27,7 @@ import * as path from "node:path";
 import { spawnPinned, type Pinned } from "./dnsmasq";
 import { cpuSeconds, freePort, pin, requireTools, versionLine } from "./dnsperf";
 import { formatTable, machine, median, ratio, round, writeResults, type Figure } from "./results";
+import { envInt } from "./env";
 
 const KEEPALIVE_DIRECT_GOAL = 0.5;
 const KEEPALIVE_HAPROXY_GOAL = 0.9;
@@ -59,14 +60,6 @@ interface Sample {
   /** The proxy's CPU seconds per 1,000 requests (NaN for direct). */
   cpuMsPerKReq: number;
   load1: number;
-}
-
-function envInt(name: string, fallback: number, maxValue = Number.MAX_SAFE_INTEGER): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0 || n > maxValue) throw new Error(`${name} must be an integer in 1..${maxValue}, got "${raw}"`);
-  return n;
 }
 
 const load1 = (): number => round(os.loadavg()[0] ?? Number.NaN, 3);

@@ -30,6 +30,7 @@ import {
   type DnsperfResult,
 } from "./dnsperf";
 import { max, median, percentile, ratio, round, writeResults, type Figure } from "./results";
+import { envInt, prng } from "./env";
 
 const QPS_GOAL = 0.8;
 const P99_GOAL = 2;
@@ -60,26 +61,6 @@ s.on("message", (m, r) => {
 s.bind(Number(process.argv[1]), "127.0.0.1");
 process.on("SIGTERM", () => process.exit(0));
 `;
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return n;
-}
-
-/** Deterministic PRNG (mulberry32) so every run queries the same order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(items: readonly T[], rand: () => number): T[] {
   const a = [...items];
