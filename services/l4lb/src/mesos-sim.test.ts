@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
-import { createMemoryHub, createRegistry, eventually, validate, type MemoryHub } from "@dcnet/core";
-import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "@dcnet/mesos-sim";
+import { createMemoryHub, eventually } from "@dcnet/core";
+import { SimCluster } from "@dcnet/mesos/dist/testing/sim-cluster";
 import type { L4lb } from "./service";
-import { CLUSTER, RecordingDriver, quiet, startL4lb, testConfig } from "./testutil-service";
+import { CLUSTER, RecordingDriver, startL4lb, testConfig } from "./testutil-service";
 
 /**
  * The agent side against the real thing, in one process: mesos-sim (master + Marathon + an agent
@@ -12,65 +12,30 @@ import { CLUSTER, RecordingDriver, quiet, startL4lb, testConfig } from "./testut
  */
 describe("l4lb with mesos-sim: Marathon app → agent poller → bus → every node", function () {
   this.timeout(60_000);
-  const logger = quiet();
-  let hub: MemoryHub;
-  const sims: MesosSim[] = [];
+  let cluster: SimCluster;
   let onAgent: L4lb;
   let onMaster: L4lb;
   const agentDriver = new RecordingDriver();
   const masterDriver = new RecordingDriver();
-  let marathonPort = 0;
 
-  const sim = async (raw: Record<string, unknown>) => {
-    const config = validate(mesosSimConfigSchema, { cluster: CLUSTER, bus: { kind: "memory" }, ...raw });
-    const s = createMesosSim(config, { logger, registry: createRegistry({ defaultMetrics: false }), hub });
-    await s.lifecycle.start();
-    sims.push(s);
-    return s;
-  };
-  const marathon = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${marathonPort}${path}`, init);
+  const marathon = (path: string, init?: RequestInit) => cluster.marathon(path, init);
 
   before(async () => {
-    hub = createMemoryHub();
-    const m = await sim({
-      roles: ["master"],
-      master: {
-        id: "m1",
-        ip: "127.0.0.1",
-        host: "127.0.0.1",
-        port: 0,
-        marathonPort: 0,
-        grpcPort: 0,
-        leaseMs: 600,
-        renewMs: 100,
-        backoffMs: 100,
-      },
-    });
-    const a = await sim({
-      roles: ["agent"],
-      agent: {
-        id: "a1",
-        ip: "127.0.0.1",
-        host: "127.0.0.1",
-        port: 0,
-        portRange: [22700, 22799],
-        heartbeatMs: 100,
-        bridge: { enabled: "off" },
-      },
-    });
+    cluster = new SimCluster({ hub: createMemoryHub(), cluster: CLUSTER });
+    const m = await cluster.master(1);
+    const a = await cluster.agent(1, 22700);
     await eventually(() => assert.ok(m.master!.isLeader()));
-    marathonPort = m.master!.ports().marathon;
     onAgent = await startL4lb(
-      hub,
+      cluster.hub,
       testConfig({ node: { id: "a1" }, agent: { enabled: true, url: `127.0.0.1:${a.agent!.port()}`, pollIntervalMs: 200 } }),
       { driver: agentDriver },
     );
-    onMaster = await startL4lb(hub, testConfig({ node: { id: "m1" } }), { driver: masterDriver });
+    onMaster = await startL4lb(cluster.hub, testConfig({ node: { id: "m1" } }), { driver: masterDriver });
   });
   after(async () => {
     await onMaster?.lifecycle.stop();
     await onAgent?.lifecycle.stop();
-    for (const s of sims.reverse()) await s.lifecycle.stop();
+    await cluster?.stop();
   });
 
   it('portDefinitions [{port: 0, labels: {VIP_0: "/web:80"}}] → the VIP web.marathon with the tasks\' agentIp:hostPort', async () => {

@@ -8,13 +8,26 @@ import { createMesosSim, mesosSimConfigSchema, type MesosSim } from "@dcnet/meso
 
 export const simLogger = createLogger({ service: "test", level: "silent" });
 
+export interface SimClusterOptions {
+  /** The in-process bus (default: a new one); pass the hub the services under test use to share it. */
+  hub?: MemoryHub;
+  /** Cluster identity of the sims (default `sim` with a test key). */
+  cluster?: { id: string; key: string };
+}
+
 export class SimCluster {
   readonly sims: MesosSim[] = [];
-  private readonly hub: MemoryHub = createMemoryHub();
+  readonly hub: MemoryHub;
+  private readonly cluster: { id: string; key: string };
+
+  constructor(options: SimClusterOptions = {}) {
+    this.hub = options.hub ?? createMemoryHub();
+    this.cluster = options.cluster ?? { id: "sim", key: "mesos-pkg-test-key-0000" };
+  }
 
   private async start(raw: Record<string, unknown>): Promise<MesosSim> {
     const config = validate(mesosSimConfigSchema, {
-      cluster: { id: "sim", key: "mesos-pkg-test-key-0000" },
+      cluster: this.cluster,
       bus: { kind: "memory" },
       ...raw,
     });
