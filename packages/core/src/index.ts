@@ -23,3 +23,4 @@ export * from "./grpc/probe";
 export * from "./coalesce";
 export * from "./testing/random";
 export * from "./net";
+export * from "./node-internals";

@@ -10,6 +10,7 @@
  * errors come back as errors named like dgram's (`bind EADDRINUSE 127.0.0.1:53`).
  */
 import { getSystemErrorName } from "node:util";
+import { nodeBinding } from "@dcnet/core";
 
 interface SendReq {
   list?: Buffer[];
@@ -40,21 +41,14 @@ export interface RawUdpSocket {
   close(): Promise<void>;
 }
 
-let wrap: UdpWrap | null | undefined;
+const UDP_METHODS = ["bind", "bind6", "send", "send6", "recvStart", "recvStop", "getsockname", "bufferSize", "close"] as const;
 
 function load(): UdpWrap | null {
-  if (wrap !== undefined) return wrap;
-  wrap = null;
-  try {
-    const w = (process as unknown as { binding(name: string): Partial<UdpWrap> }).binding("udp_wrap");
-    if (typeof w.UDP !== "function" || typeof w.SendWrap !== "function") return null;
+  return nodeBinding<UdpWrap>("udp_wrap", (w) => {
+    if (typeof w.UDP !== "function" || typeof w.SendWrap !== "function") return false;
     const p = w.UDP.prototype as Partial<UdpHandle>;
-    const methods = ["bind", "bind6", "send", "send6", "recvStart", "recvStop", "getsockname", "bufferSize", "close"] as const;
-    if (methods.every((m) => typeof p[m] === "function")) wrap = w as UdpWrap;
-  } catch {
-    // no process.binding: dgram it is
-  }
-  return wrap;
+    return UDP_METHODS.every((m) => typeof p[m] === "function");
+  });
 }
 
 /** Whether this Node offers the handle interface (for tests and the listener's choice). */

@@ -17,6 +17,7 @@
  * own `close` events still fire, so accounting stays where it is.
  */
 import type * as net from "node:net";
+import { nodeBinding } from "@dcnet/core";
 
 /** libuv's UV_EOF (the same value on every platform). */
 const UV_EOF = -4095;
@@ -79,23 +80,18 @@ class Side {
  */
 export const READ_BUFFER_BYTES = 16 * 1024;
 
-let binding: StreamWrap | null | undefined;
+let binding: StreamWrap | null = null;
 
 function load(): StreamWrap | null {
-  if (binding !== undefined) return binding;
-  binding = null;
-  try {
-    const b = (process as unknown as { binding(name: string): Partial<StreamWrap> }).binding("stream_wrap");
-    const ok =
+  binding = nodeBinding<StreamWrap>(
+    "stream_wrap",
+    (b) =>
       b.streamBaseState instanceof Int32Array &&
       typeof b.kReadBytesOrError === "number" &&
       typeof b.kArrayBufferOffset === "number" &&
       typeof b.kLastWriteWasAsync === "number" &&
-      typeof b.WriteWrap === "function";
-    if (ok) binding = b as StreamWrap;
-  } catch {
-    // no process.binding (a future Node, or --no-deprecation policies): the stream path stays
-  }
+      typeof b.WriteWrap === "function",
+  );
   return binding;
 }
 
