@@ -8,7 +8,7 @@ import type { DataplaneVip } from "./dataplane";
 import { countDifferences, createNftDriver, type NftDriver } from "./driver-nft";
 import { createNft } from "./nft-apply";
 import { RoutesError } from "./routes";
-import { addNetns, connectMany, delNetns, inNs, nftUnavailable, sh, startServers } from "./testutil-netns";
+import { addNetns, connectMany, delNetns, inNs, nftUnavailable, routesIn, sh, startServers } from "./testutil-netns";
 import { FakeAgent, quiet, startL4lb, testConfig } from "./testutil-service";
 
 const vip = (ip: string, port: number, backends: [string, number, number][], protocol: "tcp" | "udp" = "tcp"): DataplaneVip => ({
@@ -17,17 +17,6 @@ const vip = (ip: string, port: number, backends: [string, number, number][], pro
   port,
   backends: backends.map(([bip, bport, weight]) => ({ ip: bip, port: bport, weight })),
 });
-
-const routesIn = async (ns: string, proto = 211): Promise<string[]> => {
-  const out: string[] = [];
-  for (const fam of ["-4", "-6"]) {
-    const rows = JSON.parse(await sh("ip", ["-n", ns, fam, "-j", "route", "show", "table", "local", "proto", String(proto)])) as {
-      dst: string;
-    }[];
-    out.push(...rows.map((r) => r.dst));
-  }
-  return out.sort();
-};
 
 describe("l4lb nft driver (real nft and routes in a network namespace)", function () {
   this.timeout(30_000);

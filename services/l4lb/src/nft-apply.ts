@@ -17,6 +17,7 @@
  * once a minute).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { setIdle, spawnSession } from "./child-session";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -146,10 +147,6 @@ function startSession(argv: readonly string[], timeoutMs: number): Session | und
   let seq = 0;
   let waiting: { marker: string; done: (out: string | undefined, broken?: Error) => void } | undefined;
 
-  const idle = (c: ChildProcessWithoutNullStreams, yes: boolean): void => {
-    // An idle session must not keep the process alive.
-    for (const h of [c, c.stdin, c.stdout, c.stderr] as { ref?: () => void; unref?: () => void }[]) (yes ? h.unref : h.ref)?.call(h);
-  };
   const scan = (): void => {
     if (!waiting) return;
     const at = buf.indexOf(`\n${waiting.marker}\n`);
@@ -164,21 +161,18 @@ function startSession(argv: readonly string[], timeoutMs: number): Session | und
     waiting.done(/\bError:/.test(out) ? out : undefined);
   };
   const start = (): ChildProcessWithoutNullStreams => {
-    const c = spawn(argv[0]!, [...argv.slice(1), "-i"], { stdio: ["pipe", "pipe", "pipe"] });
     buf = "";
-    c.stdout.on("data", () => undefined); // nothing is expected there; keep the pipe drained
-    c.stderr.setEncoding("utf8").on("data", (d: string) => {
-      buf += d;
-      scan();
-    });
-    c.stdin.on("error", () => undefined);
-    const gone = (why: string): void => {
-      if (child === c) child = undefined;
-      waiting?.done(undefined, new NftError(command, c.exitCode, `${why} ${buf}`.trim()));
-    };
-    c.on("error", (e) => gone(e.message));
-    c.on("close", (code, signal) => gone(`the nft session ended (${signal ?? `exit ${code}`})`));
-    idle(c, true);
+    const c = spawnSession(
+      [...argv, "-i"],
+      (d) => {
+        buf += d;
+        scan();
+      },
+      (why) => {
+        if (child === c) child = undefined;
+        waiting?.done(undefined, new NftError(command, c.exitCode, `the nft session ended (${why}) ${buf}`.trim()));
+      },
+    );
     return c;
   };
   const send = (c: ChildProcessWithoutNullStreams, line: string, limitMs = timeoutMs): Promise<string | undefined> =>
@@ -193,13 +187,13 @@ function startSession(argv: readonly string[], timeoutMs: number): Session | und
         done: (out: string | undefined, broken?: Error): void => {
           clearTimeout(timer);
           if (waiting === w) waiting = undefined;
-          if (child === c) idle(c, true);
+          if (child === c) setIdle(c, true);
           if (broken) reject(broken);
           else resolve(out);
         },
       };
       waiting = w;
-      idle(c, false);
+      setIdle(c, false);
       c.stdin.write(`${line}\n${marker}\n`);
     });
 

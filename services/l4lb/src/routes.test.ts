@@ -3,19 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLocalRoutes, RoutesError, startBatchSession, type LocalRoutes } from "./routes";
-import { addNetns, delNetns, nftUnavailable, sh } from "./testutil-netns";
+import { addNetns, delNetns, nftUnavailable, routesIn, sh } from "./testutil-netns";
 import { quiet } from "./testutil-service";
-
-const routesIn = async (ns: string, proto = 211): Promise<string[]> => {
-  const out: string[] = [];
-  for (const fam of ["-4", "-6"]) {
-    const rows = JSON.parse(await sh("ip", ["-n", ns, fam, "-j", "route", "show", "table", "local", "proto", String(proto)])) as {
-      dst: string;
-    }[];
-    out.push(...rows.map((r) => r.dst));
-  }
-  return out.sort();
-};
 
 describe("l4lb local routes through one ip -batch session (real ip in a network namespace)", function () {
   this.timeout(30_000);

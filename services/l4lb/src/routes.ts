@@ -22,6 +22,7 @@
  * next time) and `sync` rejects naming the process and what it said.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { setIdle, spawnSession } from "./child-session";
 import { Code, DcnetError, type Logger } from "@dcnet/core";
 import { canonicalIp, familyOf } from "./ip";
 
@@ -114,10 +115,6 @@ export function startBatchSession(argv: readonly string[], timeoutMs: number): B
   let buf = "";
   let waiting: { first: number; marker: number; failed: Map<number, string>; said: string[]; done: (err?: Error) => void } | undefined;
 
-  const idle = (c: ChildProcessWithoutNullStreams, yes: boolean): void => {
-    // An idle session must not keep the process alive.
-    for (const h of [c, c.stdin, c.stdout, c.stderr] as { ref?: () => void; unref?: () => void }[]) (yes ? h.unref : h.ref)?.call(h);
-  };
   const scan = (): void => {
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
@@ -138,24 +135,21 @@ export function startBatchSession(argv: readonly string[], timeoutMs: number): B
     }
   };
   const start = (): ChildProcessWithoutNullStreams => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     sent = 0;
     buf = "";
-    c.stdout.on("data", () => undefined); // nothing is expected there; keep the pipe drained
-    c.stderr.setEncoding("utf8").on("data", (d: string) => {
-      buf += d;
-      scan();
-    });
-    c.stdin.on("error", () => undefined);
-    const gone = (why: string): void => {
-      if (child !== c) return;
-      child = undefined;
-      const said = [...(waiting?.said ?? []), buf.trim()].filter((x) => x !== "").join(" ");
-      waiting?.done(new Error(`${command}: ${why}${said ? `: ${said}` : ""}`));
-    };
-    c.on("error", (e) => gone(e.message));
-    c.on("close", (code, signal) => gone(`the ip process ended (${signal ?? `exit ${code}`})`));
-    idle(c, true);
+    const c = spawnSession(
+      argv,
+      (d) => {
+        buf += d;
+        scan();
+      },
+      (why) => {
+        if (child !== c) return;
+        child = undefined;
+        const said = [...(waiting?.said ?? []), buf.trim()].filter((x) => x !== "").join(" ");
+        waiting?.done(new Error(`${command}: the ip process ended (${why})${said ? `: ${said}` : ""}`));
+      },
+    );
     return c;
   };
 
@@ -180,13 +174,13 @@ export function startBatchSession(argv: readonly string[], timeoutMs: number): B
             clearTimeout(timer);
             if (waiting !== w) return;
             waiting = undefined;
-            if (child === c) idle(c, true);
+            if (child === c) setIdle(c, true);
             if (err) reject(err);
             else resolve(failed);
           },
         };
         waiting = w;
-        idle(c, false);
+        setIdle(c, false);
         c.stdin.write(lines.length === 0 ? `${MARKER}\n` : `${lines.join("\n")}\n${MARKER}\n`);
       }),
     close() {

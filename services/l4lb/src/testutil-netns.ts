@@ -181,3 +181,15 @@ export function holdConnection(ns: string, host: string, port: number): Promise<
     );
   });
 }
+
+/** Our local routes in `ns` (routing protocol `proto`), both families, sorted. */
+export async function routesIn(ns: string, proto = 211): Promise<string[]> {
+  const out: string[] = [];
+  for (const fam of ["-4", "-6"]) {
+    const rows = JSON.parse(await sh("ip", ["-n", ns, fam, "-j", "route", "show", "table", "local", "proto", String(proto)])) as {
+      dst: string;
+    }[];
+    out.push(...rows.map((r) => r.dst));
+  }
+  return out.sort();
+}
