@@ -2,9 +2,14 @@
  * Child processes for DNS benchmarks: a server pinned to one CPU (`taskset -c`,
  * which execs, so the child's pid is the server's), stopped with SIGTERM then
  * SIGKILL; and dnsmasq as the reference authoritative server.
+ *
+ * `BENCH_SERVER_OUTPUT=<dir>` also writes each server's whole stdout and stderr to `<dir>/<name>-<pid>.log`
+ * (e.g. with `--trace-gc-nvp` in BENCH_MESOS_DNS_NODE_FLAGS, V8's per-GC phase times).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as dgram from "node:dgram";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 export interface Pinned {
   readonly pid: number;
@@ -19,9 +24,13 @@ export interface Pinned {
 export function spawnPinned(name: string, cpu: number, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Pinned {
   const child: ChildProcess = spawn("taskset", ["-c", String(cpu), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
   let out = "";
+  const dir = process.env["BENCH_SERVER_OUTPUT"];
+  const file = dir ? fs.createWriteStream(path.join(dir, `${name}-${child.pid ?? "x"}.log`)) : undefined;
   const keep = (chunk: Buffer): void => {
     out = (out + chunk.toString()).slice(-8000);
+    file?.write(chunk);
   };
+  child.once("close", () => file?.end());
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   let stopping = false;
