@@ -27,7 +27,7 @@ import { spawn } from "node:child_process";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger, createRegistry, type Registry } from "@dcnet/core";
-import { createNftDriver, slotsOf, type DataplaneVip } from "@dcnet/l4lb";
+import { createNftDriver, slotsOf, vipRange, type DataplaneVip } from "@dcnet/l4lb";
 import { inNs } from "./l4lb-nft-netns";
 import { prng } from "./env";
 
@@ -41,6 +41,11 @@ export interface ControlOptions {
   checkEvery: number;
   /** The driver's nft session (false: one `nft -f -` process per change, as before it had one). */
   session: boolean;
+  /**
+   * Routes as the service sets them (true: the default named-VIP ranges, where the benchmark's
+   * 11.x VIPs are, share prefix routes) or one local route per VIP address (false: IP VIPs).
+   */
+  routeCover: boolean;
 }
 
 export type ChangeKind = "backend-add" | "backend-remove" | "weight" | "vip-add" | "vip-remove";
@@ -133,7 +138,15 @@ async function controlRound(o: ControlOptions): Promise<ControlResult> {
   let table: DataplaneVip[] = Array.from({ length: o.vips }, (_, n) => makeVip(n, o.backendsPerVip));
   let nextVip = o.vips;
   const buildMs = performance.now() - t;
-  const driver = await createNftDriver({ logger, netns: o.ns, reconcileIntervalMs: 0, registry, checkSysctls: false, session: o.session });
+  const driver = await createNftDriver({
+    logger,
+    netns: o.ns,
+    reconcileIntervalMs: 0,
+    registry,
+    checkSysctls: false,
+    session: o.session,
+    ...(o.routeCover ? { routeCover: [vipRange(4), vipRange(6)] } : {}),
+  });
   const sums = async (): Promise<[number, number]> => [
     await histogramSum(registry, "l4lb_nft_duration_seconds"),
     await histogramSum(registry, "l4lb_routes_duration_seconds"),

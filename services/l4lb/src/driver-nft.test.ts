@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createMemoryHub, createRegistry, eventually } from "@dcnet/core";
+import { vipRange } from "./allocate";
 import type { DataplaneVip } from "./dataplane";
 import { countDifferences, createNftDriver, type NftDriver } from "./driver-nft";
 import { createNft } from "./nft-apply";
@@ -139,6 +140,45 @@ describe("l4lb nft driver (real nft and routes in a network namespace)", functio
       await d.close();
       await inNs(ns, "nft", ["delete", "table", "ip", "dcnet_rt_test"]).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("routeCover: VIPs of the named ranges share their prefix's route (while one is in it); other VIPs keep their own", async () => {
+    const d = await createNftDriver({
+      logger: quiet(),
+      netns: ns,
+      table: "dcnet_cover_test",
+      routeProtocol: 213,
+      routeCover: [vipRange(4, { min: "11.0.0.0", max: "11.255.255.254" }), vipRange(6)],
+      reconcileIntervalMs: 0,
+    });
+    try {
+      const a = vip("11.0.0.1", 80, [["10.1.0.3", 8080, 1]]);
+      const b = vip("11.0.0.2", 80, [["10.1.0.4", 8080, 1]]);
+      const c = vip("11.200.0.9", 443, [["10.1.0.4", 8443, 1]]);
+      const ipVip = vip("172.16.0.1", 80, [["10.1.0.5", 8080, 1]]);
+      const v6 = vip("fd01:c::7", 80, [["fd00::1", 8080, 1]]);
+      await d.apply([a, b, c, ipVip, v6]);
+      assert.deepEqual(await routesIn(ns, 213), ["11.0.0.0/9", "11.192.0.0/11", "172.16.0.1", "fd01:c::/64"]);
+      assert.deepEqual([...d.routes()].sort(), ["11.0.0.0/9", "11.192.0.0/11", "172.16.0.1", "fd01:c::/64"]);
+      // A connection from the node to a VIP the prefix covers still reaches the nft rules (local, then DNAT).
+      assert.equal((await inNs(ns, "ip", ["route", "get", "11.0.0.2"])).split(" ")[0], "local");
+      // One VIP of a prefix goes: the prefix stays for the other; the last goes: so does the prefix.
+      await d.apply([b, c, ipVip, v6]);
+      assert.deepEqual(await routesIn(ns, 213), ["11.0.0.0/9", "11.192.0.0/11", "172.16.0.1", "fd01:c::/64"]);
+      await d.apply([ipVip]);
+      assert.deepEqual(await routesIn(ns, 213), ["172.16.0.1"]);
+      // Reconcile puts back a prefix route removed behind the driver's back.
+      await d.apply([a, ipVip]);
+      await inNs(ns, "ip", ["route", "del", "local", "11.0.0.0/9", "dev", "lo", "table", "local", "proto", "213"]);
+      assert.ok((await d.reconcile()) >= 1);
+      assert.deepEqual(await routesIn(ns, 213), ["11.0.0.0/9", "172.16.0.1"]);
+      await d.apply([]);
+      assert.deepEqual(await routesIn(ns, 213), []);
+    } finally {
+      await d.close();
+      await inNs(ns, "nft", ["delete", "table", "ip", "dcnet_cover_test"]).catch(() => undefined);
+      await inNs(ns, "nft", ["delete", "table", "ip6", "dcnet_cover_test"]).catch(() => undefined);
     }
   });
 

@@ -41,10 +41,12 @@ import {
   type FamilyState,
   type VipEntry,
 } from "./dataplane";
+import type { VipRange } from "./allocate";
 import type { DataplaneDriver } from "./driver";
 import { canonicalIp, familyOf, type Family } from "./ip";
 import { createNft, type Nft, type TableRead } from "./nft-apply";
 import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
+import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes } from "./routes";
 
 export interface NftDriverOptions extends NftOptions {
@@ -57,6 +59,11 @@ export interface NftDriverOptions extends NftOptions {
   reconcileIntervalMs?: number;
   /** Manage local routes for VIP addresses (default true). */
   routes?: boolean;
+  /**
+   * Ranges whose VIP addresses share the local routes of the range's CIDR prefixes instead of one
+   * route each (route-cover.ts): the named-VIP ranges, reserved for VIPs. Default none.
+   */
+  routeCover?: readonly VipRange[];
   /** Routing protocol number of our routes (default 211). */
   routeProtocol?: number;
   /** The `ip` binary for routes (default `ip`). */
@@ -285,7 +292,9 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     ipv6: { vips: new Map(), slotChains: new Set() },
   };
   const chainRefs = { ipv4: new Map<string, number>(), ipv6: new Map<string, number>() };
+  /** Route key (a VIP address, or the prefix covering it) → VIP entries using it. */
   const addrRefs = new Map<string, number>();
+  const routeKey = routeCover(opts.routeCover ?? []);
   /** The kernel holds `desired` (as of the last successful apply); false = read it back first. */
   let inSync = false;
   let chain: Promise<unknown> = Promise.resolve();
@@ -401,11 +410,11 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       changes.push({ fk, key, before, after });
       if (before) {
         if (before.slots.length > 0 && ref(chainRefs[fk], dispatchChain(before), -1)) fs.slotChains.delete(dispatchChain(before));
-        if (!after && ref(addrRefs, before.ip, -1)) removedAddrs.push(before.ip);
+        if (!after && ref(addrRefs, routeKey(before.ip), -1)) removedAddrs.push(routeKey(before.ip));
       }
       if (after) {
         if (after.slots.length > 0 && ref(chainRefs[fk], dispatchChain(after), 1)) fs.slotChains.add(dispatchChain(after));
-        if (!before && ref(addrRefs, after.ip, 1)) addedAddrs.push(after.ip);
+        if (!before && ref(addrRefs, routeKey(after.ip), 1)) addedAddrs.push(routeKey(after.ip));
         fs.vips.set(key, after);
       } else fs.vips.delete(key);
     }

@@ -99,3 +99,28 @@ export function canonicalIp(s: string): string | undefined {
   const ip = parseIp(s);
   return ip && formatIp(ip.family, ip.value);
 }
+
+/** A CIDR prefix: its first address and length. */
+export interface Cidr {
+  family: Family;
+  value: bigint;
+  len: number;
+}
+
+/** The fewest CIDR prefixes that together hold exactly the addresses min…max (inclusive), in order. */
+export function rangeCidrs(family: Family, min: bigint, max: bigint): Cidr[] {
+  const bits = family === 4 ? 32 : 128;
+  const out: Cidr[] = [];
+  let at = min;
+  while (at <= max) {
+    // The largest aligned block starting at `at` that does not run past `max`.
+    let size = 0;
+    while (size < bits && (at & ((1n << BigInt(size + 1)) - 1n)) === 0n && at + (1n << BigInt(size + 1)) - 1n <= max) size++;
+    out.push({ family, value: at, len: bits - size });
+    at += 1n << BigInt(size);
+  }
+  return out;
+}
+
+/** `11.0.0.0/9`, `fd01:c::/64`. */
+export const cidrText = (c: Cidr): string => `${formatIp(c.family, c.value)}/${c.len}`;

@@ -92,7 +92,18 @@ function run(file: string, args: readonly string[], input: string, timeoutMs: nu
   });
 }
 
-const prefix = (ip: string): string => `${ip}/${familyOf(ip) === 6 ? 128 : 32}`;
+/** A route key: an address (its own /32 or /128) or a prefix `a.b.c.d/n` (route-cover.ts). */
+const prefix = (key: string): string => (key.includes("/") ? key : `${key}/${familyOf(key) === 6 ? 128 : 32}`);
+
+/** The route key of a kernel route's `dst`: the canonical address for a host route, else the canonical prefix. */
+function keyOfDst(dst: string): string | undefined {
+  const slash = dst.indexOf("/");
+  if (slash < 0) return canonicalIp(dst);
+  const ip = canonicalIp(dst.slice(0, slash));
+  const len = dst.slice(slash + 1);
+  if (ip === undefined) return undefined;
+  return len === (familyOf(ip) === 6 ? "128" : "32") ? ip : `${ip}/${len}`;
+}
 
 /** A long-lived `ip -force -batch -` (see the file comment). Calls must not overlap. */
 export interface BatchSession {
@@ -214,7 +225,7 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       if (r.code !== 0) throw new Error(`ip ${fam} route show table local proto ${proto}: ${r.stderr.trim()}`);
       const rows = r.stdout.trim() === "" ? [] : (JSON.parse(r.stdout) as { type?: string; dst?: string }[]);
       for (const row of rows) {
-        const dst = canonicalIp((row.dst ?? "").replace(/\/(32|128)$/, ""));
+        const dst = keyOfDst(row.dst ?? "");
         if (row.type === "local" && dst !== undefined) out.add(dst);
       }
     }
