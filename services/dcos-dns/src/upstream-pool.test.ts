@@ -45,4 +45,31 @@ describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () =
       await up.close();
     }
   });
+
+  it("timeouts come from one sweep: on time (within a sweep interval), for retired sockets too, nothing left pending", async () => {
+    const silent = await startUpstream(() => null);
+    const pool = new UdpUpstreamPool({ socketsPerUpstream: 1, maxQueriesPerSocket: 1 });
+    try {
+      const up = parseResolver(silent.address)!;
+      const t0 = performance.now();
+      // The second query retires the first one's socket while its query is still waiting.
+      const outcomes = await Promise.allSettled([
+        pool.exchange(buildQuery({ id: 1, name: "x.mesos", qtype: TYPE_A }), up, 60),
+        pool.exchange(buildQuery({ id: 2, name: "x.mesos", qtype: TYPE_A }), up, 60),
+      ]);
+      const took = performance.now() - t0;
+      for (const o of outcomes) {
+        assert.equal(o.status, "rejected");
+        assert.match(String((o as PromiseRejectedResult).reason), /no reply from .* within 60 ms/);
+      }
+      assert.ok(took >= 55 && took < 400, `rejected after ${Math.round(took)} ms`);
+      const sockets = [
+        ...(pool as unknown as { pools: Map<string, ({ pending: Map<number, unknown> } | undefined)[]> }).pools.values(),
+      ].flat();
+      for (const s of sockets) assert.equal(s?.pending.size ?? 0, 0);
+    } finally {
+      pool.close();
+      await silent.close();
+    }
+  });
 });

@@ -7,6 +7,11 @@
  * connected upstream (the kernel filters), with an ID we are waiting for, carrying QR. Sockets are
  * replaced after `maxQueriesPerSocket` queries (default 10,000) so the source port keeps changing
  * over time, and the 16-bit ID space of one socket is never close to full.
+ *
+ * Timeouts: a query carries its deadline and one sweep per pool (every tenth of the shortest
+ * timeout asked for, 5–100 ms) fails the overdue ones, instead of a timer set and cleared per
+ * query (Node's timer list churn was a visible share of a forward's CPU). A query may so fail up
+ * to one sweep interval late.
  */
 import * as dgram from "node:dgram";
 import { type Exchanged, type Upstream, ExchangeError, FLAG_QR, walkMessage } from "@dcnet/dns";
@@ -14,7 +19,9 @@ import { type Exchanged, type Upstream, ExchangeError, FLAG_QR, walkMessage } fr
 interface Pending {
   resolve: (r: Exchanged) => void;
   reject: (e: ExchangeError) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() after which the query fails. */
+  deadline: number;
+  timeoutMs: number;
   clientId: number;
 }
 
@@ -22,6 +29,7 @@ class PooledSocket {
   readonly sock: dgram.Socket;
   readonly pending = new Map<number, Pending>();
   used = 0;
+  private connected = false;
   private ready: Promise<void>;
   private nextId = Math.floor(Math.random() * 0x10000);
 
@@ -32,7 +40,12 @@ class PooledSocket {
     this.sock = dgram.createSocket(up.family === 6 ? "udp6" : "udp4");
     this.sock.on("message", (msg) => this.onMessage(msg));
     this.sock.on("error", (err) => this.close(new ExchangeError("network", `${up.label}: ${err.message}`)));
-    this.ready = new Promise((resolve) => this.sock.connect(up.port, up.host, () => resolve()));
+    this.ready = new Promise((resolve) =>
+      this.sock.connect(up.port, up.host, () => {
+        this.connected = true;
+        resolve();
+      }),
+    );
   }
 
   /** A free 16-bit ID (random start, then sequential skipping those in flight). */
@@ -44,28 +57,36 @@ class PooledSocket {
     throw new ExchangeError("network", "no free query ID");
   }
 
-  async exchange(query: Buffer, timeoutMs: number): Promise<Exchanged> {
-    await this.ready;
+  exchange(query: Buffer, timeoutMs: number): Promise<Exchanged> {
+    // Connected (every query but the first few of a socket): no extra turn through `ready`.
+    return this.connected ? this.send(query, timeoutMs) : this.ready.then(() => this.send(query, timeoutMs));
+  }
+
+  private send(query: Buffer, timeoutMs: number): Promise<Exchanged> {
     const id = this.id();
     this.used++;
     const out = Buffer.from(query);
     out[0] = id >> 8;
     out[1] = id & 0xff;
     return new Promise<Exchanged>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ExchangeError("timeout", `no reply from ${this.up.label} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, clientId: (query[0]! << 8) | query[1]! });
+      this.pending.set(id, { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs, clientId: (query[0]! << 8) | query[1]! });
       this.sock.send(out, (err) => {
         if (!err) return;
         const p = this.pending.get(id);
         if (!p) return;
         this.pending.delete(id);
-        clearTimeout(p.timer);
         p.reject(new ExchangeError("network", `${this.up.label}: ${err.message}`));
       });
     });
+  }
+
+  /** Fails the queries whose deadline has passed. */
+  expire(now: number): void {
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) continue;
+      this.pending.delete(id);
+      p.reject(new ExchangeError("timeout", `no reply from ${this.up.label} within ${p.timeoutMs} ms`));
+    }
   }
 
   private onMessage(msg: Buffer): void {
@@ -74,7 +95,6 @@ class PooledSocket {
     const p = this.pending.get(id);
     if (!p) return; // late (timed out) or not ours
     this.pending.delete(id);
-    clearTimeout(p.timer);
     msg[0] = p.clientId >> 8;
     msg[1] = p.clientId & 0xff;
     const layout = walkMessage(msg);
@@ -84,10 +104,7 @@ class PooledSocket {
 
   /** Fails everything in flight (ICMP unreachable on a connected socket surfaces here). */
   fail(err: ExchangeError): void {
-    for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    for (const [, p] of this.pending) p.reject(err);
     this.pending.clear();
     this.onDead(this);
   }
@@ -106,13 +123,31 @@ export class UdpUpstreamPool {
   private readonly pools = new Map<string, PooledSocket[]>();
   private rr = 0;
   private closed = false;
+  /** Sockets retired but still waiting for replies (swept too). */
+  private readonly retiring = new Set<PooledSocket>();
+  private sweep: NodeJS.Timeout | undefined;
+  private sweepMs = Infinity;
 
   constructor(private readonly opts: { socketsPerUpstream?: number; maxQueriesPerSocket?: number } = {}) {}
 
   exchange(query: Buffer, up: Upstream, timeoutMs: number): Promise<Exchanged> {
     if (this.closed) return Promise.reject(new ExchangeError("network", "closed"));
     if (query.length < 12) return Promise.reject(new ExchangeError("invalid", "query shorter than a header"));
+    this.sweepEvery(Math.max(5, Math.min(100, Math.floor(timeoutMs / 10))));
     return this.socketFor(up).exchange(query, timeoutMs);
+  }
+
+  /** (Re)starts the sweep when a shorter interval is needed; it never keeps the process alive. */
+  private sweepEvery(ms: number): void {
+    if (ms >= this.sweepMs) return;
+    this.sweepMs = ms;
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = setInterval(() => {
+      const now = performance.now();
+      for (const list of this.pools.values()) for (const s of list) s?.expire(now);
+      for (const s of this.retiring) s.expire(now);
+    }, ms);
+    this.sweep.unref();
   }
 
   private socketFor(up: Upstream): PooledSocket {
@@ -127,7 +162,15 @@ export class UdpUpstreamPool {
       const old = s;
       list[i] = undefined as unknown as PooledSocket;
       s = undefined;
-      const retire = () => (old.pending.size === 0 ? old.close() : setTimeout(retire, 1000).unref());
+      this.retiring.add(old);
+      const retire = (): void => {
+        if (old.pending.size > 0 && !this.closed) {
+          setTimeout(retire, 1000).unref();
+          return;
+        }
+        this.retiring.delete(old);
+        old.close();
+      };
       retire();
     }
     if (!s) {
@@ -143,7 +186,10 @@ export class UdpUpstreamPool {
 
   close(): void {
     this.closed = true;
+    if (this.sweep) clearInterval(this.sweep);
     for (const list of this.pools.values()) for (const s of list) s?.close();
+    for (const s of this.retiring) s.close();
+    this.retiring.clear();
     this.pools.clear();
   }
 }
