@@ -5,3 +5,4 @@ export * from "./exchange";
 export * from "./listener";
 export * from "./testing";
 export { rawUdpAvailable } from "./raw-udp";
+export { WireKeyTable } from "./wire-table";

@@ -13,6 +13,8 @@
  * Hot path: records are stored as the zone's raw values and compiled per name on first query into
  * position-independent resource records (owner = pointer to the question, or an uncompressed name),
  * so a reply is header + echoed question + copied bytes. Replacing a zone drops its compiled names.
+ * Plain names answered with A/AAAA records are also remembered by wire name (fast-answers.ts) for
+ * respondFast(), which the server tries before routing; every zone change invalidates them.
  *
  * Incremental updates (per-record deltas from the bus, zone-sync.ts): a zone's records may be
  * shared read-only with other node instances in the process (decodeZoneShared), so a delta never
@@ -24,6 +26,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import {
   type Query,
+  type QueryScratch,
   CLASS_IN,
   FLAG_AA,
   FLAG_CD,
@@ -49,6 +52,7 @@ import {
   questionLength,
   writeQuestion,
 } from "@dcnet/dns";
+import { A_RR, AAAA_RR, FastAnswers, emitFixed, isTruncated } from "./fast-answers";
 import { type RecordValues, type ZoneData, recordsOf } from "./zone";
 
 export const TYPE_CNAME = 5;
@@ -220,6 +224,8 @@ export class Authority {
   private ordered: Zone[] = [];
   private readonly byApex = new Map<string, Zone>();
   private rrCounter = 0;
+  /** A/AAAA answers by wire name, learned by respond() (see fast-answers.ts). */
+  private readonly fast = new FastAnswers();
 
   constructor(private readonly loadbalance: LoadBalance = "round_robin") {}
 
@@ -227,6 +233,7 @@ export class Authority {
   setZone(data: ZoneData): void {
     this.byApex.set(data.zone, new Zone(data));
     this.reorder();
+    this.fast.clear();
   }
 
   /**
@@ -239,14 +246,44 @@ export class Authority {
     const z = this.byApex.get(apex);
     if (z === undefined) return null;
     let n = 0;
-    for (const [name, v] of set) n += z.change(name, v);
-    for (const name of del) n += z.change(name, null);
+    for (const [name, v] of set) {
+      n += z.change(name, v);
+      this.fast.forget(name);
+    }
+    for (const name of del) {
+      n += z.change(name, null);
+      this.fast.forget(name);
+    }
     z.dropCompiledSrv();
     return n;
   }
 
   removeZone(apex: string): void {
-    if (this.byApex.delete(apex)) this.reorder();
+    if (this.byApex.delete(apex)) {
+      this.reorder();
+      this.fast.clear();
+    }
+  }
+
+  /** Forgets every fast answer (the server calls it when its router changes). */
+  clearFast(): void {
+    this.fast.clear();
+  }
+
+  /** Names respondFast() can answer (for tests and metrics). */
+  fastNames(): number {
+    return this.fast.size;
+  }
+
+  /**
+   * The hot path, tried before routing: the reply to an A/AAAA query for a plain name that
+   * respond() answered before with records of that type (and that has not changed since), built
+   * exactly as respond() would (same rotation, truncation, flags; rcode NOERROR); null when the
+   * caller must route the query and call respond(). BADVERS must have been handled already.
+   */
+  respondFast(msg: Buffer, q: QueryScratch, limit: number, opt: Buffer | null): Buffer | null {
+    const s = this.fast.find(q);
+    return s < 0 ? null : this.fast.respond(msg, q, s, this.rotation(q.id), limit, opt);
   }
 
   /** How many names of a zone were changed in place since it was last set (0 when not held). */
@@ -285,9 +322,19 @@ export class Authority {
 
   /**
    * Answers `q` for `name` (the question name, or its renamed internal form). `map` rewrites names
-   * we put in the reply back to the client's suffix; null when there was no rename.
+   * we put in the reply back to the client's suffix; null when there was no rename. `fast`: the
+   * parsed query, when every query with its wire name is routed here with that same name and no
+   * rename; the name's A/AAAA records are then remembered for respondFast().
    */
-  respond(msg: Buffer, q: Query, name: string, limit: number, opt: Buffer | null, map: NameMap | null): Reply {
+  respond(
+    msg: Buffer,
+    q: Query,
+    name: string,
+    limit: number,
+    opt: Buffer | null,
+    map: NameMap | null,
+    fast: QueryScratch | null = null,
+  ): Reply {
     const qt = q.qtype;
     if (qt === TYPE_RRSIG) return { buf: errorReply(msg, q, RCODE_REFUSED, opt), rcode: RCODE_REFUSED, truncated: false };
     const flags = FLAG_QR | FLAG_AA | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
@@ -296,10 +343,12 @@ export class Authority {
     const values = zone.get(name);
     if (values !== undefined) {
       const e = map === null ? this.entry(zone, name, values) : compile(this, zone, values, map);
+      if (fast !== null && map === null && e.cname === null && (qt === TYPE_A || qt === TYPE_AAAA) && name === fast.name)
+        this.fast.learn(fast, e.a, e.aN, e.aaaa, e.aaaaN);
       const rot = this.rotation(q.id);
       if (e.cname !== null && qt !== TYPE_CNAME) return this.chase(msg, q, flags, e, limit, opt, map, rot);
-      if (qt === TYPE_A && e.a !== null) return this.emitFixed(msg, q, flags, e.a, e.aN, 16, rot, limit, opt);
-      if (qt === TYPE_AAAA && e.aaaa !== null) return this.emitFixed(msg, q, flags, e.aaaa, e.aaaaN, 28, rot, limit, opt);
+      if (qt === TYPE_A && e.a !== null) return fixedReply(emitFixed(msg, q, flags, e.a, 0, e.aN, A_RR, rot, limit, opt));
+      if (qt === TYPE_AAAA && e.aaaa !== null) return fixedReply(emitFixed(msg, q, flags, e.aaaa, 0, e.aaaaN, AAAA_RR, rot, limit, opt));
       if (qt === TYPE_SRV && e.srv.length > 0)
         return this.emit(msg, q, flags, RCODE_NOERROR, rotate(e.srv, rot), EMPTY, e.srvExtra, limit, opt);
       if (qt === TYPE_CNAME && e.cname !== null) return this.emit(msg, q, flags, RCODE_NOERROR, [e.cname], EMPTY, EMPTY, limit, opt);
@@ -375,43 +424,6 @@ export class Authority {
     return this.emit(msg, q, flags, RCODE_NOERROR, answers, EMPTY, EMPTY, limit, opt);
   }
 
-  /** A/AAAA fast path: fixed-size records rotated by `rot`, cut to a prefix when over the limit. */
-  private emitFixed(
-    msg: Buffer,
-    q: Query,
-    flags: number,
-    rrs: Buffer,
-    n: number,
-    size: number,
-    rot: number,
-    limit: number,
-    opt: Buffer | null,
-  ): Reply {
-    const head = HEADER_LEN + questionLength(q);
-    const optLen = opt === null ? 0 : opt.length;
-    let k = n;
-    let truncated = false;
-    if (head + n * size + optLen > limit) {
-      truncated = true;
-      k = Math.max(0, Math.min(n, Math.floor((limit - head - optLen) / size)));
-    }
-    const out = Buffer.allocUnsafe(head + k * size + optLen);
-    header(out, q.id, flags | (truncated ? FLAG_TC : 0), RCODE_NOERROR, k, 0, opt === null ? 0 : 1);
-    writeQuestion(out, msg, q);
-    if (n === 1) {
-      if (k === 1) rrs.copy(out, head);
-    } else {
-      const start = (rot % n) * size;
-      const total = n * size;
-      const want = k * size;
-      const first = Math.min(want, total - start);
-      rrs.copy(out, head, start, start + first);
-      if (first < want) rrs.copy(out, head + first, 0, want - first);
-    }
-    if (opt !== null) opt.copy(out, head + k * size);
-    return { buf: out, rcode: RCODE_NOERROR, truncated };
-  }
-
   private emit(
     msg: Buffer,
     q: Query,
@@ -448,6 +460,10 @@ export class Authority {
 }
 
 const EMPTY: readonly Buffer[] = [];
+
+function fixedReply(buf: Buffer): Reply {
+  return { buf, rcode: RCODE_NOERROR, truncated: isTruncated(buf) };
+}
 
 function compile(auth: Authority, zone: Zone, v: RecordValues, map: NameMap | null): Entry {
   const e: Entry = { a: null, aN: 0, aaaa: null, aaaaN: 0, srv: [], srvExtra: [], cname: null, cnameTarget: null };

@@ -4,7 +4,9 @@
  * address (§3.1: replies leave from the address they were sent to).
  *
  * Bounded: at most `handlerLimit` forwarded queries in flight; beyond that a query is dropped (no
- * reply, counted), as dcos-dns does at its 1,024-handler cap. Authoritative answers are synchronous.
+ * reply, counted), as dcos-dns does at its 1,024-handler cap. Authoritative answers are synchronous;
+ * A/AAAA queries for names answered before are found by their wire bytes before routing
+ * (Authority.respondFast, fast-answers.ts).
  */
 import { CellCounter, counter, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
@@ -119,6 +121,8 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
 
   /** One reused parse target: authoritative answers are synchronous; a forwarded query keeps a snapshot. */
   const scratch = new QueryScratch();
+  /** The router the fast answers were learned under. */
+  let fastRouter: Router | null = null;
 
   function handle(msg: Buffer, transport: Transport): Buffer | null | Promise<Buffer | null> {
     const status = parseQueryInto(msg, scratch);
@@ -137,16 +141,32 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       count("internal", 16, transport);
       return errorReply(msg, q, RCODE_NOERROR, badVers);
     }
-    const route = opts.router().route(q.name);
+    const router = opts.router();
+    if (router !== fastRouter) {
+      // Fast answers were learned under the old router's decisions.
+      authority.clearFast();
+      fastRouter = router;
+    }
+    try {
+      // Fast path: an A/AAAA name answered before (found by its wire bytes, no string, no routing).
+      const buf = authority.respondFast(msg, q, authoritativeLimit(transport, q.edns, policy), opt);
+      if (buf !== null) {
+        count("internal", RCODE_NOERROR, transport);
+        return buf;
+      }
+    } catch (err) {
+      return failed(err, msg, q, transport, opt);
+    }
+    const route = router.route(q.name);
     if (route.kind === "internal") {
       try {
-        const r = authority.respond(msg, q, route.name, authoritativeLimit(transport, q.edns, policy), opt, route.map);
+        // Only names answered as asked (no rename) may be learned for the fast path.
+        const fast = route.map === null ? q : null;
+        const r = authority.respond(msg, q, route.name, authoritativeLimit(transport, q.edns, policy), opt, route.map, fast);
         count("internal", r.rcode, transport);
         return r.buf;
       } catch (err) {
-        log.error({ err, name: q.name, qtype: q.qtype }, "authoritative answer failed");
-        count("internal", RCODE_SERVFAIL, transport);
-        return errorReply(msg, q, RCODE_SERVFAIL, opt);
+        return failed(err, msg, q, transport, opt);
       }
     }
     if (route.kind === "none") {
@@ -165,6 +185,12 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
         return errorReply(msg, held, RCODE_SERVFAIL, opt);
       })
       .finally(() => inFlight--);
+  }
+
+  function failed(err: unknown, msg: Buffer, q: Query, transport: Transport, opt: Buffer | null): Buffer {
+    log.error({ err, name: q.name, qtype: q.qtype }, "authoritative answer failed");
+    count("internal", RCODE_SERVFAIL, transport);
+    return errorReply(msg, q, RCODE_SERVFAIL, opt);
   }
 
   async function relay(msg: Buffer, q: Query, transport: Transport, route: Route, opt: Buffer | null): Promise<Buffer> {
