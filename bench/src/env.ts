@@ -12,14 +12,5 @@ export function envInt(name: string, fallback: number, max = Number.MAX_SAFE_INT
   return n;
 }
 
-/** mulberry32: a small seeded PRNG, so every run (and round) uses the same order. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (packages/core): a small seeded PRNG, so every run (and round) uses the same order. */
+export { seededRandom as prng } from "@dcnet/core";
