@@ -3,11 +3,11 @@ import { execFile } from "node:child_process";
 import * as dgram from "node:dgram";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { Code, DcnetError } from "@dcnet/core";
+import { Code, DcnetError, eventually } from "@dcnet/core";
 import type { DataplaneVip } from "../dataplane";
 import { pick, pickOther } from "./balancer";
 import { createUserspaceDriver, type UserspaceDriver } from "./index";
-import { rawCopyAvailable } from "./raw-copy";
+import { rawCopyAvailable, spareReadBuffers } from "./raw-copy";
 import { hasLocalAddress } from "./local-address";
 import { blackhole, exchange, freePort, hold, refused, silent, tcpBackend, udpBackend, vipAddress, type Backend } from "./testutil";
 
@@ -296,6 +296,25 @@ for (const copy of ["raw", "raw-alloc", "stream"] as const) {
         await new Promise<void>((resolve) => sink.close(() => resolve()));
       }
     });
+
+    // Only `raw` keeps read buffers (raw-alloc and stream allocate per read).
+    if (copy === "raw")
+      it("read buffers: a connection takes two (from the spares when there are some) and gives both back when it closes", async () => {
+        await driver.apply([tcpVip(vip, port, [[b1, 1]])]);
+        // Let connections of earlier tests finish closing first.
+        let c0 = -1;
+        await eventually(() => {
+          const n = spareReadBuffers();
+          const same = n === c0;
+          c0 = n;
+          assert.ok(same, "the spare count is settled");
+        });
+        const h = await hold(vip, port);
+        assert.equal(await h.say("x"), "b1:x");
+        assert.equal(spareReadBuffers(), Math.max(0, c0 - 2), "the open connection holds two");
+        h.close();
+        await eventually(() => assert.equal(spareReadBuffers(), Math.min(512, Math.max(c0, 2)), "both back after close"));
+      });
 
     it("reconcile binds a listener again after it died", async () => {
       await driver.apply([tcpVip(vip, port, [[b1, 1]])]);

@@ -19,7 +19,7 @@ import * as net from "node:net";
 import { invalidArgument, type Logger } from "@dcnet/core";
 import type { Endpoint } from "../dataplane";
 import { pick, pickOther } from "./balancer";
-import { rawCopyAvailable, startRawCopy } from "./raw-copy";
+import { rawCopyAvailable, releaseRawCopy, startRawCopy } from "./raw-copy";
 
 /**
  * `raw`: below Node's streams where this Node allows it (else `stream`), each socket reading into a
@@ -111,11 +111,13 @@ function onClientError(this: Sock): void {
   abort(connOf(this).upstream);
 }
 function onClientClose(this: Sock): void {
+  releaseRawCopy(this);
   const c = connOf(this);
   c.proxy.sockets.delete(this);
   c.proxy.stats.active--;
 }
 function onUpstreamClose(this: Sock): void {
+  releaseRawCopy(this);
   const proxy = connOf(this).proxy;
   proxy.sockets.delete(this);
   proxy.dialing.delete(this);
