@@ -11,6 +11,7 @@ import {
   udpExchange,
   upstreamReply,
 } from "@dcnet/dns";
+import { createRegistry } from "@dcnet/core";
 import type { DcosDns } from "./service";
 import { startDcosDns, testConfig } from "./test-util";
 
@@ -150,5 +151,30 @@ describe("dcos-dns standalone: listeners, static zones, .mesos to every Mesos-DN
     const d = await udp("ready.spartan", TYPE_SRV);
     assert.equal(d.rcode, 0);
     assert.equal(d.answers.length, 0);
+  });
+});
+
+describe("dcos-dns forwarding metrics", function () {
+  this.timeout(20_000);
+  it("every forwarded query is one dns_forwarder_requests_duration_seconds and one dns_worker_requests_duration_seconds observation", async () => {
+    const up = await startUpstream((m) => upstreamReply(m, { a: ["10.0.5.5"] }));
+    const registry = createRegistry({ defaultMetrics: false });
+    const svc = await startDcosDns(testConfig({ upstreamResolvers: [up.address], mesosDns: [up.address] }), { registry });
+    try {
+      const port = svc.ports().dns[0]!.udp;
+      for (const [i, name] of ["a.marathon.mesos", "b.marathon.mesos", "example.com", "c.marathon.mesos"].entries()) {
+        const r = await udpExchange(port, buildQuery({ id: i + 1, name, qtype: TYPE_A }));
+        assert.equal(decode(r!).answers[0]!.data, "10.0.5.5");
+      }
+      const text = await registry.metrics();
+      const count = (metric: string, labels: string): number =>
+        Number(new RegExp(`^${metric}_count\\{${labels}\\} (\\d+)$`, "m").exec(text)?.[1] ?? -1);
+      assert.equal(count("dns_forwarder_requests_duration_seconds", 'zone="mesos"'), 3);
+      assert.equal(count("dns_forwarder_requests_duration_seconds", 'zone="."'), 1);
+      assert.equal(count("dns_worker_requests_duration_seconds", `protocol="udp",upstream_address="${up.address}"`), 4);
+    } finally {
+      await svc.lifecycle.stop();
+      await up.close();
+    }
   });
 });

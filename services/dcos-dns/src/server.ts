@@ -98,11 +98,26 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     "upstream_address",
     "reason",
   ]);
+  // Labelled children kept per label set: prom-client's labels() hashes its labels on every call,
+  // and these two are observed for every forwarded query.
+  const workerChildren = new Map<string, ReturnType<typeof workerDuration.labels>>();
+  const workerChild = (transport: Transport, upstream: string) => {
+    const key = `${transport} ${upstream}`;
+    let c = workerChildren.get(key);
+    if (c === undefined) workerChildren.set(key, (c = workerDuration.labels(transport, upstream)));
+    return c;
+  };
+  const fwdChildren = new Map<string, ReturnType<typeof fwdDuration.labels>>();
+  const fwdChild = (zone: string) => {
+    let c = fwdChildren.get(zone);
+    if (c === undefined) fwdChildren.set(zone, (c = fwdDuration.labels(zone)));
+    return c;
+  };
   const forwarder = new Forwarder({
     perUpstreamMs: opts.perUpstreamMs,
     overallMs: opts.overallMs,
     onAttempt: (up, transport, secs, err) => {
-      workerDuration.labels(transport, up.label).observe(secs);
+      workerChild(transport, up.label).observe(secs);
       if (err) {
         workerFailures.labels(transport, up.label, err.reason).inc();
         log.debug({ upstream: up.label, err: err.message }, "upstream exchange failed");
@@ -198,7 +213,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     const zone = mesos ? "mesos" : route.kind === "forward" ? route.zone : ".";
     const upstreams = mesos ? opts.mesosDns() : route.kind === "forward" ? route.upstreams : [];
     const label = mesos ? "mesos" : "forward";
-    const end = fwdDuration.startTimer({ zone });
+    const end = fwdChild(zone).startTimer();
     const res = upstreams.length === 0 ? null : await forwarder.forward(msg, upstreams, transport, mesos);
     end();
     if (!res) {
