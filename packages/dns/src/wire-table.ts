@@ -4,7 +4,7 @@
  *
  * Layout, for few cache misses per lookup: `slots` is open addressing with linear probing, SLOT ints
  * per slot (state: 0 empty, 1 live, -1 removed; key hash; offset in `data`; key length; value
- * length; two counts the caller defines), and each entry is one run of `data`: the key, then the caller's value bytes.
+ * length; three ints the caller defines), and each entry is one run of `data`: the key, then the caller's value bytes.
  * Removal leaves a tombstone; the table is rebuilt (live entries only, data compacted) when live +
  * removed slots pass half the capacity.
  */
@@ -69,11 +69,16 @@ export class WireKeyTable {
     return this.slots[slot + 6]!;
   }
 
+  /** The caller's third int of the entry at `slot` (e.g. an index into its own list). */
+  count2(slot: number): number {
+    return this.slots[slot + 7]!;
+  }
+
   /** Adds (or replaces) the entry for `key[0, len)`; `value` is copied. */
-  set(key: Uint8Array, len: number, hash: number, value: Uint8Array, c0: number, c1: number): void {
+  set(key: Uint8Array, len: number, hash: number, value: Uint8Array, c0: number, c1: number, c2 = 0): void {
     this.delete(key, len, hash);
     if ((this.used + 1) * 2 > this.slots.length / SLOT) this.rebuild();
-    this.insert(key, 0, len, hash, value, 0, value.length, c0, c1);
+    this.insert(key, 0, len, hash, value, 0, value.length, c0, c1, c2);
   }
 
   /** Removes the entry for `key[0, len)`; returns whether there was one. */
@@ -107,6 +112,7 @@ export class WireKeyTable {
     valueLen: number,
     c0: number,
     c1: number,
+    c2: number,
   ): void {
     const off = this.dataLen;
     const need = off + len + valueLen;
@@ -129,6 +135,7 @@ export class WireKeyTable {
     t[i + 4] = valueLen;
     t[i + 5] = c0;
     t[i + 6] = c1;
+    t[i + 7] = c2;
     this.live++;
     this.used++;
   }
@@ -147,7 +154,7 @@ export class WireKeyTable {
       if (old[i] !== LIVE) continue;
       const off = old[i + 2]!;
       const len = old[i + 3]!;
-      this.insert(oldData, off, len, old[i + 1]!, oldData, off + len, old[i + 4]!, old[i + 5]!, old[i + 6]!);
+      this.insert(oldData, off, len, old[i + 1]!, oldData, off + len, old[i + 4]!, old[i + 5]!, old[i + 6]!, old[i + 7]!);
     }
   }
 }

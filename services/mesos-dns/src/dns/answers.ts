@@ -41,8 +41,11 @@ const {
   qnameWire,
   questionLength,
   wireKeyHash,
+  WireKeyTable,
   writeQuestion,
 } = dnsLib;
+
+const EMPTY = new Uint8Array(0);
 
 export { ipv6Bytes };
 
@@ -112,9 +115,6 @@ interface Entry {
 /** Permutations precomputed per SRV/ANY answer. */
 export const MAX_VARIANTS = 16;
 
-/** Int32s per slot of the fast table. */
-const SLOT = 8;
-
 export class AnswerSet {
   readonly serial: number;
   /** Distinct names in the set (all types). */
@@ -141,15 +141,12 @@ export class AnswerSet {
   truncated = false;
 
   /**
-   * Built entries by lower-cased wire name, laid out for few cache misses per query: the query path
-   * finds a name from the bytes parseQueryInto leaves in a QueryScratch (no string), reading one slot
-   * of `table` (open addressing, linear probing, SLOT ints per slot: entry index + 1 (0 = empty),
-   * key hash, offset in `data`, key length, A count, AAAA count) and one run of `data`: the key,
-   * then its A records (16 bytes each), then its AAAA records (28 bytes each).
+   * Built entries by lower-cased wire name (packages/dns WireKeyTable): the query path finds a name
+   * from the bytes parseQueryInto leaves in a QueryScratch (no string); an entry's value is its A
+   * records (16 bytes each) then its AAAA records (28 bytes each); its ints: A count, AAAA count,
+   * index into `fastEntries`.
    */
-  private readonly table: Int32Array;
-  private data: Uint8Array;
-  private dataLen = 0;
+  private readonly table: dnsLib.WireKeyTable;
   private readonly fastEntries: Entry[] = [];
 
   private constructor(
@@ -176,10 +173,7 @@ export class AnswerSet {
     const d = zone.domain;
     this.dotted = "." + d;
     this.size = new Set([...set.a.keys(), ...set.aaaa.keys(), ...set.srv.keys()]).size;
-    let cap = 16;
-    while (cap < this.size * 2) cap *= 2;
-    this.table = new Int32Array(cap * SLOT);
-    this.data = new Uint8Array(Math.max(1024, this.size * 48));
+    this.table = new WireKeyTable(this.size * 2);
   }
 
   /**
@@ -204,50 +198,17 @@ export class AnswerSet {
   private index(key: Uint8Array, e: Entry): void {
     const a = e.aRRs;
     const aaaa = e.aaaaRRs;
-    const off = this.dataLen;
-    const need = off + key.length + (a ? a.length : 0) + (aaaa ? aaaa.length : 0);
-    if (need > this.data.length) {
-      const next = new Uint8Array(Math.max(need, this.data.length * 2));
-      next.set(this.data.subarray(0, off));
-      this.data = next;
-    }
-    this.data.set(key, off);
-    if (a) this.data.set(a, off + key.length);
-    if (aaaa) this.data.set(aaaa, off + key.length + (a ? a.length : 0));
-    this.dataLen = need;
+    const value = a && aaaa ? Buffer.concat([a, aaaa]) : (a ?? aaaa ?? EMPTY);
     this.fastEntries.push(e);
-    const t = this.table;
-    const mask = t.length / SLOT - 1;
-    const h = wireKeyHash(key, key.length);
-    let i = (h & mask) * SLOT;
-    while (t[i] !== 0) i = (i + SLOT) & (t.length - 1);
-    t[i] = this.fastEntries.length;
-    t[i + 1] = h;
-    t[i + 2] = off;
-    t[i + 3] = key.length;
-    t[i + 4] = a ? a.length / 16 : 0;
-    t[i + 5] = aaaa ? aaaa.length / 28 : 0;
-  }
-
-  /** The slot (offset into `table`) of the built entry whose lower-cased wire name is `q.key`, or -1. */
-  private slotOf(q: QueryScratch): number {
-    const t = this.table;
-    const d = this.data;
-    const h = q.keyHash;
-    const key = q.key;
-    const len = q.keyLen;
-    const mask = t.length / SLOT - 1;
-    let i = (h & mask) * SLOT;
-    for (;;) {
-      if (t[i] === 0) return -1;
-      if (t[i + 1] === h && t[i + 3] === len) {
-        const off = t[i + 2]!;
-        let j = 0;
-        while (j < len && d[off + j] === key[j]) j++;
-        if (j === len) return i;
-      }
-      i = (i + SLOT) & (t.length - 1);
-    }
+    this.table.set(
+      key,
+      key.length,
+      wireKeyHash(key, key.length),
+      value,
+      a ? a.length / 16 : 0,
+      aaaa ? aaaa.length / 28 : 0,
+      this.fastEntries.length - 1,
+    );
   }
 
   private make(name: string, av: readonly string[], aaaav: readonly string[], sv: readonly string[]): Entry {
@@ -317,18 +278,18 @@ export class AnswerSet {
    */
   respondFast(msg: Buffer, q: QueryScratch, limit: number, opt: Buffer | null): Buffer | null {
     if (q.escaped || q.star) return null;
-    const s = this.slotOf(q);
-    if (s < 0) return null;
     const t = this.table;
+    const s = t.find(q.key, q.keyLen, q.keyHash);
+    if (s < 0) return null;
     const flags = this.baseFlags | (q.flags & (MASK_OPCODE | FLAG_RD | FLAG_CD));
     const qt = q.qtype;
-    const nA = t[s + 4]!;
-    if (qt === TYPE_A && nA > 0) return this.emitFixed(msg, q, flags, this.data, t[s + 2]! + t[s + 3]!, nA, 16, limit, opt);
-    const nAAAA = t[s + 5]!;
+    const nA = t.count0(s);
+    if (qt === TYPE_A && nA > 0) return this.emitFixed(msg, q, flags, t.data, t.valueAt(s), nA, 16, limit, opt);
+    const nAAAA = t.count1(s);
     if (qt === TYPE_AAAA && nAAAA > 0) {
-      return this.emitFixed(msg, q, flags, this.data, t[s + 2]! + t[s + 3]! + nA * 16, nAAAA, 28, limit, opt);
+      return this.emitFixed(msg, q, flags, t.data, t.valueAt(s) + nA * 16, nAAAA, 28, limit, opt);
     }
-    return this.answer(msg, q, q.name, true, this.fastEntries[t[s]! - 1], flags, limit, opt);
+    return this.answer(msg, q, q.name, true, this.fastEntries[t.count2(s)], flags, limit, opt);
   }
 
   /**
