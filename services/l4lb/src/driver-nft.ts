@@ -410,11 +410,17 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       changes.push({ fk, key, before, after });
       if (before) {
         if (before.slots.length > 0 && ref(chainRefs[fk], dispatchChain(before), -1)) fs.slotChains.delete(dispatchChain(before));
-        if (!after && ref(addrRefs, routeKey(before.ip), -1)) removedAddrs.push(routeKey(before.ip));
+        if (!after) {
+          const route = routeKey(before.ip);
+          if (ref(addrRefs, route, -1)) removedAddrs.push(route);
+        }
       }
       if (after) {
         if (after.slots.length > 0 && ref(chainRefs[fk], dispatchChain(after), 1)) fs.slotChains.add(dispatchChain(after));
-        if (!before && ref(addrRefs, routeKey(after.ip), 1)) addedAddrs.push(routeKey(after.ip));
+        if (!before) {
+          const route = routeKey(after.ip);
+          if (ref(addrRefs, route, 1)) addedAddrs.push(route);
+        }
         fs.vips.set(key, after);
       } else fs.vips.delete(key);
     }
