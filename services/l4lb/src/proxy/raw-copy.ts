@@ -68,6 +68,12 @@ class Side {
     /** This socket's reads land here (undefined: Node allocates a buffer per read). */
     public buf: Buffer | undefined,
   ) {}
+  /**
+   * The last view of `buf` handed to a write, reused while reads keep their length (request and
+   * reply sizes repeat on a keep-alive connection): no Buffer object per read. Safe for the reason
+   * `buf` is: a view is only written again after the write before it completed.
+   */
+  view: Buffer | undefined = undefined;
   /** The socket has emitted `close` (its handle is gone). */
   closed = false;
 }
@@ -108,6 +114,7 @@ export function releaseRawCopy(socket: net.Socket): void {
   for (const s of [side, side.peer]) {
     if (s.buf !== undefined && spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(s.buf);
     s.buf = undefined;
+    s.view = undefined;
   }
 }
 
@@ -174,7 +181,12 @@ function onRead(this: RawHandle, ab: ArrayBuffer | undefined): void {
   if (side.done) return;
   const n = w.streamBaseState[w.kReadBytesOrError]!;
   if (n > 0) {
-    if (side.buf !== undefined) write(w, side.peer, side.buf.subarray(0, n), side);
+    const buf = side.buf;
+    if (buf !== undefined) {
+      let view = side.view;
+      if (view === undefined || view.length !== n) side.view = view = buf.subarray(0, n);
+      write(w, side.peer, view, side);
+    }
     else if (ab !== undefined) write(w, side.peer, Buffer.from(ab, w.streamBaseState[w.kArrayBufferOffset]!, n), side);
     return;
   }
