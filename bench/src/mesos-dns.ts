@@ -239,6 +239,7 @@ export async function runMesosDns(): Promise<void> {
   const warmupSeconds = envInt("BENCH_DNS_WARMUP_SECONDS", 3);
   const rounds = envInt("BENCH_DNS_ROUNDS", 3);
   const nodeFlags = (process.env["BENCH_MESOS_DNS_NODE_FLAGS"] ?? "").split(/\s+/).filter(Boolean);
+  const ceilingFlags = (process.env["BENCH_CEILING_NODE_FLAGS"] ?? "").split(/\s+/).filter(Boolean);
 
   requireTools({ dnsperf: "dnsperf", dnsmasq: "dnsmasq", taskset: "util-linux" }, log);
   const cli = path.resolve(__dirname, "..", "..", "packages", "cli", "dist", "main.js");
@@ -314,7 +315,13 @@ export async function runMesosDns(): Promise<void> {
     const reference = await startDnsmasq({ hostsFile, port: dnsmasqPort, cpu: serverCpu, ttl: TTL });
     servers.unshift({ label: "dnsmasq", port: dnsmasqPort, proc: reference });
     const ceilingPort = await freePort();
-    const ceilingProc = spawnPinned("node-ceiling", serverCpu, process.execPath, ["-e", NODE_CEILING_SCRIPT, String(ceilingPort)], env);
+    const ceilingProc = spawnPinned(
+      "node-ceiling",
+      serverCpu,
+      process.execPath,
+      [...ceilingFlags, "-e", NODE_CEILING_SCRIPT, String(ceilingPort)],
+      env,
+    );
     const ceiling: Server = { label: "node dgram ceiling", port: ceilingPort, proc: ceilingProc };
     servers.push(ceiling);
     await waitForDns(ceilingPort, `leader.${DOMAIN}`, 10_000, ceilingProc.exited);
