@@ -38,6 +38,21 @@ export function histogram<L extends string>(
   return new Histogram({ name, help, labelNames, registers: [registry], ...(buckets ? { buckets } : {}) });
 }
 
+/**
+ * `metric.labels(...values)` looked up once per distinct value list and kept: prom-client builds
+ * and hashes a label string on every `labels()` call, too much for a metric observed on every
+ * query. Only for label values from a small set (every distinct list is kept while `metric` is).
+ */
+export function labelledChild<C>(metric: { labels(...values: string[]): C }): (...values: string[]) => C {
+  const children = new Map<string, C>();
+  return (...values) => {
+    const key = values.length === 1 ? values[0]! : values.join("\u0000");
+    let child = children.get(key);
+    if (child === undefined) children.set(key, (child = metric.labels(...values)));
+    return child;
+  };
+}
+
 export interface HttpEndpoint {
   readonly port: number;
   readonly address: string;

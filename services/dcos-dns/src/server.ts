@@ -8,7 +8,7 @@
  * A/AAAA queries for names answered before are found by their wire bytes before routing
  * (Authority.respondFast, fast-answers.ts).
  */
-import { CellCounter, counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import { CellCounter, counter, histogram, labelledChild, type Logger, type Registry } from "@dcnet/core";
 import {
   type DnsListener,
   type Query,
@@ -98,21 +98,9 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     "upstream_address",
     "reason",
   ]);
-  // Labelled children kept per label set: prom-client's labels() hashes its labels on every call,
-  // and these two are observed for every forwarded query.
-  const workerChildren = new Map<string, ReturnType<typeof workerDuration.labels>>();
-  const workerChild = (transport: Transport, upstream: string) => {
-    const key = `${transport} ${upstream}`;
-    let c = workerChildren.get(key);
-    if (c === undefined) workerChildren.set(key, (c = workerDuration.labels(transport, upstream)));
-    return c;
-  };
-  const fwdChildren = new Map<string, ReturnType<typeof fwdDuration.labels>>();
-  const fwdChild = (zone: string) => {
-    let c = fwdChildren.get(zone);
-    if (c === undefined) fwdChildren.set(zone, (c = fwdDuration.labels(zone)));
-    return c;
-  };
+  // Observed for every forwarded query: children looked up once per label list.
+  const workerChild = labelledChild(workerDuration);
+  const fwdChild = labelledChild(fwdDuration);
   const forwarder = new Forwarder({
     perUpstreamMs: opts.perUpstreamMs,
     overallMs: opts.overallMs,

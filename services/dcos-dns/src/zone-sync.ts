@@ -22,6 +22,7 @@
 import {
   counter,
   gauge,
+  labelledChild,
   type Bus,
   type BusEvent,
   type KvStore,
@@ -76,13 +77,8 @@ export class ZoneSync {
     const rejected = counter(registry, "dns_zone_rejected_total", "Zones from the bus that failed the checks", ["zone"]);
     const records = gauge(registry, "dns_zone_records", "Records in each zone served", ["zone"]);
     const deltas = counter(registry, "dns_zone_deltas_total", "Zone deltas from the bus, by how they were taken", ["zone", "result"]);
-    const children = new Map<string, { inc(): void }>();
-    this.deltaCount = (zone, result) => {
-      const k = `${zone}|${result}`;
-      let c = children.get(k);
-      if (c === undefined) children.set(k, (c = deltas.labels(zone, result)));
-      c.inc();
-    };
+    const deltaChild = labelledChild(deltas);
+    this.deltaCount = (zone, result) => deltaChild(zone, result).inc();
     this.recordGauge = (zone, n, add) => {
       if (n === null) records.remove(zone);
       else if (add) records.labels(zone).inc(n);

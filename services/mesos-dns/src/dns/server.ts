@@ -6,7 +6,7 @@
  * Before the first set, queries for the Mesos domain get SERVFAIL (forwarding works). Callers that
  * want upstream's behaviour (ports closed until the first reload) call `start()` after `update()`.
  */
-import { CellCounter, counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import { CellCounter, counter, histogram, labelledChild, type Logger, type Registry } from "@dcnet/core";
 import * as dnsLib from "@dcnet/dns";
 import type { DnsListener, ExchangeError, Query, SizePolicy, Transport, Upstream } from "@dcnet/dns";
 import type { MesosDnsConfig, RecordSet } from "../model";
@@ -114,6 +114,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     ["transport"],
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   );
+  const fwdChild = labelledChild(fwdDuration);
   const queryCells = new CellCounter(queries, KINDS.length * RCODES * 2, (cell) => ({
     zone: KINDS[Math.floor(cell / (RCODES * 2))]!,
     rcode: rcodeName((cell >> 1) % RCODES),
@@ -245,7 +246,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     route: Extract<Route, { kind: "forward" }>,
     opt: Buffer | null,
   ): Promise<Buffer> {
-    const end = fwdDuration.startTimer({ transport });
+    const end = fwdChild(transport).startTimer();
     const onFailure = (up: Upstream, err: ExchangeError) => {
       fwdFailures.labels(up.label, transport, err.reason).inc();
       log.debug({ resolver: up.label, zone: route.zone, name: q.name, err: err.message }, "upstream exchange failed");
