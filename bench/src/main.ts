@@ -8,10 +8,12 @@ import { runDnsPropagation } from "./dns-propagation";
 import { runL4lbNft } from "./l4lb-nft";
 import { runL4lbUserspace } from "./l4lb-userspace";
 import { runMesosDns } from "./mesos-dns";
+import { runMesosDnsPropagation } from "./mesos-dns-propagation";
 
 const benchmarks: Readonly<Record<string, () => Promise<void>>> = {
   bus: runBus,
   "mesos-dns": runMesosDns,
+  "mesos-dns-propagation": runMesosDnsPropagation,
   "dcos-dns": runDcosDns,
   "dns-propagation": runDnsPropagation,
   "l4lb-userspace": runL4lbUserspace,
