@@ -56,7 +56,7 @@ export function listenerIps(): string[] {
 export class Reloader extends EventEmitter {
   current: Generation | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Immediate | undefined;
   private readonly subscription: StateSubscription;
   private readonly metrics;
 
@@ -69,7 +69,10 @@ export class Reloader extends EventEmitter {
       scheme: cfg.mesosHTTPSOn ? "https" : "http",
       headers: this.authHeaders(),
       log: opts.log,
-      onEvent: () => this.soon(),
+      onEvent: (type, relevant) => {
+        this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
+        if (relevant) this.soon();
+      },
       onLost: () => this.recover(),
     });
     this.metrics = {
@@ -83,6 +86,12 @@ export class Reloader extends EventEmitter {
       failures: counter(opts.registry, "mesos_dns_refresh_failures_total", "Reloads that kept the previous record set", []),
       reloads: counter(opts.registry, "mesos_dns_refresh_total", "Successful reloads", ["trigger"]),
       records: gauge(opts.registry, "mesos_dns_records", "Names in the served record set, by type", ["type"]),
+      events: counter(
+        opts.registry,
+        "mesos_dns_master_events_total",
+        "Operator API events from the leading master, by type and whether they triggered a reload",
+        ["type", "reload"],
+      ),
     };
   }
 
@@ -134,16 +143,20 @@ export class Reloader extends EventEmitter {
     this.stopped = true;
     if (this.recoverTimer) clearTimeout(this.recoverTimer);
     if (this.timer) clearInterval(this.timer);
-    if (this.debounce) clearTimeout(this.debounce);
+    if (this.debounce) clearImmediate(this.debounce);
     this.subscription.stop();
   }
 
-  /** A reload shortly (events come in bursts: coalesce them). */
+  /**
+   * A reload once the events already read are taken (those of one chunk of the stream make one
+   * reload); events during a reload make exactly one more (coalesce). No timer: a task's
+   * TASK_RUNNING starts its reload at once.
+   */
   private soon(): void {
-    this.debounce ??= setTimeout(() => {
+    this.debounce ??= setImmediate(() => {
       this.debounce = undefined;
       void this.reload("event");
-    }, 10);
+    });
   }
 
   /** Coalescing: a request during a reload causes exactly one more. */

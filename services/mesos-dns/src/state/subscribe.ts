@@ -1,10 +1,12 @@
 import type { Logger } from "@dcnet/core";
+import { RecordRelevance } from "./relevant-events";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
- * `SUBSCRIBE` stream (Mesos ≥ 1.1 and mesos-sim do), every task, agent or
- * framework event triggers an immediate reload, so a task is resolvable within
- * milliseconds of TASK_RUNNING instead of up to `refreshSeconds` later. The
+ * `SUBSCRIBE` stream (Mesos ≥ 1.1 and mesos-sim do), every event that can change
+ * the records (relevant-events.ts: a task entering or leaving TASK_RUNNING, agent
+ * and framework events) triggers an immediate reload, so a task is resolvable
+ * within milliseconds of TASK_RUNNING instead of up to `refreshSeconds` later. The
  * periodic refresh stays as the safety net. Reconnects with a backoff; a master
  * without the API is asked again after `retryMs`.
  */
@@ -17,7 +19,8 @@ export class StateSubscription {
     private readonly opts: {
       scheme: "http" | "https";
       headers?: Record<string, string>;
-      onEvent: (type: string) => void;
+      /** Every event but HEARTBEAT; `relevant`: it can change the records (a reload is due). */
+      onEvent: (type: string, relevant: boolean) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
       onLost?: () => void;
       log: Logger;
@@ -65,6 +68,8 @@ export class StateSubscription {
       signal,
     });
     if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
+    // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
+    const relevance = new RecordRelevance();
     let buf = Buffer.alloc(0);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buf = Buffer.concat([buf, chunk]);
@@ -79,8 +84,10 @@ export class StateSubscription {
         if (buf.length < nl + 1 + len) break;
         const record = buf.subarray(nl + 1, nl + 1 + len).toString();
         buf = buf.subarray(nl + 1 + len);
-        const type = (JSON.parse(record) as { type?: string }).type ?? "";
-        if (type !== "HEARTBEAT") this.opts.onEvent(type);
+        const event = JSON.parse(record) as { type?: unknown } | null;
+        const type = typeof event?.type === "string" ? event.type : "";
+        const relevant = relevance.take(event);
+        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant);
       }
     }
   }
