@@ -260,6 +260,58 @@ describe("dns/answers: authoritative rules (§4)", () => {
     assert.equal(as.skipped, 1, "the non-IP A value");
   });
 
+  describe("a new record set takes over the answers of unchanged names", () => {
+    const z = zoneSettings(makeConfig());
+    // The same records in fresh arrays (as every reload makes them), with two changes: an SRV
+    // target's A record (web-abcde-0) and an AAAA record (v6only).
+    const copy = (m: ReadonlyMap<string, readonly string[]>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v]]));
+    const changed = () => {
+      const a = copy(fixture.a);
+      const aaaa = copy(fixture.aaaa);
+      a["web-abcde-0.marathon.slave.mesos."] = ["10.1.0.9"];
+      aaaa["v6only.mesos."] = ["2001:db8::3"];
+      return makeSet({ a, aaaa, srv: copy(fixture.srv) });
+    };
+
+    it("every built name whose records and SRV targets are unchanged, no other", () => {
+      const first = AnswerSet.build(fixture, 1, z);
+      while (!first.prewarm(100));
+      const next = AnswerSet.build(changed(), 2, z, undefined, first);
+      while (!next.prewarm(100));
+      // 10 names in the domain; rebuilt: web-abcde-0 (A), v6only (AAAA), _web._tcp (its target's A).
+      assert.equal(next.reused, 7);
+      assert.equal(next.skipped, 1, "the non-IP value of a reused name is still counted");
+      const fresh = AnswerSet.build(changed(), 2, z);
+      while (!fresh.prewarm(100));
+      assert.equal(fresh.reused, 0);
+      // Other zone settings (another TTL): nothing is taken over.
+      const other = AnswerSet.build(changed(), 3, { ...z, ttl: z.ttl + 1 }, undefined, first);
+      while (!other.prewarm(100));
+      assert.equal(other.reused, 0);
+    });
+
+    it("answers after the swap show the changes, the new serial, and the unchanged records", async () => {
+      const s2 = newServer();
+      // Build the first set's entries (as queries and prewarm do).
+      await ask(s2, { name: "_web._tcp.marathon.mesos.", qtype: TYPE_SRV });
+      await ask(s2, { name: "web.marathon.mesos.", qtype: TYPE_A });
+      await ask(s2, { name: "web-abcde-0.marathon.slave.mesos.", qtype: TYPE_A });
+      s2.update(changed(), SERIAL + 7);
+      const srv = await ask(s2, { name: "_web._tcp.marathon.mesos.", qtype: TYPE_SRV });
+      assert.ok(data(srv.additional).includes("10.1.0.9"), "the SRV target's new address in the additional section");
+      assert.ok(!data(srv.additional).includes("10.1.0.1"));
+      assert.deepEqual(data((await ask(s2, { name: "web-abcde-0.marathon.slave.mesos.", qtype: TYPE_A })).answers), ["10.1.0.9"]);
+      assert.deepEqual(data((await ask(s2, { name: "web.marathon.mesos.", qtype: TYPE_A })).answers), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+      assert.deepEqual(data((await ask(s2, { name: "v6only.mesos.", qtype: TYPE_AAAA })).answers), ["2001:db8:0:0:0:0:0:3"]);
+      // A reused name's NODATA and ANY carry the new set's SOA.
+      const nodata = await ask(s2, { name: "web.marathon.mesos.", qtype: MX });
+      assert.equal((nodata.authority[0]!.data as { serial: number }).serial, SERIAL + 7);
+      const any = await ask(s2, { name: "web.marathon.mesos.", qtype: TYPE_ANY });
+      const soa = any.authority.find((r) => r.type === TYPE_SOA);
+      assert.equal((soa!.data as { serial: number }).serial, SERIAL + 7);
+    });
+  });
+
   it("ipv6Bytes parses the usual forms", () => {
     assert.equal(ipv6Bytes("2001:db8::1")!.toString("hex"), "20010db8000000000000000000000001");
     assert.equal(ipv6Bytes("::")!.toString("hex"), "0".repeat(32));

@@ -110,6 +110,8 @@ interface Entry {
   /** ANY is rare: built on first use, then kept with the set. */
   anyVariants: Sections[] | null | undefined;
   next: number;
+  /** Values of this name that cannot be served (counted into `skipped` again when the entry is reused). */
+  skipped: number;
 }
 
 /** Permutations precomputed per SRV/ANY answer. */
@@ -135,6 +137,8 @@ export class AnswerSet {
   private readonly baseFlags: number;
   /** Values skipped so far because they cannot be served (not an IP, target label > 63 bytes…). */
   skipped = 0;
+  /** Entries taken over from the previous set (their names' records did not change). */
+  reused = 0;
   /** Rcode of the last reply built by respond()/respondFast() (read right after the call). */
   rcode = RCODE_NOERROR;
   /** Whether the last reply built by respond()/respondFast() was cut to fit. */
@@ -154,6 +158,8 @@ export class AnswerSet {
     serial: number,
     private readonly zone: ZoneSettings,
     private readonly fastFilter: ((name: string) => boolean) | undefined,
+    /** The set this one replaces: built entries of unchanged names are taken over (until prewarm ends). */
+    private previous: AnswerSet | undefined,
   ) {
     this.serial = serial >>> 0;
     this.baseFlags = FLAG_QR | FLAG_AA | (zone.recurseOn ? FLAG_RA : 0);
@@ -188,11 +194,40 @@ export class AnswerSet {
     const sv = this.set.srv.get(name);
     if (av === undefined && aaaav === undefined && sv === undefined) return undefined;
     if (!(name.endsWith(this.dotted) || name === this.zone.domain)) return undefined;
-    const built = this.make(name, av ?? [], aaaav ?? [], sv ?? []);
+    const built = this.takeOver(name, av, aaaav, sv) ?? this.make(name, av ?? [], aaaav ?? [], sv ?? []);
     this.names.set(name, built);
     const key = plainKey(name);
     if (key !== null && (this.fastFilter === undefined || this.fastFilter(name))) this.index(key, built);
     return built;
+  }
+
+  /**
+   * The previous set's entry for `name` when everything it was built from is unchanged: the name's
+   * A, AAAA and SRV values, and for SRV the A/AAAA values of every target (the additional section).
+   * TTL, SRV weight and the router are the same (same zone settings and filter, checked at build).
+   * The SOA serial is not in an entry (NODATA/NXDOMAIN and ANY's authority come from the set), and
+   * ANY answers are rebuilt on use. A copy: the rotation position is per set.
+   */
+  private takeOver(
+    name: string,
+    av: readonly string[] | undefined,
+    aaaav: readonly string[] | undefined,
+    sv: readonly string[] | undefined,
+  ): Entry | undefined {
+    const prev = this.previous;
+    if (prev === undefined) return undefined;
+    const old = prev.names.get(name);
+    if (old === undefined) return undefined;
+    const was = prev.set;
+    if (!sameValues(was.a.get(name), av) || !sameValues(was.aaaa.get(name), aaaav) || !sameValues(was.srv.get(name), sv)) return undefined;
+    for (const t of old.srv) {
+      const target = t.targetName;
+      if (!sameValues(was.a.get(target), this.set.a.get(target)) || !sameValues(was.aaaa.get(target), this.set.aaaa.get(target)))
+        return undefined;
+    }
+    this.skipped += old.skipped;
+    this.reused++;
+    return { ...old, anyVariants: undefined, next: 0 };
   }
 
   private index(key: Uint8Array, e: Entry): void {
@@ -223,6 +258,7 @@ export class AnswerSet {
       srvVariants: null,
       anyVariants: undefined,
       next: 0,
+      skipped: 0,
     };
     const owner = nameToWire(name);
     // A name with a label over 63 bytes cannot be asked for; it keeps `exists` (NODATA) only.
@@ -236,7 +272,8 @@ export class AnswerSet {
       const srv = parseSrv(v);
       if (srv) e.srv.push(srv);
     }
-    this.skipped += av.length + aaaav.length + sv.length - e.a.length - e.aaaa.length - e.srv.length;
+    e.skipped = av.length + aaaav.length + sv.length - e.a.length - e.aaaa.length - e.srv.length;
+    this.skipped += e.skipped;
     if (e.a.length > 0) e.aRRs = Buffer.concat(e.a.map((ip) => fixedRR(TYPE_A, zone.ttl, ip)));
     if (e.aaaa.length > 0) e.aaaaRRs = Buffer.concat(e.aaaa.map((ip) => fixedRR(TYPE_AAAA, zone.ttl, ip)));
     if (e.srv.length > 0) e.srvVariants = this.variants(e.srv.length, (order) => this.build(owner, owner, TYPE_SRV, e, order));
@@ -251,7 +288,10 @@ export class AnswerSet {
     if (this.pending === null) this.pending = new Set([...this.set.a.keys(), ...this.set.aaaa.keys(), ...this.set.srv.keys()]).values();
     for (let i = 0; i < budget; i++) {
       const next = this.pending.next();
-      if (next.done) return true;
+      if (next.done) {
+        this.previous = undefined; // every name is built: nothing more to take over
+        return true;
+      }
       this.entry(next.value);
     }
     return false;
@@ -260,9 +300,20 @@ export class AnswerSet {
   /**
    * Builds the answers for a record set; `serial` goes into every SOA. `fastFilter`: names that
    * respondFast() may answer (default all); the server excludes names its router sends elsewhere.
+   * `previous`: the set being replaced; the answers of names whose records did not change are
+   * taken from it instead of built again (with the same zone settings and filter objects only).
    */
-  static build(set: RecordSet, serial: number, zone: ZoneSettings, fastFilter?: (name: string) => boolean): AnswerSet {
-    return new AnswerSet(set, serial, zone, fastFilter);
+  static build(
+    set: RecordSet,
+    serial: number,
+    zone: ZoneSettings,
+    fastFilter?: (name: string) => boolean,
+    previous?: AnswerSet,
+  ): AnswerSet {
+    const usable = previous !== undefined && previous.zone === zone && previous.fastFilter === fastFilter ? previous : undefined;
+    // At most two sets alive: the one replaced lets go of the one before it.
+    if (usable !== undefined) usable.previous = undefined;
+    return new AnswerSet(set, serial, zone, fastFilter, usable);
   }
 
   /** Whether the set has records (any type) under this lower-cased absolute name. */
@@ -564,6 +615,14 @@ export class AnswerSet {
 
 /** Index scratch for the partial Fisher–Yates shuffle of A/AAAA records (grown to the largest set served). */
 let permScratch = new Uint32Array(64);
+
+/** The same values in the same order (both absent counts as the same). */
+function sameValues(x: readonly string[] | undefined, y: readonly string[] | undefined): boolean {
+  if (x === y) return true;
+  if (x === undefined || y === undefined || x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
 
 function pick(e: Entry, variants: Sections[]): Sections {
   const i = e.next;

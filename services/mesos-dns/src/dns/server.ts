@@ -136,7 +136,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
 
   function update(set: RecordSet, serial: number): void {
     const t0 = process.hrtime.bigint();
-    const next = AnswerSet.build(set, serial, zone, routedHere);
+    const next = AnswerSet.build(set, serial, zone, routedHere, answers);
     answers = next;
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     log.debug({ serial, names: next.size, ms: Math.round(ms * 10) / 10 }, "DNS record set swapped in");
@@ -155,7 +155,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
         return;
       }
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      log.debug({ serial: set.serial, names: set.size, ms: Math.round(ms) }, "DNS answers precomputed");
+      log.debug({ serial: set.serial, names: set.size, reused: set.reused, ms: Math.round(ms) }, "DNS answers precomputed");
       if (set.skipped > 0)
         log.warn(
           { serial: set.serial, skipped: set.skipped },
