@@ -7,6 +7,8 @@ import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords } from "../records/generator";
 import { parsePid } from "../records/state";
 import { loadMasterState } from "./fetch";
+import { withRunningTask } from "./incremental";
+import type { RunningTask } from "./live-tasks";
 import { StateSubscription } from "./subscribe";
 
 export interface Generation {
@@ -39,6 +41,9 @@ function hostsToResolve(state: Record<string, unknown>): string[] {
   return [...out];
 }
 
+/** A SOA serial: the Unix time, or one more than the last when that is not later. */
+const nextSerial = (last: number): number => Math.max(Math.floor(Date.now() / 1000), last + 1);
+
 /** Non-loopback addresses of this host (the name-server record for listener 0.0.0.0). */
 export function listenerIps(): string[] {
   return Object.values(os.networkInterfaces())
@@ -69,8 +74,9 @@ export class Reloader extends EventEmitter {
       scheme: cfg.mesosHTTPSOn ? "https" : "http",
       headers: this.authHeaders(),
       log: opts.log,
-      onEvent: (type, relevant) => {
+      onEvent: (type, relevant, running) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
+        if (running) this.addRunning(running);
         if (relevant) this.soon();
       },
       onLost: () => this.recover(),
@@ -86,6 +92,12 @@ export class Reloader extends EventEmitter {
       failures: counter(opts.registry, "mesos_dns_refresh_failures_total", "Reloads that kept the previous record set", []),
       reloads: counter(opts.registry, "mesos_dns_refresh_total", "Successful reloads", ["trigger"]),
       records: gauge(opts.registry, "mesos_dns_records", "Names in the served record set, by type", ["type"]),
+      incremental: counter(
+        opts.registry,
+        "mesos_dns_incremental_updates_total",
+        "Tasks added to the served records from a TASK_RUNNING event, before the reload it triggers, by result",
+        ["result"],
+      ),
       events: counter(
         opts.registry,
         "mesos_dns_master_events_total",
@@ -147,6 +159,40 @@ export class Reloader extends EventEmitter {
     this.subscription.stop();
   }
 
+  /** The last reload's state and host addresses: what a task event is turned into records with. */
+  private basis: { state: unknown; resolveHost: (h: string) => readonly string[] } | undefined;
+  /** Tasks added from events, with the event sequence number they were added at. */
+  private added: { seq: number; task: RunningTask }[] = [];
+  private eventSeq = 0;
+
+  /**
+   * A task reached TASK_RUNNING: serve its records now (incremental.ts), ahead of the reload the
+   * event also triggers. Kept until a reload whose state was fetched after this event, so a
+   * reload that was already under way does not take the records away again.
+   */
+  private addRunning(t: RunningTask): void {
+    const cur = this.current;
+    if (cur === undefined || this.basis === undefined) return;
+    let set: RecordSet | undefined;
+    try {
+      set = withRunningTask(cur.set, this.basis.state, t, this.cfg, { resolveHost: this.basis.resolveHost, listenerIps });
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, "task event: records not added (the reload will)");
+    }
+    if (set === undefined) {
+      this.metrics.incremental.inc({ result: "not_added" });
+      return;
+    }
+    this.added.push({ seq: ++this.eventSeq, task: t });
+    if (set === cur.set) {
+      this.metrics.incremental.inc({ result: "already_served" });
+      return;
+    }
+    this.metrics.incremental.inc({ result: "added" });
+    this.current = { set, serial: nextSerial(cur.serial), from: cur.from, at: Date.now() };
+    this.emit("generation", this.current);
+  }
+
   /**
    * A reload once the events already read are taken (those of one chunk of the stream make one
    * reload); events during a reload make exactly one more (coalesce). No timer: a task's
@@ -170,6 +216,8 @@ export class Reloader extends EventEmitter {
 
   private async reloadOnce(trigger: string): Promise<void> {
     const end = this.metrics.duration.startTimer();
+    // Tasks added from events up to here are in the state fetched below; later ones may not be.
+    const seen = this.eventSeq;
     try {
       const { state, from } = await loadMasterState(this.cfg.masters, {
         timeoutMs: this.cfg.stateTimeoutSeconds * 1000,
@@ -187,9 +235,14 @@ export class Reloader extends EventEmitter {
           );
         }),
       );
-      const { records, warnings } = generateRecords(state, this.cfg, { resolveHost: (h) => resolved.get(h) ?? [], listenerIps });
-      for (const w of warnings) this.opts.log.warn({ warning: w }, "record generation");
-      const serial = Math.max(Math.floor(Date.now() / 1000), (this.current?.serial ?? 0) + 1);
+      const resolveHost = (h: string): readonly string[] => resolved.get(h) ?? [];
+      const generated = generateRecords(state, this.cfg, { resolveHost, listenerIps });
+      for (const w of generated.warnings) this.opts.log.warn({ warning: w }, "record generation");
+      let records = generated.records;
+      this.added = this.added.filter((a) => a.seq > seen);
+      for (const a of this.added) records = withRunningTask(records, state, a.task, this.cfg, { resolveHost, listenerIps }) ?? records;
+      this.basis = { state, resolveHost };
+      const serial = nextSerial(this.current?.serial ?? 0);
       this.current = { set: records, serial, from, at: Date.now() };
       this.metrics.reloads.inc({ trigger });
       this.metrics.records.set({ type: "A" }, records.a.size);

@@ -3,7 +3,7 @@ import type * as http from "node:http";
 import { createLogger, createRegistry, eventually, type Registry } from "@dcnet/core";
 import { fakeMaster, frame, startStream, type FakeMaster } from "@dcnet/mesos/dist/testing/fake-master";
 import { parseMesosDnsConfig } from "../config";
-import { Reloader } from "./reloader";
+import { Reloader, type Generation } from "./reloader";
 
 const logger = createLogger({ service: "test", level: "silent" });
 
@@ -15,9 +15,26 @@ const task = (state: string) => ({
   state,
   statuses: [{ state, timestamp: 1, container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.9" }] }] } }],
 });
-const update = (state: string) => ({
+const update = (state: string, id = "web.1") => ({
   type: "TASK_UPDATED",
-  task_updated: { framework_id: { value: "F1" }, status: { task_id: { value: "web.1" }, state }, state },
+  task_updated: {
+    framework_id: { value: "F1" },
+    status: {
+      task_id: { value: id },
+      state,
+      timestamp: 2,
+      container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.9" }] }] },
+    },
+    state,
+  },
+});
+const v1Task = (id: string, name: string, state: string) => ({
+  name,
+  task_id: { value: id },
+  framework_id: { value: "F1" },
+  agent_id: { value: "S1" },
+  state,
+  statuses: [],
 });
 
 /** `name{labels} value` from the registry's text, 0 when absent. */
@@ -31,6 +48,8 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
   let master: FakeMaster;
   let stream: http.ServerResponse | undefined;
   let tasks: unknown[] = [];
+  /** Milliseconds /master/state waits before answering with the state as it was when asked. */
+  let stateDelayMs = 0;
   let reloader: Reloader;
   let registry: Registry;
   const eventReloads = () => sample(registry, 'mesos_dns_refresh_total{trigger="event"}');
@@ -46,14 +65,15 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
         return;
       }
       if (req.url !== "/master/state") return void res.writeHead(404).end();
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          leader: `master@${master.address}`,
-          slaves: [{ id: "S1", hostname: "agent1", pid: "slave(1)@10.0.0.5:5051" }],
-          frameworks: [{ id: "F1", name: "marathon", hostname: "m1", pid: "marathon@10.0.0.1:8080", tasks }],
-        }),
-      );
+      const body = JSON.stringify({
+        leader: `master@${master.address}`,
+        slaves: [{ id: "S1", hostname: "agent1", pid: "slave(1)@10.0.0.5:5051" }],
+        frameworks: [{ id: "F1", name: "marathon", hostname: "m1", pid: "marathon@10.0.0.1:8080", tasks }],
+      });
+      setTimeout(() => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(body);
+      }, stateDelayMs);
     });
     const config = parseMesosDnsConfig({ masters: [master.address], refreshSeconds: 3600 }, { env: {}, warn: () => undefined });
     registry = createRegistry({ defaultMetrics: false });
@@ -99,10 +119,38 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
     assert.equal(await eventReloads(), 3);
   });
 
+  it("a task's records come with its TASK_RUNNING event, and a reload already under way (older state) keeps them", async () => {
+    const seen: Generation[] = [];
+    const onGen = (g: Generation) => seen.push(g);
+    reloader.on("generation", onGen);
+    try {
+      const reloads = await eventReloads();
+      // A reload that fetches the state before the task runs, and takes 300 ms to get it.
+      stateDelayMs = 300;
+      stream!.write(frame({ type: "FRAMEWORK_UPDATED" }));
+      await new Promise((r) => setTimeout(r, 50));
+      stateDelayMs = 0;
+      stream!.write(frame({ type: "TASK_ADDED", task_added: { task: v1Task("api.1", "api", "TASK_STAGING") } }));
+      tasks = [task("TASK_RUNNING"), { ...task("TASK_RUNNING"), id: "api.1", name: "api" }];
+      stream!.write(frame(update("TASK_RUNNING", "api.1")));
+      // Served from the event, while the slow reload still runs.
+      await eventually(() => assert.deepEqual(reloader.current?.set.a.get("api.marathon.mesos."), ["10.0.0.9"]));
+      assert.equal(await eventReloads(), reloads, "before any reload finished");
+      // The slow reload (state without api) and the one after it (with api) finish.
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 2), 5000);
+      const first = seen.findIndex((g) => g.set.a.has("api.marathon.mesos."));
+      assert.ok(first >= 0);
+      for (const g of seen.slice(first)) assert.deepEqual(g.set.a.get("api.marathon.mesos."), ["10.0.0.9"], "never taken away");
+    } finally {
+      reloader.off("generation", onGen);
+    }
+  });
+
   it("HEARTBEAT is neither counted nor a reload; an agent event reloads", async () => {
+    const reloads = await eventReloads();
     stream!.write(frame({ type: "HEARTBEAT" }));
     stream!.write(frame({ type: "AGENT_ADDED", agent_added: {} }));
-    await eventually(async () => assert.equal(await eventReloads(), 4));
+    await eventually(async () => assert.equal(await eventReloads(), reloads + 1));
     assert.equal(await events("HEARTBEAT", "no"), 0);
     assert.equal(await events("AGENT_ADDED", "yes"), 1);
   });

@@ -1,4 +1,5 @@
 import type { Logger } from "@dcnet/core";
+import { LiveTasks, type RunningTask } from "./live-tasks";
 import { RecordRelevance } from "./relevant-events";
 
 /**
@@ -19,8 +20,11 @@ export class StateSubscription {
     private readonly opts: {
       scheme: "http" | "https";
       headers?: Record<string, string>;
-      /** Every event but HEARTBEAT; `relevant`: it can change the records (a reload is due). */
-      onEvent: (type: string, relevant: boolean) => void;
+      /**
+       * Every event but HEARTBEAT; `relevant`: it can change the records (a reload is due);
+       * `running`: the task this event made TASK_RUNNING.
+       */
+      onEvent: (type: string, relevant: boolean, running?: RunningTask) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
       onLost?: () => void;
       log: Logger;
@@ -70,6 +74,7 @@ export class StateSubscription {
     if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
     const relevance = new RecordRelevance();
+    const tasks = new LiveTasks();
     let buf = Buffer.alloc(0);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buf = Buffer.concat([buf, chunk]);
@@ -87,7 +92,8 @@ export class StateSubscription {
         const event = JSON.parse(record) as { type?: unknown } | null;
         const type = typeof event?.type === "string" ? event.type : "";
         const relevant = relevance.take(event);
-        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant);
+        const running = tasks.take(event);
+        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant, running);
       }
     }
   }
