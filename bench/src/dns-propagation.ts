@@ -20,7 +20,7 @@
  * snapshot reached the bus (it trails the delta by one interval), so every event starts quiet and
  * measures one change on its own, as the snapshot-only runs did.
  */
-import { spawn, fork, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -38,6 +38,7 @@ import {
 import { Authority, DCOS_ZONE, ZONE_BUCKET, decodeZone, deltaSubject, encodeZone, zoneKey } from "@dcnet/dcos-dns";
 import { cpuSeconds, freePort, requireTools, rssMiB } from "./dnsperf";
 import { envInt, loadavg, replyAddresses, encodeQuery, syntheticDcosZone } from "./dns-common";
+import { spawnSupervised, supervise, type Supervised } from "./child";
 import { startFakeOperatorMaster, type FakeOperatorMaster, type FakeTask } from "./fake-operator-master";
 import type { FromWorker, ToWorker } from "./dns-prop-worker";
 import { max, median, percentile, ratio, round, writeResults, type Figure } from "./results";
@@ -57,47 +58,10 @@ const REFERENCE_NAME =
 // ---------------------------------------------------------------------------------------------
 // child processes
 
-interface Child {
-  readonly pid: number;
-  readonly exited: Promise<never>;
-  stop(): Promise<void>;
-}
+type Child = Supervised;
 
-function spawnChild(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
-  let out = "";
-  const keep = (b: Buffer): void => {
-    out = (out + b.toString()).slice(-8000);
-  };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  return supervise(name, child, () => out);
-}
-
-function supervise(name: string, child: ChildProcess, output: () => string): Child {
-  let stopping = false;
-  const closed = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const exited = new Promise<never>((_, reject) => {
-    child.once("error", (err) => reject(new Error(`${name}: ${err.message}`)));
-    void closed.then(() => {
-      if (!stopping) reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}):\n${output().trim()}`));
-    });
-  });
-  exited.catch(() => {});
-  if (child.pid === undefined) throw new Error(`${name}: could not start`);
-  return {
-    pid: child.pid,
-    exited,
-    async stop() {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await closed;
-      clearTimeout(timer);
-    },
-  };
-}
+const spawnChild = (name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Child =>
+  spawnSupervised(name, cmd, args, { env });
 
 /** A worker process holding `count` node instances. */
 class Worker {

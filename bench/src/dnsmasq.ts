@@ -6,57 +6,20 @@
  * `BENCH_SERVER_OUTPUT=<dir>` also writes each server's whole stdout and stderr to `<dir>/<name>-<pid>.log`
  * (e.g. with `--trace-gc-nvp` in BENCH_MESOS_DNS_NODE_FLAGS, V8's per-GC phase times).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import * as dgram from "node:dgram";
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSupervised, type Supervised } from "./child";
 
-export interface Pinned {
-  readonly pid: number;
-  readonly name: string;
-  /** Last few KiB of stdout + stderr (for error messages). */
-  output(): string;
-  /** Rejects if the process exits before stop(). */
-  readonly exited: Promise<never>;
-  stop(): Promise<void>;
-}
+export type Pinned = Supervised;
 
+/** `cmd` pinned to one CPU (`taskset -c`); with BENCH_SERVER_OUTPUT=<dir> its whole output also goes to `<dir>/<name>-<pid>.log`. */
 export function spawnPinned(name: string, cpu: number, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Pinned {
-  const child: ChildProcess = spawn("taskset", ["-c", String(cpu), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-  let out = "";
   const dir = process.env["BENCH_SERVER_OUTPUT"];
-  const file = dir ? fs.createWriteStream(path.join(dir, `${name}-${child.pid ?? "x"}.log`)) : undefined;
-  const keep = (chunk: Buffer): void => {
-    out = (out + chunk.toString()).slice(-8000);
-    file?.write(chunk);
-  };
-  child.once("close", () => file?.end());
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let stopping = false;
-  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  const exited = new Promise<never>((_, reject) => {
-    child.once("error", (err) => reject(new Error(`${name}: ${err.message}`)));
-    void closed.then(() => {
-      if (!stopping) reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}):\n${out.trim()}`));
-    });
+  return spawnSupervised(name, "taskset", ["-c", String(cpu), cmd, ...args], {
+    ...(env ? { env } : {}),
+    killAfterMs: 5000,
+    outputFile: (pid) => (dir ? path.join(dir, `${name}-${pid ?? "x"}.log`) : undefined),
   });
-  exited.catch(() => {}); // observed by whoever races it; never an unhandled rejection
-  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
-  return {
-    pid: child.pid,
-    name,
-    output: () => out,
-    exited,
-    async stop() {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await closed;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** Sends one A query for `name` over UDP until a reply comes (or `ms` passes). */

@@ -12,7 +12,6 @@
  * (wall clock of the mesos-sim agent, same machine) and the moment this process received the event.
  * Tasks are measured one at a time, 100–200 ms apart, so each measures one change.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import * as dgram from "node:dgram";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -20,6 +19,7 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { startNatsServer, type NatsServerHandle } from "@dcnet/core";
 import { RecordIoDecoder } from "@dcnet/mesos";
+import { spawnSupervised, type Supervised } from "./child";
 import { encodeQuery, loadavg, replyAddresses } from "./dns-common";
 import { freePort } from "./dnsperf";
 import { envInt, prng } from "./env";
@@ -45,45 +45,10 @@ const now = (): number => performance.now();
 // ---------------------------------------------------------------------------------------------
 // child processes (not pinned: the spec's propagation figures are not CPU-pinned)
 
-interface Child {
-  readonly pid: number;
-  readonly exited: Promise<never>;
-  output(): string;
-  stop(): Promise<void>;
-}
+type Child = Supervised;
 
-function spawnChild(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Child {
-  const child: ChildProcess = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
-  let out = "";
-  const keep = (b: Buffer): void => {
-    out = (out + b.toString()).slice(-8000);
-  };
-  child.stdout?.on("data", keep);
-  child.stderr?.on("data", keep);
-  let stopping = false;
-  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  const exited = new Promise<never>((_, reject) => {
-    child.once("error", (err) => reject(new Error(`${name}: ${err.message}`)));
-    void closed.then(() => {
-      if (!stopping) reject(new Error(`${name} exited (code ${child.exitCode}, signal ${child.signalCode}):\n${out.trim()}`));
-    });
-  });
-  exited.catch(() => {}); // raced by whoever waits on the child; never an unhandled rejection
-  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
-  return {
-    pid: child.pid,
-    exited,
-    output: () => out,
-    async stop() {
-      stopping = true;
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      await closed;
-      clearTimeout(timer);
-    },
-  };
-}
+const spawnChild = (name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Child =>
+  spawnSupervised(name, cmd, args, { env, killAfterMs: 15_000 });
 
 /** Resolves with `p`, or rejects after `ms` (naming `what`) or when `died` rejects. */
 async function bounded<T>(p: Promise<T>, ms: number, what: string, died: Promise<never>): Promise<T> {
@@ -311,15 +276,20 @@ interface DnsMetrics {
   durationSum: number;
   durationCount: number;
   aNames: number;
+  /** mesos_dns_incremental_updates_total by result (tasks added from their TASK_RUNNING event). */
+  incremental: Record<string, number>;
 }
 
 async function scrape(httpPort: number): Promise<DnsMetrics> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const reloads: Record<string, number> = {};
   for (const m of text.matchAll(/^mesos_dns_refresh_total\{trigger="([^"]*)"\} (\S+)$/gm)) reloads[m[1]!] = Number(m[2]);
+  const incremental: Record<string, number> = {};
+  for (const m of text.matchAll(/^mesos_dns_incremental_updates_total\{result="([^"]*)"\} (\S+)$/gm)) incremental[m[1]!] = Number(m[2]);
   const one = (re: RegExp): number => Number(re.exec(text)?.[1] ?? Number.NaN);
   return {
     reloads,
+    incremental,
     durationSum: one(/^mesos_dns_refresh_duration_seconds_sum(?:\{\})? (\S+)$/m),
     durationCount: one(/^mesos_dns_refresh_duration_seconds_count(?:\{\})? (\S+)$/m),
     aNames: one(/^mesos_dns_records\{type="A"\} (\S+)$/m),
@@ -607,6 +577,7 @@ export async function runMesosDnsPropagation(): Promise<void> {
     const p99 = percentile(lat, 99);
     const p50 = median(lat);
     const all = reloadsBetween(m0, mEnd);
+    const incrementalResults = Object.fromEntries(Object.entries(mEnd.incremental).map(([k, v]) => [k, v - (m0.incremental[k] ?? 0)]));
     const reloadMeans = running.map((s) => s.reloadMeanMs).filter((v) => Number.isFinite(v));
     const sorted = [...running].sort((a, b) => orTimeout(b.latencyMs) - orTimeout(a.latencyMs));
     const method = {
@@ -629,12 +600,16 @@ export async function runMesosDnsPropagation(): Promise<void> {
       },
       event_received_to_answer_ms: {
         ...stats(ok.map((s) => s.recvToAnswerMs)),
-        what: "TASK_RUNNING event received here → first correct answer (Mesos-DNS's 10 ms debounce + reload(s) + probe spacing)",
+        what: "TASK_RUNNING event received here → first correct answer (Mesos-DNS adds the task's records from the same event, then reloads; plus probe spacing)",
+      },
+      incremental_updates: {
+        ...incrementalResults,
+        what: "mesos_dns_incremental_updates_total over the run by result: tasks whose records Mesos-DNS added from the TASK_RUNNING event itself, before its reload",
       },
       reloads_per_task: {
         mean: round(running.reduce((n, s) => n + s.reloads, 0) / Math.max(1, running.length), 3),
         max: max(running.map((s) => s.reloads)),
-        what: "Mesos-DNS reloads from the deployment to the end of the quiet gap (every TASK_ADDED / TASK_UPDATED triggers one, debounced 10 ms, coalesced)",
+        what: "Mesos-DNS reloads from the deployment to the end of the quiet gap (events that can change records trigger one: a task entering or leaving TASK_RUNNING, agents, frameworks; coalesced)",
       },
       reload_duration_ms: {
         ...stats(reloadMeans),
@@ -653,7 +628,7 @@ export async function runMesosDnsPropagation(): Promise<void> {
       ),
       added_to_running_received_ms: {
         ...stats(running.map((s) => s.addedToRunningMs)),
-        what: "TASK_ADDED → TASK_RUNNING as received here: more than Mesos-DNS's 10 ms debounce apart, the earlier events cost a reload of their own",
+        what: "TASK_ADDED → TASK_RUNNING as received here (Mesos-DNS reloads on neither TASK_ADDED nor STAGING/STARTING)",
       },
       deploy_to_running_ms: {
         ...stats(running.map((s) => s.deployToRunningMs)),
