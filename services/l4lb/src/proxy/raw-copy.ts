@@ -186,8 +186,7 @@ function onRead(this: RawHandle, ab: ArrayBuffer | undefined): void {
       let view = side.view;
       if (view === undefined || view.length !== n) side.view = view = buf.subarray(0, n);
       write(w, side.peer, view, side);
-    }
-    else if (ab !== undefined) write(w, side.peer, Buffer.from(ab, w.streamBaseState[w.kArrayBufferOffset]!, n), side);
+    } else if (ab !== undefined) write(w, side.peer, Buffer.from(ab, w.streamBaseState[w.kArrayBufferOffset]!, n), side);
     return;
   }
   if (n === 0) return;

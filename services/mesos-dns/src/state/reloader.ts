@@ -41,6 +41,9 @@ function hostsToResolve(state: Record<string, unknown>): string[] {
   return [...out];
 }
 
+/** Tasks added from events that a reload has not confirmed yet, at most. */
+const MAX_ADDED = 10_000;
+
 /** A SOA serial: the Unix time, or one more than the last when that is not later. */
 const nextSerial = (last: number): number => Math.max(Math.floor(Date.now() / 1000), last + 1);
 
@@ -184,6 +187,8 @@ export class Reloader extends EventEmitter {
       return;
     }
     this.added.push({ seq: ++this.eventSeq, task: t });
+    // Pruned by every successful reload; bounded for a master whose state keeps failing to load.
+    if (this.added.length > MAX_ADDED) this.added.shift();
     if (set === cur.set) {
       this.metrics.incremental.inc({ result: "already_served" });
       return;
