@@ -8,11 +8,8 @@
  */
 import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords, type GenerateOptions } from "../records/generator";
+import { isObj } from "./event-json";
 import type { RunningTask } from "./live-tasks";
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * The current set plus `t`'s records; undefined when the last fetched state does not know the

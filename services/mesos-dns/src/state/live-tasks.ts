@@ -8,12 +8,7 @@
  * reads: ids as strings, `slave_id`, `resources.ports` as a range string, labels as lists.
  */
 
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const field = (o: unknown, key: string): unknown => (isObj(o) ? o[key] : undefined);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const idValue = (v: unknown): string => str(field(v, "value")) ?? "";
+import { field, idValue, isObj, str, taskKey, type Obj } from "./event-json";
 
 /** States a task can still become (or stay) RUNNING from; any other state ends what we keep of it. */
 const LIVE = new Set(["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"]);
@@ -50,7 +45,7 @@ export class LiveTasks {
       case "TASK_UPDATED": {
         const u = field(event, "task_updated");
         const status = field(u, "status");
-        const key = `${idValue(field(u, "framework_id"))}/${idValue(field(status, "task_id"))}`;
+        const key = taskKey(field(u, "framework_id"), field(status, "task_id"));
         const t = this.tasks.get(key);
         if (t === undefined) return undefined;
         const state = str(field(u, "state")) ?? str(field(status, "state"));
@@ -72,7 +67,7 @@ export class LiveTasks {
   private keep(t: unknown): void {
     if (!isObj(t)) return;
     const state = str(t["state"]);
-    const key = `${idValue(t["framework_id"])}/${idValue(t["task_id"])}`;
+    const key = taskKey(t["framework_id"], t["task_id"]);
     if (state !== undefined && LIVE.has(state)) this.tasks.set(key, t);
     else this.tasks.delete(key);
   }

@@ -10,18 +10,9 @@
  * order. Everything else that is not a HEARTBEAT (agents, frameworks, an event type this code does
  * not know) is taken as a change.
  */
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
-const field = (o: unknown, key: string): unknown => (isObj(o) ? o[key] : undefined);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const idValue = (v: unknown): string => str(field(v, "value")) ?? "";
+import { field, str, taskKey } from "./event-json";
 
 const RUNNING = "TASK_RUNNING";
-
-/** `framework/task`: task ids are unique within a framework. */
-const keyOf = (frameworkId: unknown, taskId: unknown): string => `${idValue(frameworkId)}/${idValue(taskId)}`;
 
 export class RecordRelevance {
   /** Tasks in TASK_RUNNING, by framework/task id. */
@@ -42,12 +33,13 @@ export class RecordRelevance {
         this.running.clear();
         const tasks = field(field(field(field(event, "subscribed"), "get_state"), "get_tasks"), "tasks");
         if (Array.isArray(tasks))
-          for (const t of tasks) if (field(t, "state") === RUNNING) this.running.add(keyOf(field(t, "framework_id"), field(t, "task_id")));
+          for (const t of tasks)
+            if (field(t, "state") === RUNNING) this.running.add(taskKey(field(t, "framework_id"), field(t, "task_id")));
         return true;
       }
       case "TASK_ADDED": {
         const task = field(field(event, "task_added"), "task");
-        return this.update(keyOf(field(task, "framework_id"), field(task, "task_id")), str(field(task, "state")));
+        return this.update(taskKey(field(task, "framework_id"), field(task, "task_id")), str(field(task, "state")));
       }
       case "TASK_UPDATED": {
         const u = field(event, "task_updated");
@@ -55,7 +47,7 @@ export class RecordRelevance {
         // `state` is the task's latest state; `status.state` the state of this update (they differ
         // when updates arrive out of order).
         const state = str(field(u, "state")) ?? str(field(status, "state"));
-        return this.update(keyOf(field(u, "framework_id"), field(status, "task_id")), state);
+        return this.update(taskKey(field(u, "framework_id"), field(status, "task_id")), state);
       }
       default:
         return true;
