@@ -74,3 +74,131 @@ export function lines(set: RecordSet): string[] {
 
 /** The seeded PRNG of @dcnet/core (mulberry32). */
 export const rng = seededRandom;
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+const STRINGS = [
+  "",
+  " ",
+  "TASK_RUNNING",
+  "TASK_KILLED",
+  "UPPER.Case_Name",
+  "a..b",
+  ".lead",
+  "trail.",
+  "ünïcödé 😀",
+  "$$$",
+  "-",
+  "0",
+  "x".repeat(80),
+  "[31000-31001, 31005]",
+  "[5]",
+  "[1-2",
+  "31000-31001",
+  "[0-70000]",
+  "[a-b]",
+  "slave(1)@1.2.3.4:5051",
+  "slave(1)@[2001:db8::9]:5051",
+  "slave(1)@host.example:5051",
+  "x@y@z",
+  "master@1.2.3.4",
+  "master@name:5050",
+  "1.2.3.4",
+  "::1",
+  "::ffff:10.0.0.1",
+  "999.1.1.1",
+  "Docker.NetworkSettings.IPAddress",
+  "MesosContainerizer.NetworkSettings.IPAddress",
+  "20140803-125133-3041283216-5050-2410-0",
+  "ID-WITH.DOT-S9.X",
+];
+const NUMBERS = [0, -1, 1, 1.5, 80, 65535, 65536, -70000, 1e300, 2 ** 53 + 2];
+
+export function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** All (container, key) slots of the tree. */
+function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
+  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
+  const walk = (v: Json): void => {
+    if (Array.isArray(v)) {
+      v.forEach((c, i) => {
+        out.push({ parent: v, key: i });
+        walk(c);
+      });
+    } else if (v !== null && typeof v === "object") {
+      for (const k of Object.keys(v)) {
+        out.push({ parent: v, key: k });
+        walk(v[k]!);
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * 1–6 random edits of a JSON tree (delete, null, odd strings and numbers, wrong types, copies of
+ * other parts, character edits), driven by `r`: the fuzzers' mutator.
+ */
+export function mutateJson(state: Json, r: () => number): Json {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const n = 1 + Math.floor(r() * 6);
+  let root = state;
+  for (let i = 0; i < n; i++) {
+    if (r() < 0.01) {
+      root = pick<Json>([null, 1, "state", [], true]);
+      continue;
+    }
+    const all = slots(root);
+    if (all.length === 0) break;
+    const { parent, key } = pick(all);
+    const get = (): Json => (parent as Record<string | number, Json>)[key]!;
+    const set = (v: Json): void => {
+      (parent as Record<string | number, Json>)[key] = v;
+    };
+    const op = Math.floor(r() * 9);
+    switch (op) {
+      case 0:
+        if (Array.isArray(parent)) parent.splice(key as number, 1);
+        else delete parent[key as string];
+        break;
+      case 1:
+        set(null);
+        break;
+      case 2:
+        set(pick(STRINGS));
+        break;
+      case 3:
+        set(pick(NUMBERS));
+        break;
+      case 4:
+        set(pick<Json>([{}, [], true, false]));
+        break;
+      case 5: {
+        const other = pick(all);
+        set(clone((other.parent as Record<string | number, Json>)[other.key]!));
+        break;
+      }
+      case 6:
+        if (Array.isArray(parent)) parent.push(clone(get()));
+        else set(pick(STRINGS));
+        break;
+      case 7: {
+        const v = get();
+        if (typeof v === "string") set(v.toUpperCase() + pick(STRINGS));
+        else set(pick(STRINGS));
+        break;
+      }
+      default: {
+        const v = get();
+        if (typeof v === "string" && v.length > 0) {
+          const at = Math.floor(r() * v.length);
+          set(v.slice(0, at) + pick(["", ".", "-", "@", ":", "[", "]", " ", "Z", "é"]) + v.slice(at + 1));
+        } else set(pick(NUMBERS));
+      }
+    }
+  }
+  return root;
+}
