@@ -8,8 +8,26 @@
  */
 import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords, type GenerateOptions } from "../records/generator";
-import { isObj } from "./event-json";
+import { isObj, type Obj } from "./event-json";
 import type { RunningTask } from "./live-tasks";
+
+/**
+ * What `withRunningTask` needs of a fetched state, without the tasks (the bulk of it): the leader,
+ * the agents, and the frameworks with an empty task list. Kept between reloads.
+ */
+export function stateBasis(state: unknown): Obj | undefined {
+  if (!isObj(state)) return undefined;
+  const frameworks = Array.isArray(state["frameworks"]) ? (state["frameworks"] as unknown[]) : [];
+  return {
+    leader: state["leader"],
+    slaves: state["slaves"],
+    frameworks: frameworks.map((f) => {
+      if (!isObj(f)) return f;
+      const { tasks: _tasks, completed_tasks: _completed, unreachable_tasks: _unreachable, ...rest } = f;
+      return { ...rest, tasks: [] };
+    }),
+  };
+}
 
 /**
  * The current set plus `t`'s records; undefined when the last fetched state does not know the

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { parseMesosDnsConfig } from "../config";
 import { makeSet } from "../dns/test-helpers";
-import { withRunningTask } from "./incremental";
+import { stateBasis, withRunningTask } from "./incremental";
 import { LiveTasks, toV0 } from "./live-tasks";
 
 const v1Task = (state: string) => ({
@@ -103,6 +103,18 @@ describe("withRunningTask: a task's records added to the served set", () => {
     assert.ok([...next.srv.keys()].includes("_web._tcp.marathon.mesos."), [...next.srv.keys()].join(" "));
     assert.ok(!next.a.has("leader.mesos."), "records that do not come from the task are not added");
     assert.deepEqual(current.a.get("web.marathon.mesos."), ["10.0.0.9"], "the current set is not changed");
+  });
+
+  it("the kept basis (tasks dropped) gives the same records as the whole state", () => {
+    const other = { id: "o.1", name: "other", framework_id: "F1", slave_id: "S1", state: "TASK_RUNNING", statuses: [] };
+    const whole = { ...state, frameworks: [{ ...state.frameworks[0]!, tasks: [other], completed_tasks: [other] }] };
+    const basis = stateBasis(whole)!;
+    const fws = basis["frameworks"] as Record<string, unknown>[];
+    assert.deepEqual(fws[0]!["tasks"], []);
+    assert.equal(fws[0]!["completed_tasks"], undefined);
+    const current = makeSet({});
+    assert.deepEqual(withRunningTask(current, basis, task, cfg, {}), withRunningTask(current, whole, task, cfg, {}));
+    assert.equal(stateBasis("no"), undefined);
   });
 
   it("an unknown framework or agent: undefined (the full reload adds it)", () => {

@@ -7,7 +7,7 @@ import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords } from "../records/generator";
 import { parsePid } from "../records/state";
 import { loadMasterState } from "./fetch";
-import { withRunningTask } from "./incremental";
+import { stateBasis, withRunningTask } from "./incremental";
 import type { RunningTask } from "./live-tasks";
 import { StateSubscription } from "./subscribe";
 
@@ -246,7 +246,7 @@ export class Reloader extends EventEmitter {
       let records = generated.records;
       this.added = this.added.filter((a) => a.seq > seen);
       for (const a of this.added) records = withRunningTask(records, state, a.task, this.cfg, { resolveHost, listenerIps }) ?? records;
-      this.basis = { state, resolveHost };
+      this.basis = { state: stateBasis(state), resolveHost };
       const serial = nextSerial(this.current?.serial ?? 0);
       this.current = { set: records, serial, from, at: Date.now() };
       this.metrics.reloads.inc({ trigger });
