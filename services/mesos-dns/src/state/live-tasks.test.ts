@@ -48,6 +48,7 @@ describe("LiveTasks: the stream's tasks, and the one that just reached TASK_RUNN
     const r = lt.take(update("TASK_RUNNING", running));
     assert.ok(r);
     assert.equal(r.frameworkId, "F1");
+    assert.equal(r.key, "F1/web.1");
     assert.equal(r.agentId, "S1");
     assert.deepEqual(r.task["resources"], { ports: "[31000-31000, 31005-31006]" });
     assert.equal(r.task["id"], "web.1");
@@ -90,6 +91,7 @@ describe("withRunningTask: a task's records added to the served set", () => {
     frameworks: [{ id: "F1", name: "marathon", hostname: "m1", pid: "marathon@10.0.0.1:8080", tasks: [] }],
   };
   const task = {
+    key: "F1/web.1",
     frameworkId: "F1",
     agentId: "S1",
     task: toV0({ ...v1Task("TASK_RUNNING"), statuses: [running] }),

@@ -15,6 +15,8 @@ const LIVE = new Set(["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KIL
 
 /** A task that reached TASK_RUNNING, as `/master/state` would show it. */
 export interface RunningTask {
+  /** framework/task id (event-json.ts `taskKey`). */
+  key: string;
   frameworkId: string;
   agentId: string;
   /** v0 JSON of the task. */
@@ -74,7 +76,12 @@ export class LiveTasks {
 }
 
 function running(t: Obj): RunningTask {
-  return { frameworkId: idValue(t["framework_id"]), agentId: idValue(t["agent_id"]), task: toV0(t) };
+  return {
+    key: taskKey(t["framework_id"], t["task_id"]),
+    frameworkId: idValue(t["framework_id"]),
+    agentId: idValue(t["agent_id"]),
+    task: toV0(t),
+  };
 }
 
 /** Labels as a list: v1 wraps them (`{labels: [...]}`), v0 does not. */

@@ -31,8 +31,11 @@ describe("RecordRelevance: which master events can change Mesos-DNS records", ()
     const r = new RecordRelevance();
     r.take(subscribed(["F1", "web.1", "TASK_RUNNING"]));
     assert.equal(r.take(updated("F1", "web.1", "TASK_RUNNING")), true, "RUNNING → RUNNING (health, addresses)");
+    assert.equal(r.stopped, undefined);
     assert.equal(r.take(updated("F1", "web.1", "TASK_KILLING")), true, "leaves RUNNING: its records go");
+    assert.equal(r.stopped, "F1/web.1");
     assert.equal(r.take(updated("F1", "web.1", "TASK_KILLED")), false, "was not running any more");
+    assert.equal(r.stopped, undefined);
     assert.equal(r.runningTasks, 0);
   });
 

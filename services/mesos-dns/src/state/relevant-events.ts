@@ -18,6 +18,9 @@ export class RecordRelevance {
   /** Tasks in TASK_RUNNING, by framework/task id. */
   private readonly running = new Set<string>();
 
+  /** The task (framework/task id) the last event took out of TASK_RUNNING, if it did. */
+  stopped: string | undefined = undefined;
+
   /** Running tasks known from the stream (for tests and metrics). */
   get runningTasks(): number {
     return this.running.size;
@@ -25,6 +28,7 @@ export class RecordRelevance {
 
   /** Takes one event of the stream, in order; true when it can change the record set. */
   take(event: unknown): boolean {
+    this.stopped = undefined;
     const type = str(field(event, "type")) ?? "";
     switch (type) {
       case "HEARTBEAT":
@@ -59,6 +63,7 @@ export class RecordRelevance {
     const is = state === RUNNING;
     if (is) this.running.add(key);
     else this.running.delete(key);
+    if (was && !is) this.stopped = key;
     // RUNNING → RUNNING counts: a later status can carry other addresses (IPSources read it).
     return was || is;
   }

@@ -77,9 +77,11 @@ export class Reloader extends EventEmitter {
       scheme: cfg.mesosHTTPSOn ? "https" : "http",
       headers: this.authHeaders(),
       log: opts.log,
-      onEvent: (type, relevant, running) => {
+      onEvent: (type, relevant, running, stopped) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
         if (running) this.addRunning(running);
+        // A stopped task is not put back by a reload whose state predates its stop.
+        if (stopped !== undefined) this.added = this.added.filter((a) => a.task.key !== stopped);
         if (relevant) this.soon();
       },
       onLost: () => this.recover(),

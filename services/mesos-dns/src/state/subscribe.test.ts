@@ -146,6 +146,32 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
     }
   });
 
+  it("a task killed while a reload with older state runs is not put back by that reload", async () => {
+    const seen: Generation[] = [];
+    const onGen = (g: Generation) => seen.push(g);
+    reloader.on("generation", onGen);
+    const jobA = () => reloader.current?.set.a.get("job.marathon.mesos.");
+    try {
+      const reloads = await eventReloads();
+      const before = tasks;
+      stateDelayMs = 300;
+      stream!.write(frame({ type: "FRAMEWORK_UPDATED" }));
+      await new Promise((r) => setTimeout(r, 50));
+      stateDelayMs = 0;
+      stream!.write(frame({ type: "TASK_ADDED", task_added: { task: v1Task("job.1", "job", "TASK_STAGING") } }));
+      stream!.write(frame(update("TASK_RUNNING", "job.1")));
+      await eventually(() => assert.deepEqual(jobA(), ["10.0.0.9"]));
+      const killedAt = seen.length;
+      tasks = before;
+      stream!.write(frame(update("TASK_KILLED", "job.1")));
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 2), 5000);
+      assert.ok(seen.length > killedAt, "the slow reload finished after the kill");
+      for (const g of seen.slice(killedAt)) assert.equal(g.set.a.get("job.marathon.mesos."), undefined, "not served after its kill");
+    } finally {
+      reloader.off("generation", onGen);
+    }
+  });
+
   it("HEARTBEAT is neither counted nor a reload; an agent event reloads", async () => {
     const reloads = await eventReloads();
     stream!.write(frame({ type: "HEARTBEAT" }));

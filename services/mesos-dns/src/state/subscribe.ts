@@ -22,9 +22,10 @@ export class StateSubscription {
       headers?: Record<string, string>;
       /**
        * Every event but HEARTBEAT; `relevant`: it can change the records (a reload is due);
-       * `running`: the task this event made TASK_RUNNING.
+       * `running`: the task this event made TASK_RUNNING; `stopped`: the key of the task it took out
+       * of TASK_RUNNING.
        */
-      onEvent: (type: string, relevant: boolean, running?: RunningTask) => void;
+      onEvent: (type: string, relevant: boolean, running?: RunningTask, stopped?: string) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
       onLost?: () => void;
       log: Logger;
@@ -93,7 +94,7 @@ export class StateSubscription {
         const type = typeof event?.type === "string" ? event.type : "";
         const relevant = relevance.take(event);
         const running = tasks.take(event);
-        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant, running);
+        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant, running, relevance.stopped);
       }
     }
   }
