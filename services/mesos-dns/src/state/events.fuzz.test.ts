@@ -1,6 +1,6 @@
 /**
  * Fuzz of the SUBSCRIBE event path: seeded mutations of a realistic event sequence (SUBSCRIBED,
- * TASK_ADDED, TASK_UPDATED to RUNNING and KILLED, AGENT_ADDED) go through RecordRelevance, LiveTasks
+ * TASK_ADDED, TASK_UPDATED to RUNNING and KILLED, AGENT_ADDED) go through LiveTasks
  * and withRunningTask against fake.json's state. Nothing may throw, and a task that comes out as
  * RUNNING only ever adds records (never removes a name or value that was served).
  */
@@ -10,7 +10,6 @@ import { generateRecords } from "../records/generator";
 import { clone, loadFake, mutateJson, rng, testConfig, type Json } from "../records/testutil";
 import { withRunningTask } from "./incremental";
 import { LiveTasks } from "./live-tasks";
-import { RecordRelevance } from "./relevant-events";
 
 /** fake.json's marathon framework and one of its agents. */
 const FW = "20140703-014514-3041283216-5050-5348-0000";
@@ -71,11 +70,9 @@ describe("SUBSCRIBE events fuzz (seeded mutations of a launch/kill sequence)", (
     let added = 0;
     for (let i = 0; i < 400; i++) {
       const seq = i === 0 ? events() : (mutateJson(clone(events()), r) as Json);
-      const relevance = new RecordRelevance();
       const tasks = new LiveTasks();
       for (const e of Array.isArray(seq) ? seq : [seq]) {
-        relevance.take(e);
-        const t = tasks.take(e);
+        const t = tasks.take(e).running;
         if (t === undefined) continue;
         running++;
         const next = withRunningTask(current, state, t, cfg, {});

@@ -42,10 +42,10 @@ const update = (state: string, status: Record<string, unknown> = { task_id: { va
 describe("LiveTasks: the stream's tasks, and the one that just reached TASK_RUNNING", () => {
   it("TASK_ADDED then STARTING then RUNNING: the task comes out once, at RUNNING, in v0 shape with the RUNNING status", () => {
     const lt = new LiveTasks();
-    assert.equal(lt.take({ type: "SUBSCRIBED", subscribed: { get_state: { get_tasks: { tasks: [] } } } }), undefined);
-    assert.equal(lt.take({ type: "TASK_ADDED", task_added: { task: v1Task("TASK_STAGING") } }), undefined);
-    assert.equal(lt.take(update("TASK_STARTING")), undefined);
-    const r = lt.take(update("TASK_RUNNING", running));
+    assert.equal(lt.take({ type: "SUBSCRIBED", subscribed: { get_state: { get_tasks: { tasks: [] } } } }).running, undefined);
+    assert.equal(lt.take({ type: "TASK_ADDED", task_added: { task: v1Task("TASK_STAGING") } }).running, undefined);
+    assert.equal(lt.take(update("TASK_STARTING")).running, undefined);
+    const r = lt.take(update("TASK_RUNNING", running)).running;
     assert.ok(r);
     assert.equal(r.frameworkId, "F1");
     assert.equal(r.key, "F1/web.1");
@@ -57,7 +57,7 @@ describe("LiveTasks: the stream's tasks, and the one that just reached TASK_RUNN
     const statuses = r.task["statuses"] as Record<string, unknown>[];
     assert.equal(statuses.length, 2, "STARTING and RUNNING");
     assert.deepEqual(statuses[1]!["labels"], [{ key: "l", value: "1" }], "status labels unwrapped");
-    assert.equal(lt.take(update("TASK_RUNNING", running)), undefined, "already running: not again");
+    assert.equal(lt.take(update("TASK_RUNNING", running)).running, undefined, "already running: not again");
   });
 
   it("a terminal state forgets the task; an update for an unknown task gives nothing", () => {
@@ -66,7 +66,7 @@ describe("LiveTasks: the stream's tasks, and the one that just reached TASK_RUNN
     assert.equal(lt.size, 1);
     lt.take(update("TASK_KILLED"));
     assert.equal(lt.size, 0);
-    assert.equal(lt.take(update("TASK_RUNNING", running)), undefined);
+    assert.equal(lt.take(update("TASK_RUNNING", running)).running, undefined);
   });
 
   it("toV0 keeps a v0 task as it is", () => {

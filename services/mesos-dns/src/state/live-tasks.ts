@@ -1,17 +1,26 @@
 /**
  * The tasks of the master's SUBSCRIBE stream, kept as the stream describes them (v1 Operator API
- * JSON), so that a task that reaches TASK_RUNNING can be turned into records at once
- * (incremental.ts) — TASK_UPDATED carries only the status; name, ports and discovery info came
- * with TASK_ADDED or the SUBSCRIBED snapshot.
+ * JSON), for two things:
  *
- * `toV0` gives the task in the shape of `/master/state` (v0), which is what the record generator
- * reads: ids as strings, `slave_id`, `resources.ports` as a range string, labels as lists.
+ * - **Which events can change Mesos-DNS's records** (spec §3: task records come only from tasks
+ *   in `TASK_RUNNING`; agent and framework records from agents and frameworks). A task event
+ *   matters when the task is running after it or was running before it: a task being staged,
+ *   started, or ending without ever having run adds and removes nothing. Reloading on those (a
+ *   launch is TASK_ADDED, STAGING, STARTING, then RUNNING) made the RUNNING event wait for reloads
+ *   that could not change anything, two or three per task on a busy master. Everything else that
+ *   is not a HEARTBEAT (agents, frameworks, an event type this code does not know) is a change.
+ * - **The task that just reached TASK_RUNNING**, so it can be turned into records at once
+ *   (incremental.ts): TASK_UPDATED carries only the status; name, ports and discovery info came
+ *   with TASK_ADDED or the SUBSCRIBED snapshot. `toV0` gives it in the shape of `/master/state`
+ *   (v0), which is what the record generator reads.
  */
 
 import { field, idValue, isObj, str, taskKey, type Obj } from "./event-json";
 
+const RUNNING = "TASK_RUNNING";
+
 /** States a task can still become (or stay) RUNNING from; any other state ends what we keep of it. */
-const LIVE = new Set(["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"]);
+const LIVE = new Set(["TASK_STAGING", "TASK_STARTING", RUNNING, "TASK_KILLING", "TASK_UNREACHABLE"]);
 
 /** A task that reached TASK_RUNNING, as `/master/state` would show it. */
 export interface RunningTask {
@@ -23,55 +32,84 @@ export interface RunningTask {
   task: Obj;
 }
 
+/** What one event of the stream means for the records. */
+export interface TaskEvent {
+  /** It can change the record set (a reload is due). */
+  relevant: boolean;
+  /** The task this event made TASK_RUNNING. */
+  running?: RunningTask;
+  /** The key of the task this event took out of TASK_RUNNING. */
+  stopped?: string;
+}
+
+interface Live {
+  state: string;
+  /** The task as the stream gave it; null for a task only known from an update (no name, no ports). */
+  task: Obj | null;
+}
+
+const IGNORED: TaskEvent = { relevant: false };
+const CHANGE: TaskEvent = { relevant: true };
+
 export class LiveTasks {
-  private readonly tasks = new Map<string, Obj>();
+  private readonly tasks = new Map<string, Live>();
 
   get size(): number {
     return this.tasks.size;
   }
 
-  /** Takes one event of the stream, in order; returns the task when this event made it RUNNING. */
-  take(event: unknown): RunningTask | undefined {
-    switch (field(event, "type")) {
+  /** Tasks in TASK_RUNNING known from the stream (for tests). */
+  get runningTasks(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) if (t.state === RUNNING) n++;
+    return n;
+  }
+
+  /** Takes one event of the stream, in order. */
+  take(event: unknown): TaskEvent {
+    const type = str(field(event, "type")) ?? "";
+    switch (type) {
+      case "HEARTBEAT":
+        return IGNORED;
       case "SUBSCRIBED": {
         this.tasks.clear();
         const tasks = field(field(field(field(event, "subscribed"), "get_state"), "get_tasks"), "tasks");
-        if (Array.isArray(tasks)) for (const t of tasks) this.keep(t);
-        return undefined;
+        if (Array.isArray(tasks))
+          for (const t of tasks) if (isObj(t)) this.set(taskKey(t["framework_id"], t["task_id"]), str(t["state"]), t);
+        return CHANGE; // the state as a whole
       }
       case "TASK_ADDED": {
         const t = field(field(event, "task_added"), "task");
-        this.keep(t);
-        return field(t, "state") === "TASK_RUNNING" && isObj(t) ? running(t) : undefined;
+        return this.set(taskKey(field(t, "framework_id"), field(t, "task_id")), str(field(t, "state")), isObj(t) ? t : null);
       }
       case "TASK_UPDATED": {
         const u = field(event, "task_updated");
         const status = field(u, "status");
-        const key = taskKey(field(u, "framework_id"), field(status, "task_id"));
-        const t = this.tasks.get(key);
-        if (t === undefined) return undefined;
+        // `state` is the task's latest state; `status.state` the state of this update (they differ
+        // when updates arrive out of order).
         const state = str(field(u, "state")) ?? str(field(status, "state"));
-        if (state === undefined || !LIVE.has(state)) {
-          this.tasks.delete(key);
-          return undefined;
-        }
-        const was = t["state"];
-        const statuses = Array.isArray(t["statuses"]) ? (t["statuses"] as unknown[]) : [];
-        const next: Obj = { ...t, state, statuses: isObj(status) ? [...statuses, status] : statuses };
-        this.tasks.set(key, next);
-        return state === "TASK_RUNNING" && was !== "TASK_RUNNING" ? running(next) : undefined;
+        const key = taskKey(field(u, "framework_id"), field(status, "task_id"));
+        const known = this.tasks.get(key)?.task ?? null;
+        const statuses = known !== null && Array.isArray(known["statuses"]) ? (known["statuses"] as unknown[]) : [];
+        const task = known !== null ? { ...known, state, statuses: isObj(status) ? [...statuses, status] : statuses } : null;
+        return this.set(key, state, task);
       }
       default:
-        return undefined;
+        return CHANGE;
     }
   }
 
-  private keep(t: unknown): void {
-    if (!isObj(t)) return;
-    const state = str(t["state"]);
-    const key = taskKey(t["framework_id"], t["task_id"]);
-    if (state !== undefined && LIVE.has(state)) this.tasks.set(key, t);
+  /** Records `key`'s new state; what that means for the records. */
+  private set(key: string, state: string | undefined, task: Obj | null): TaskEvent {
+    const was = this.tasks.get(key)?.state === RUNNING;
+    const is = state === RUNNING;
+    if (state !== undefined && LIVE.has(state)) this.tasks.set(key, { state, task });
     else this.tasks.delete(key);
+    // RUNNING → RUNNING counts: a later status can carry other addresses (IPSources read it).
+    if (!was && !is) return IGNORED;
+    if (is && !was && task !== null) return { relevant: true, running: running(task) };
+    if (was && !is) return { relevant: true, stopped: key };
+    return CHANGE;
   }
 }
 

@@ -77,7 +77,7 @@ export class Reloader extends EventEmitter {
       scheme: cfg.mesosHTTPSOn ? "https" : "http",
       headers: this.authHeaders(),
       log: opts.log,
-      onEvent: (type, relevant, running, stopped) => {
+      onEvent: (type, { relevant, running, stopped }) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
         if (running) this.addRunning(running);
         // A stopped task is not put back by a reload whose state predates its stop.

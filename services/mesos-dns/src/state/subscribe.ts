@@ -1,11 +1,10 @@
 import type { Logger } from "@dcnet/core";
-import { LiveTasks, type RunningTask } from "./live-tasks";
-import { RecordRelevance } from "./relevant-events";
+import { LiveTasks, type TaskEvent } from "./live-tasks";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
  * `SUBSCRIBE` stream (Mesos ≥ 1.1 and mesos-sim do), every event that can change
- * the records (relevant-events.ts: a task entering or leaving TASK_RUNNING, agent
+ * the records (live-tasks.ts: a task entering or leaving TASK_RUNNING, agent
  * and framework events) triggers an immediate reload, so a task is resolvable
  * within milliseconds of TASK_RUNNING instead of up to `refreshSeconds` later. The
  * periodic refresh stays as the safety net. Reconnects with a backoff; a master
@@ -20,12 +19,8 @@ export class StateSubscription {
     private readonly opts: {
       scheme: "http" | "https";
       headers?: Record<string, string>;
-      /**
-       * Every event but HEARTBEAT; `relevant`: it can change the records (a reload is due);
-       * `running`: the task this event made TASK_RUNNING; `stopped`: the key of the task it took out
-       * of TASK_RUNNING.
-       */
-      onEvent: (type: string, relevant: boolean, running?: RunningTask, stopped?: string) => void;
+      /** Every event but HEARTBEAT, with what it means for the records. */
+      onEvent: (type: string, what: TaskEvent) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
       onLost?: () => void;
       log: Logger;
@@ -74,7 +69,6 @@ export class StateSubscription {
     });
     if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
-    const relevance = new RecordRelevance();
     const tasks = new LiveTasks();
     let buf = Buffer.alloc(0);
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -92,9 +86,8 @@ export class StateSubscription {
         buf = buf.subarray(nl + 1 + len);
         const event = JSON.parse(record) as { type?: unknown } | null;
         const type = typeof event?.type === "string" ? event.type : "";
-        const relevant = relevance.take(event);
-        const running = tasks.take(event);
-        if (type !== "HEARTBEAT") this.opts.onEvent(type, relevant, running, relevance.stopped);
+        const what = tasks.take(event);
+        if (type !== "HEARTBEAT") this.opts.onEvent(type, what);
       }
     }
   }
