@@ -87,5 +87,16 @@ describe("l4lb config", () => {
     fails({ DCNET_HTTP_LISTEN__PORT: "70000" }, /^httpListen\.port$/);
     fails({ DCNET_BUS__SERVERS: "http://x" }, /^bus\.servers\.0$/);
     fails({ DCNET_NFT__TABLE: "bad table" }, /^nft\.table$/);
+    fails({ DCNET_NFT__ROUTE_SOURCE: "eth0" }, /^nft\.routeSource/);
+    fails({ DCNET_NFT__ROUTE_SOURCE: "10.0.0.1,10.0.0.2" }, /^nft\.routeSource/);
+  });
+
+  it("nft.route_source: auto by default, none, or addresses (file or environment)", () => {
+    assert.equal(loadL4lbConfig({ env: BUS }).nft.routeSource, "auto");
+    assert.equal(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__ROUTE_SOURCE: "none" } }).nft.routeSource, "none");
+    assert.deepEqual(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__ROUTE_SOURCE: "10.0.0.5,fd00::5" } }).nft.routeSource, [
+      "10.0.0.5",
+      "fd00::5",
+    ]);
   });
 });

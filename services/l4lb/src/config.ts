@@ -18,6 +18,7 @@ import {
   validate,
   z,
 } from "@dcnet/core";
+import { isIP } from "node:net";
 import { DEFAULT_V4_RANGE, DEFAULT_V6_RANGE, vipRange, type VipRange } from "./allocate";
 import { DEFAULT_RELEASE_GRACE_MS } from "./vip-claims";
 
@@ -84,6 +85,26 @@ export const l4lbConfigSchema = z.object({
       ctMark: z.number().int().min(1).max(0xffffffff).default(0x04000000),
       /** Routing protocol number that marks our `local` VIP routes (`ip route … proto N`). */
       routeProtocol: z.number().int().min(5).max(254).default(211),
+      /**
+       * Source address of the node's own connections to a VIP (the `src` of the VIP routes):
+       * "auto" (the default route's preferred source, per family), "none" (the VIP itself, which
+       * the masquerade rule then rewrites on every packet), or addresses (at most one per family).
+       */
+      routeSource: z
+        .preprocess(
+          (v) => (typeof v === "string" && v !== "auto" && v !== "none" ? v.split(",").map((x) => x.trim()) : v),
+          z.union(
+            [
+              z.enum(["auto", "none"]),
+              z
+                .array(z.string().refine((a) => isIP(a) !== 0, '"auto", "none" or an IP address'))
+                .min(1)
+                .refine((a) => new Set(a.map((x) => isIP(x))).size === a.length, "at most one address per family"),
+            ],
+            { errorMap: () => ({ message: '"auto", "none" or IP addresses, at most one per family' }) },
+          ),
+        )
+        .default("auto"),
     })
     .default({}),
   userspace: z

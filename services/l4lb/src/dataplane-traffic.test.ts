@@ -103,6 +103,33 @@ describe("l4lb data plane traffic (real nft, network namespaces)", function () {
     assert.deepEqual(await answers(taskNs, "tcp", "11.0.0.3", 80, 3), ["h1"]);
   });
 
+  it("the node's own connections take the route's src: the VIP itself without one, the node's address with one (no SNAT rewrite)", async () => {
+    const localOf = async (): Promise<string> => {
+      const h = await holdConnection(node, "11.0.0.1", 80);
+      try {
+        // Either way the backend sees the node's address (masquerade, or already the source).
+        assert.match(h.greeting, /^b[23] 10\.99\.0\.1\b/);
+        return /^\S+\s+\S+\s+\S+\s+(\S+):\d+\s+11\.0\.0\.1:80/m.exec(await inNs(node, "ss", ["-Htn", "dst", "11.0.0.1"]))?.[1] ?? "?";
+      } finally {
+        h.close();
+      }
+    };
+    const route = (vip: string, ...src: string[]) =>
+      sh("ip", ["-n", node, "route", "replace", "local", `${vip}/32`, "dev", "lo", "table", "local", ...src]);
+    assert.equal(await localOf(), "11.0.0.1");
+    await route("11.0.0.1", "src", "10.99.0.1");
+    await route("11.0.0.3", "src", "10.99.0.1");
+    try {
+      assert.equal(await localOf(), "10.99.0.1");
+      assert.deepEqual(await answers(node, "tcp", "11.0.0.1", 80), ["b2", "b3"]);
+      assert.deepEqual(await answers(node, "tcp", "11.0.0.3", 80, 3), ["h1"]);
+      assert.deepEqual(await answers(taskNs, "tcp", "11.0.0.1", 80), ["b2", "b3"]);
+    } finally {
+      await route("11.0.0.1");
+      await route("11.0.0.3");
+    }
+  });
+
   it("UDP VIPs work from the node and from the task", async () => {
     assert.deepEqual(await answers(node, "udp", "11.0.0.1", 53, 3), ["u2"]);
     assert.deepEqual(await answers(taskNs, "udp", "11.0.0.1", 53, 3), ["u2"]);

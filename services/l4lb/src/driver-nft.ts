@@ -47,7 +47,7 @@ import { canonicalIp, familyOf, type Family } from "./ip";
 import { createNft, type Nft, type TableRead } from "./nft-apply";
 import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
 import { routeCover } from "./route-cover";
-import { createLocalRoutes, RoutesError, type LocalRoutes } from "./routes";
+import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -66,6 +66,8 @@ export interface NftDriverOptions extends NftOptions {
   routeCover?: readonly VipRange[];
   /** Routing protocol number of our routes (default 211). */
   routeProtocol?: number;
+  /** The routes' `src`: the source address of the node's own VIP connections (routes.ts; default "auto"). */
+  routeSource?: RouteSource;
   /** The `ip` binary for routes (default `ip`). */
   ip?: string;
   /** Check (and try to set) the forwarding sysctls (default true). */
@@ -259,6 +261,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
           logger: log,
           ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
           ...(opts.routeProtocol !== undefined ? { protocol: opts.routeProtocol } : {}),
+          ...(opts.routeSource !== undefined ? { source: opts.routeSource } : {}),
           ...(opts.ip !== undefined ? { ip: opts.ip } : {}),
         });
 

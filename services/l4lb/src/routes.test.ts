@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { createLocalRoutes, RoutesError, startBatchSession, type LocalRoutes } from "./routes";
+import { createLocalRoutes, RoutesError, startBatchSession, type LocalRoutes, type RouteSource } from "./routes";
 import { addNetns, delNetns, nftUnavailable, routesIn, sh } from "./testutil-netns";
 import { quiet } from "./testutil-service";
 
@@ -11,8 +11,8 @@ describe("l4lb local routes through one ip -batch session (real ip in a network 
   const ns = `dcnet-l4lb-rt-${process.pid}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-l4lb-rt-"));
   const made: LocalRoutes[] = [];
-  const routes = (ip?: string): LocalRoutes => {
-    const r = createLocalRoutes({ logger: quiet(), netns: ns, ...(ip ? { ip } : {}), timeoutMs: 5000 });
+  const routes = (ip?: string, source?: RouteSource): LocalRoutes => {
+    const r = createLocalRoutes({ logger: quiet(), netns: ns, ...(ip ? { ip } : {}), ...(source ? { source } : {}), timeoutMs: 5000 });
     made.push(r);
     return r;
   };
@@ -101,6 +101,75 @@ describe("l4lb local routes through one ip -batch session (real ip in a network 
     await assert.rejects(r.sync(["11.0.0.1", "11.0.0.2"]), /the ip process ended/);
     assert.deepEqual(await routesIn(ns), ["11.0.0.1", "11.0.0.2"]);
     assert.deepEqual([...r.installed()].sort(), ["11.0.0.1", "11.0.0.2"]);
+  });
+
+  /** Our routes with their `src` ("-" for none), as `dst src`. */
+  const withSrc = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const fam of ["-4", "-6"]) {
+      const rows = JSON.parse(await sh("ip", ["-n", ns, fam, "-j", "route", "show", "table", "local", "proto", "211"])) as {
+        dst: string;
+        prefsrc?: string;
+      }[];
+      out.push(...rows.map((r) => `${r.dst} ${r.prefsrc ?? "-"}`));
+    }
+    return out.sort();
+  };
+
+  describe("the routes' src (the source address of the node's own connections to a VIP)", () => {
+    const ip = (...args: string[]) => sh("ip", ["-n", ns, ...args]);
+    before(async () => {
+      // A node with a default route: 10.77.0.2 on an uplink (a veth whose peer stays in the namespace).
+      await ip("link", "add", "up0", "type", "veth", "peer", "name", "up1");
+      await ip("addr", "add", "10.77.0.2/24", "dev", "up0");
+      await ip("addr", "add", "10.77.0.3/24", "dev", "up0");
+      await ip("link", "set", "up0", "up");
+      await ip("link", "set", "up1", "up");
+      await ip("route", "add", "default", "via", "10.77.0.1", "src", "10.77.0.2");
+    });
+    after(async () => {
+      await ip("link", "del", "up0").catch(() => undefined);
+    });
+
+    it("auto (the default): the default route's source; reconcile follows when it changes", async () => {
+      const r = routes();
+      await r.sync(["11.0.0.1", "11.0.0.2", "fd01:c::1"]);
+      // No IPv6 default route here: IPv6 routes have none.
+      assert.deepEqual(await withSrc(), ["11.0.0.1 10.77.0.2", "11.0.0.2 10.77.0.2", "fd01:c::1 -"]);
+      assert.match(await ip("-4", "route", "get", "11.0.0.1"), /local 11\.0\.0\.1 dev lo .*src 10\.77\.0\.2/);
+      await ip("route", "replace", "default", "via", "10.77.0.1", "src", "10.77.0.3");
+      // Both IPv4 routes replaced (deleted and added again); the IPv6 one left.
+      assert.equal(await r.reconcile(), 4);
+      assert.deepEqual(await withSrc(), ["11.0.0.1 10.77.0.3", "11.0.0.2 10.77.0.3", "fd01:c::1 -"]);
+      // Changes after that use it too.
+      assert.deepEqual(await r.update(["11.0.0.4"], ["11.0.0.1"]), { added: 1, removed: 1 });
+      assert.deepEqual(await withSrc(), ["11.0.0.2 10.77.0.3", "11.0.0.4 10.77.0.3", "fd01:c::1 -"]);
+      assert.equal(await r.reconcile(), 0);
+      await ip("route", "replace", "default", "via", "10.77.0.1", "src", "10.77.0.2");
+    });
+
+    it('given addresses are used per family; "none" gives none; a route of ours with another src is replaced', async () => {
+      await ip("-6", "addr", "add", "fd77::2/64", "dev", "up0", "nodad");
+      const given = routes(undefined, ["10.77.0.3", "fd77::2"]);
+      assert.deepEqual(await given.sync(["11.0.0.1", "fd01:c::1"]), { added: 2, removed: 0 });
+      assert.deepEqual(await withSrc(), ["11.0.0.1 10.77.0.3", "fd01:c::1 fd77::2"]);
+      given.close();
+      // Another instance (a restart with "none") finds them with a src it does not want.
+      const none = routes(undefined, "none");
+      assert.deepEqual(await none.sync(["11.0.0.1", "fd01:c::1", "11.0.0.2"]), { added: 3, removed: 2 });
+      assert.deepEqual(await withSrc(), ["11.0.0.1 -", "11.0.0.2 -", "fd01:c::1 -"]);
+      assert.throws(() => routes(undefined, ["10.77.0.3", "10.77.0.2"]), /two IPv4 addresses/);
+      assert.throws(() => routes(undefined, ["eth0"]), /not an IP address: "eth0"/);
+    });
+
+    it("a src the kernel refuses (not the node's): that family's routes go in without one, and later ones too", async () => {
+      const r = routes(undefined, ["10.66.0.1"]);
+      assert.deepEqual(await r.sync(["11.0.0.1", "11.0.0.2"]), { added: 2, removed: 0 });
+      assert.deepEqual(await withSrc(), ["11.0.0.1 -", "11.0.0.2 -"]);
+      assert.deepEqual(await r.update(["11.0.0.3"], []), { added: 1, removed: 0 });
+      assert.deepEqual(await withSrc(), ["11.0.0.1 -", "11.0.0.2 -", "11.0.0.3 -"]);
+      assert.equal(await r.reconcile(), 0);
+    });
   });
 
   it("an ip that cannot start: the error names it", async () => {

@@ -2,7 +2,7 @@
  * Local routes for VIP addresses (spec §4.3): the node's own connections to a VIP must be accepted
  * before the nat output hook rewrites them, so every VIP address gets
  *
- *     ip route add local <vip>/32 dev lo table local proto <N>        (IPv6: ip -6 … <vip>/128 …)
+ *     ip route add local <vip>/32 dev lo table local proto <N> [src <node address>]   (IPv6: ip -6 … <vip>/128 …)
  *
  * (upstream uses the same routes on a `minuteman` dummy device; this kernel has no dummy module and
  * `lo` does the same). Our routes carry routing protocol N (default 211) so they can be told from
@@ -35,7 +35,21 @@ export interface RoutesOptions {
   /** The `ip` binary (default `ip`). */
   ip?: string;
   timeoutMs?: number;
+  /**
+   * The `src` of our routes: the source address the node's own connections to a VIP get.
+   * - `"auto"` (default): per family, the address the kernel prefers for the default route
+   *   (`ip route get` of a documentation address), read again by `load` and `reconcile`; none
+   *   when there is no default route.
+   * - addresses (at most one per family), or `"none"`: no `src`, so the kernel takes the VIP
+   *   itself and the nft table's masquerade rewrites every packet of the connection.
+   * With a `src` the node's address already is what masquerade would pick, so it changes nothing
+   * and replies are not un-NAT-ed twice (bench/README.md `l4lb-nft`). A `src` the kernel refuses
+   * (the address went away) is dropped for its family, with a warning, and the routes go in without.
+   */
+  source?: RouteSource;
 }
+
+export type RouteSource = "auto" | "none" | readonly string[];
 
 export interface LocalRoutes {
   /** Reads our routes from the kernel (done by the first sync too; a change waits for a read still running). */
@@ -208,6 +222,19 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const ns = opts.netns === undefined ? [] : ["-n", opts.netns];
   let ours = new Set<string>();
+  /** The `src` of each of ours as the kernel holds it (absent: none). */
+  const srcOf = new Map<string, string>();
+  /** The `src` new routes get, per family (absent: none). */
+  const source = new Map<4 | 6, string>();
+  const fixedSource = opts.source ?? "auto";
+  if (Array.isArray(fixedSource))
+    for (const a of fixedSource as readonly string[]) {
+      const c = canonicalIp(a);
+      const fam = c === undefined ? undefined : familyOf(c);
+      if (c === undefined || fam === undefined) throw new Error(`l4lb route source: not an IP address: ${JSON.stringify(a)}`);
+      if (source.has(fam)) throw new Error(`l4lb route source: two IPv${fam} addresses (${source.get(fam)}, ${c})`);
+      source.set(fam, c);
+    }
   let wanted = new Set<string>();
   const conflicting = new Set<string>();
   let loaded = false;
@@ -215,39 +242,87 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
 
   const ip = async (args: string[], input = ""): Promise<RunResult> => run(ipBin, [...ns, ...args], input, timeoutMs);
 
-  const list = async (): Promise<Set<string>> => {
-    const out = new Set<string>();
+  /** "auto": the preferred source of each family's default route (none without one). */
+  const readSource = async (): Promise<void> => {
+    if (fixedSource !== "auto") return;
+    const probes = [
+      [4, "192.0.2.1"],
+      [6, "2001:db8::1"],
+    ] as const;
+    for (const [fam, probe] of probes) {
+      const r = await ip([`-${fam}`, "-j", "route", "get", probe]);
+      const src = r.code === 0 ? canonicalIp((JSON.parse(r.stdout) as { prefsrc?: string }[])[0]?.prefsrc ?? "") : undefined;
+      if (src !== undefined && familyOf(src) === fam) source.set(fam, src);
+      else source.delete(fam);
+    }
+  };
+
+  /** Ours in the kernel, each with its `src` ("" for none). */
+  const list = async (): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
     const both = await Promise.all(
       ["-4", "-6"].map(async (fam) => ({ fam, r: await ip([fam, "-j", "route", "show", "table", "local", "proto", String(proto)]) })),
     );
     for (const { fam, r } of both) {
       if (r.code !== 0 && /table does not exist/i.test(r.stderr)) continue; // nothing local yet (a fresh namespace)
       if (r.code !== 0) throw new Error(`ip ${fam} route show table local proto ${proto}: ${r.stderr.trim()}`);
-      const rows = r.stdout.trim() === "" ? [] : (JSON.parse(r.stdout) as { type?: string; dst?: string }[]);
+      const rows = r.stdout.trim() === "" ? [] : (JSON.parse(r.stdout) as { type?: string; dst?: string; prefsrc?: string }[]);
       for (const row of rows) {
         const dst = keyOfDst(row.dst ?? "");
-        if (row.type === "local" && dst !== undefined) out.add(dst);
+        if (row.type === "local" && dst !== undefined) out.set(dst, canonicalIp(row.prefsrc ?? "") ?? "");
       }
     }
     return out;
   };
+  /** Takes a kernel read as what is ours. */
+  const adopt = (read: Map<string, string>): void => {
+    ours = new Set(read.keys());
+    srcOf.clear();
+    for (const [a, src] of read) if (src !== "") srcOf.set(a, src);
+  };
+  const familyOfKey = (key: string): 4 | 6 => (key.includes(":") ? 6 : 4);
+  /** One of ours whose `src` is not the one wanted now: replaced (deleted, added) by the next change. */
+  const stale = (a: string): boolean => ours.has(a) && srcOf.get(a) !== source.get(familyOfKey(a));
+
+  const addLine = (a: string): { line: string; src: string | undefined } => {
+    const src = source.get(familyOfKey(a));
+    return { line: `route add local ${prefix(a)} dev lo table local proto ${proto}${src ? ` src ${src}` : ""}`, src };
+  };
 
   const apply = async (add: string[], del: string[]): Promise<{ added: number; removed: number }> => {
-    const lines = [
-      ...del.map((a) => `route del local ${prefix(a)} dev lo table local proto ${proto}`),
-      ...add.map((a) => `route add local ${prefix(a)} dev lo table local proto ${proto}`),
-    ];
+    const adds = add.map(addLine);
+    const lines = [...del.map((a) => `route del local ${prefix(a)} dev lo table local proto ${proto}`), ...adds.map((x) => x.line)];
     if (lines.length === 0) return { added: 0, removed: 0 };
     session ??= startBatchSession([ipBin, ...ns, "-force", "-batch", "-"], timeoutMs);
     let failed: Map<number, string>;
     try {
       failed = await session.run(lines);
+      // A src the kernel refuses ("Invalid prefsrc address": it is no longer the node's): that
+      // family's routes go in without one, at once.
+      const refused = add.filter((a, i) => /prefsrc/i.test(failed.get(del.length + i) ?? "") && adds[i]!.src !== undefined);
+      if (refused.length > 0) {
+        for (const fam of new Set(refused.map(familyOfKey))) {
+          opts.logger.warn(
+            { family: fam, src: source.get(fam) },
+            "the kernel refuses this source address for VIP routes: added without one",
+          );
+          source.delete(fam);
+        }
+        const retried = await session.run(refused.map((a) => addLine(a).line));
+        refused.forEach((a, j) => {
+          const i = add.indexOf(a);
+          const err = retried.get(j);
+          adds[i] = addLine(a);
+          if (err === undefined) failed.delete(del.length + i);
+          else failed.set(del.length + i, err);
+        });
+      }
     } catch (err) {
       // The process failed part-way: which lines went in is not known, so ask the kernel.
       session = undefined;
       let reread = "";
       try {
-        ours = await list();
+        adopt(await list());
         for (const a of add) if (ours.has(a)) conflicting.delete(a);
       } catch (e) {
         reread = `; reading the routes back failed too (${(e as Error).message})`;
@@ -264,6 +339,7 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       // "No such process": already gone.
       if (err === undefined || /No such process|not found/i.test(err)) {
         ours.delete(a);
+        srcOf.delete(a);
         if (err === undefined) removed++;
       } else failures.push(`route del local ${prefix(a)}: ${err}`);
     });
@@ -271,6 +347,9 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       const err = failed.get(del.length + i);
       if (err === undefined) {
         ours.add(a);
+        const src = adds[i]!.src;
+        if (src === undefined) srcOf.delete(a);
+        else srcOf.set(a, src);
         conflicting.delete(a);
         added++;
       } else if (/File exists/i.test(err)) {
@@ -288,9 +367,9 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
   let loading: Promise<void> | undefined;
   /** One read at a time: a call while one runs gets that one. */
   const load = (): Promise<void> =>
-    (loading ??= list().then(
-      (read) => {
-        ours = read;
+    (loading ??= Promise.all([list(), readSource()]).then(
+      ([read]) => {
+        adopt(read);
         loaded = true;
         loading = undefined;
       },
@@ -310,8 +389,8 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       await ready();
       wanted = new Set([...ips].map((a) => canonicalIp(a) ?? a));
       for (const a of conflicting) if (!wanted.has(a)) conflicting.delete(a);
-      const add = [...wanted].filter((a) => !ours.has(a));
-      const del = [...ours].filter((a) => !wanted.has(a));
+      const add = [...wanted].filter((a) => !ours.has(a) || stale(a));
+      const del = [...ours].filter((a) => !wanted.has(a) || stale(a));
       return apply(add, del);
     },
     async update(add, remove) {
@@ -327,15 +406,17 @@ export function createLocalRoutes(opts: RoutesOptions): LocalRoutes {
       for (const x of add) {
         const a = canonicalIp(x) ?? x;
         wanted.add(a);
-        if (!ours.has(a)) adds.push(a);
+        if (stale(a)) dels.push(a);
+        if (!ours.has(a) || stale(a)) adds.push(a);
       }
       return apply(adds, dels);
     },
     async reconcile() {
-      ours = await list();
+      const [read] = await Promise.all([list(), readSource()]);
+      adopt(read);
       loaded = true;
-      const add = [...wanted].filter((a) => !ours.has(a));
-      const del = [...ours].filter((a) => !wanted.has(a));
+      const add = [...wanted].filter((a) => !ours.has(a) || stale(a));
+      const del = [...ours].filter((a) => !wanted.has(a) || stale(a));
       const r = await apply(add, del);
       return r.added + r.removed;
     },

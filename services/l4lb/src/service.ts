@@ -319,6 +319,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
         balance: config.nft.balance,
         ctMark: config.nft.ctMark,
         routeProtocol: config.nft.routeProtocol,
+        routeSource: config.nft.routeSource,
         // Named VIPs take their addresses from these ranges, kept for VIPs: a few prefix routes cover them.
         routeCover: [ranges[4], ranges[6]],
         reconcileIntervalMs: 0, // the service's own round calls reconcile()
