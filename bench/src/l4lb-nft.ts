@@ -5,12 +5,19 @@
  *
  *     backend ns: lo 10.200.0.1 (direct) + 10.200.0.2 (the VIP's backend); HAProxy 2.6, one thread,
  *                 `mode http`, `http-request return status 200 … string ok` on *:8080
- *     client ns 0…15: veth c0 10.202.<i>.2/24 ↔ b<i> 10.202.<i>.1/24 in the backend ns; route to
- *                 10.200.0.0/24 via the backend; the VIP 11.0.0.1:80 → 10.200.0.2:8080 programmed
- *                 by the real nft driver (createNftDriver: table, local route) in each — every
- *                 client namespace is a node balancing its own connections (zero-hop)
+ *     client ns 0…15: veth c0 10.202.<i>.2/24 ↔ b<i> 10.202.<i>.1/24 in the backend ns; default
+ *                 route via the backend; the VIP 11.0.0.1:80 → 10.200.0.2:8080 programmed by the
+ *                 real nft driver (createNftDriver: table, local route whose src is the default
+ *                 route's, 10.202.<i>.2) in each — every client namespace is a node balancing its
+ *                 own connections (zero-hop)
+ *     task ns t0:  a bridge-mode task behind the node client ns 0: veth t0 172.31.0.2/24 ↔ n0
+ *                 172.31.0.1/24 in client ns 0 (ip_forward on), default route via the node; the
+ *                 backend ns routes 172.31.0.0/24 via 10.202.0.2 (replies come back through the node)
  *
  *  - keep-alive: `wrk -t1 -c50` in client ns 0, VIP vs direct, same round, order alternating;
+ *  - task keep-alive: the same `wrk -t1 -c50` in the task namespace: the node DNATs the VIP in its
+ *    prerouting hook before routing it and forwards both paths (no output-hook re-route per packet,
+ *    which a connection the node itself originates pays);
  *  - new connections: 16 `wrk -t1 -c2 -H "Connection: close"`, one per client namespace (so 16
  *    source addresses: wrk cannot pick one, and the masquerade of VIP connections rewrites the
  *    source to the node's own address — one namespace per source is one node per source);
@@ -59,8 +66,14 @@ const KEEPALIVE_CONNS = 50;
 const NEWCONN_CONNS_PER_CLIENT = 2;
 const SLICE_SECONDS = 2;
 const VIP = "11.0.0.1";
+/** The driver's `routeSource` (services/l4lb README): "auto" as the service runs it, "none" for comparison. */
+const routeSource = process.env["BENCH_L4LB_NFT_ROUTE_SOURCE"] === "none" ? "none" : "auto";
 const DIRECT = "10.200.0.1";
 const VIP_BACKEND = "10.200.0.2";
+/** The bridge-mode task behind client ns 0 (the node): its address, its gateway (the node's n0), its network. */
+const TASK_ADDR = "172.31.0.2";
+const TASK_GW = "172.31.0.1";
+const TASK_NET = "172.31.0.0/24";
 
 const load1 = (): number => round(os.loadavg()[0] ?? Number.NaN, 3);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -89,7 +102,7 @@ interface Sample {
 }
 
 type Path = "direct" | "vip";
-type Kind = "keepalive" | "newconn" | "latency";
+type Kind = "keepalive" | "taskkeepalive" | "newconn" | "latency";
 
 async function runDataPlane(
   tag: string,
@@ -99,6 +112,8 @@ async function runDataPlane(
 ): Promise<{ figures: Figure[]; info: Record<string, unknown> }> {
   const be = `${tag}-be`;
   const clients = Array.from({ length: CLIENTS }, (_, i) => `${tag}-c${i}`);
+  /** A bridge-mode task behind the node client ns 0 (its connections are forwarded by the node). */
+  const task = `${tag}-t0`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-l4lb-nft-"));
   removeAtExit(dir);
   const wrkScript = path.join(dir, "report.lua");
@@ -107,17 +122,27 @@ async function runDataPlane(
   const serverCpus = layout === "split" ? "1" : undefined;
   let haproxy: ReturnType<typeof runBounded> | undefined;
   try {
-    log(`setting up ${CLIENTS + 1} namespaces`);
+    log(`setting up ${CLIENTS + 2} namespaces`);
     await addNetns(be);
     await sh("ip", ["-n", be, "-batch", "-"], { input: `addr add ${DIRECT}/32 dev lo\naddr add ${VIP_BACKEND}/32 dev lo\n` });
     for (const [i, c] of clients.entries()) {
       await addNetns(c);
       await sh("ip", ["-n", c, "link", "add", "c0", "type", "veth", "peer", "name", `b${i}`, "netns", be]);
       await sh("ip", ["-n", c, "-batch", "-"], {
-        input: [`addr add 10.202.${i}.2/24 dev c0`, "link set c0 up", `route add 10.200.0.0/24 via 10.202.${i}.1`, ""].join("\n"),
+        input: [`addr add 10.202.${i}.2/24 dev c0`, "link set c0 up", `route add default via 10.202.${i}.1`, ""].join("\n"),
       });
       await sh("ip", ["-n", be, "-batch", "-"], { input: `addr add 10.202.${i}.1/24 dev b${i}\nlink set b${i} up\n` });
     }
+    // The task namespace: veth t0 <-> n0 in client ns 0, which routes (forwards) for it; the
+    // backend sends replies to the task's network back through that node.
+    await addNetns(task);
+    await sh("ip", ["-n", task, "link", "add", "t0", "type", "veth", "peer", "name", "n0", "netns", clients[0]!]);
+    await sh("ip", ["-n", task, "-batch", "-"], {
+      input: [`addr add ${TASK_ADDR}/24 dev t0`, "link set lo up", "link set t0 up", `route add default via ${TASK_GW}`, ""].join("\n"),
+    });
+    await sh("ip", ["-n", clients[0]!, "-batch", "-"], { input: `addr add ${TASK_GW}/24 dev n0\nlink set n0 up\n` });
+    await inNs(clients[0]!, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    await sh("ip", ["-n", be, "route", "add", TASK_NET, "via", "10.202.0.2"]);
     const cfg = path.join(dir, "haproxy.cfg");
     fs.writeFileSync(
       cfg,
@@ -150,11 +175,22 @@ async function runDataPlane(
     // The VIP, in every client namespace, by the real driver.
     const logger = createLogger({ service: "bench-l4lb-nft", level: "warn", destination: process.stderr });
     for (const c of clients) {
-      const driver = await createNftDriver({ logger, netns: c, reconcileIntervalMs: 0, checkSysctls: false });
+      const driver = await createNftDriver({ logger, netns: c, reconcileIntervalMs: 0, checkSysctls: false, routeSource });
       await driver.apply([{ protocol: "tcp", ip: VIP, port: 80, backends: [{ ip: VIP_BACKEND, port: 8080, weight: 1 }] }]);
       await driver.close(); // the table and the route stay in the kernel
+      const route = (JSON.parse(await sh("ip", ["-n", c, "-j", "route", "show", "table", "local", VIP])) as { prefsrc?: string }[])[0];
+      const wantSrc = routeSource === "auto" ? `10.202.${clients.indexOf(c)}.2` : undefined;
+      if (route?.prefsrc !== wantSrc)
+        throw new Error(`the VIP's route in ${c} has src ${route?.prefsrc ?? "none"}, expected ${wantSrc ?? "none"}`);
       const got = await httpGet(c, VIP, 80);
       if (got !== "200 ok") throw new Error(`the VIP does not answer in ${c}: ${got}`);
+    }
+    for (const [host, port] of [
+      [VIP, 80],
+      [DIRECT, 8080],
+    ] as const) {
+      const got = await httpGet(task, host, port);
+      if (got !== "200 ok") throw new Error(`${host}:${port} does not answer in the task namespace ${task}: ${got}`);
     }
     const nftVersion = (await sh("nft", ["--version"])).trim();
     const haproxyVersion = /HAProxy version (\S+)/.exec(await sh("haproxy", ["-v"]))?.[1] ?? "?";
@@ -179,8 +215,9 @@ async function runDataPlane(
         p99s: [r.p99Ms],
       });
       if (kind !== "newconn") {
-        const conns = kind === "keepalive" ? KEEPALIVE_CONNS : 1;
-        return one(await wrkInNs(clients[0]!, { script: wrkScript, url: url(p), conns, seconds: secs, cpus: clientCpus }));
+        const conns = kind === "latency" ? 1 : KEEPALIVE_CONNS;
+        const ns = kind === "taskkeepalive" ? task : clients[0]!;
+        return one(await wrkInNs(ns, { script: wrkScript, url: url(p), conns, seconds: secs, cpus: clientCpus }));
       }
       const all = await Promise.all(
         clients.map((c) =>
@@ -232,14 +269,16 @@ async function runDataPlane(
 
     // Warm-up (ARP, caches, HAProxy's first allocations), discarded.
     await measurePair("keepalive", 2, "direct");
+    await measurePair("taskkeepalive", 2, "direct");
     await measurePair("newconn", 2, "direct");
     const results: Record<Kind, Record<Path, Sample[]>> = {
       keepalive: { direct: [], vip: [] },
+      taskkeepalive: { direct: [], vip: [] },
       newconn: { direct: [], vip: [] },
       latency: { direct: [], vip: [] },
     };
     for (let r = 0; r < rounds; r++) {
-      for (const kind of ["keepalive", "newconn", "latency"] as const) {
+      for (const kind of ["keepalive", "taskkeepalive", "newconn", "latency"] as const) {
         const pair = await measurePair(kind, kind === "latency" ? Math.min(seconds, 4) : seconds, r % 2 === 0 ? "direct" : "vip");
         const line: string[] = [];
         for (const p of ["direct", "vip"] as const) {
@@ -268,14 +307,14 @@ async function runDataPlane(
       backend: `haproxy ${haproxyVersion} nbthread 1, mode http, http-request return 200 "ok", in its own namespace`,
       nft: nftVersion,
       kernel: os.release(),
-      vip: `${VIP}:80 → ${VIP_BACKEND}:8080 (nft driver: vips verdict map → tcp_slots_1 → backends_tcp; masquerade; local route)`,
+      vip: `${VIP}:80 → ${VIP_BACKEND}:8080 (nft driver: vips verdict map → tcp_slots_1 → backends_tcp; masquerade; local route, route_source ${routeSource})`,
     };
     const latencyExtras = (kind: Kind): Record<string, unknown> => ({
       p50_ms: { vip: round(med(kind, "vip", (s) => s.p50Ms)), direct: round(med(kind, "direct", (s) => s.p50Ms)) },
       p99_ms: { vip: round(med(kind, "vip", (s) => s.p99Ms)), direct: round(med(kind, "direct", (s) => s.p99Ms)) },
     });
     const rateFigure = (
-      kind: "keepalive" | "newconn",
+      kind: Exclude<Kind, "latency">,
       name: string,
       goal: number,
       tool: string,
@@ -290,7 +329,7 @@ async function runDataPlane(
       const r = ratio(ours, reference);
       return {
         name,
-        unit: kind === "keepalive" ? "req/s" : "conn/s",
+        unit: kind === "newconn" ? "conn/s" : "req/s",
         ours: round(ours),
         reference: round(reference),
         reference_name: "direct to the backend (same HAProxy, same client namespaces)",
@@ -338,6 +377,16 @@ async function runDataPlane(
         {},
       ),
       rateFigure(
+        "taskkeepalive",
+        "keep-alive HTTP through the VIP (nftables) from a bridge-mode task namespace vs direct",
+        KEEPALIVE_GOAL,
+        `wrk ${wrkVersion} -t1 -c${KEEPALIVE_CONNS} in the task namespace (behind client ns 0), ${seconds} s per path per round`,
+        {
+          reference_name: "direct to the backend (same HAProxy, same task namespace, forwarded by the same node)",
+          path: `task ns ${TASK_ADDR} -> veth -> node (client ns 0: prerouting DNAT for the VIP, forwarding for both) -> backend`,
+        },
+      ),
+      rateFigure(
         "newconn",
         `new connections (one request each) through the VIP vs direct, ${CLIENTS} source addresses`,
         NEWCONN_GOAL,
@@ -353,6 +402,11 @@ async function runDataPlane(
         `wrk ${wrkVersion} -t1 -c${KEEPALIVE_CONNS}`,
       ),
       latencyFigure(
+        "taskkeepalive",
+        `latency p99 at keep-alive load (-c${KEEPALIVE_CONNS}) from a bridge-mode task namespace, VIP vs direct`,
+        `wrk ${wrkVersion} -t1 -c${KEEPALIVE_CONNS} in the task namespace (behind client ns 0)`,
+      ),
+      latencyFigure(
         "latency",
         "latency p99, one request in flight (-c1), VIP vs direct",
         `wrk ${wrkVersion} -t1 -c1 -d${Math.min(seconds, 3)}s`,
@@ -360,7 +414,7 @@ async function runDataPlane(
     ];
     return { figures, info: { haproxyVersion, wrkVersion, nftVersion } };
   } finally {
-    for (const n of [...clients, be]) delNetns(n); // kills HAProxy (and anything else left inside)
+    for (const n of [task, ...clients, be]) delNetns(n); // kills HAProxy, wrk (and anything else left inside)
     await haproxy?.catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
