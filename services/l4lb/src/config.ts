@@ -105,6 +105,12 @@ export const l4lbConfigSchema = z.object({
           ),
         )
         .default("auto"),
+      /**
+       * A cgroup (v2) whose sockets' connects to VIPs are balanced at connect time by a BPF program
+       * (sock-lb.ts; needs clang and bpftool): no per-packet NAT for the node's own connections.
+       * Unset (default): off.
+       */
+      socketLbCgroup: z.string().startsWith("/", "an absolute cgroup v2 directory").optional(),
     })
     .default({}),
   userspace: z

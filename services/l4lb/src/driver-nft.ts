@@ -48,6 +48,7 @@ import { createNft, type Nft, type TableRead } from "./nft-apply";
 import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
 import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
+import { startSockLb, type SockLb } from "./sock-lb";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -68,6 +69,12 @@ export interface NftDriverOptions extends NftOptions {
   routeProtocol?: number;
   /** The routes' `src`: the source address of the node's own VIP connections (routes.ts; default "auto"). */
   routeSource?: RouteSource;
+  /**
+   * Also balance the connects of this cgroup's sockets at connect time (sock-lb.ts: a BPF
+   * program; needs clang and bpftool). Off by default. If it cannot start, the driver warns and
+   * runs without it (the nft table serves those connections as it does without the option).
+   */
+  socketLb?: { cgroup: string; pin?: string };
   /** The `ip` binary for routes (default `ip`). */
   ip?: string;
   /** Check (and try to set) the forwarding sysctls (default true). */
@@ -241,6 +248,18 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         warnings.push(w);
         log.warn(w);
       }
+    }
+  }
+  let sockLb: SockLb | undefined;
+  /** The last table asked for, for the socket LB's reconcile. */
+  let lastVips: readonly DataplaneVip[] = [];
+  if (opts.socketLb) {
+    try {
+      sockLb = await startSockLb({ pin: opts.table ?? "dcnet_l4lb", ...opts.socketLb, logger: log });
+    } catch (err) {
+      const w = `socket LB off: ${(err as Error).message} (the node's own VIP connections go through the nft table)`;
+      warnings.push(w);
+      log.warn(w);
     }
   }
   const nftOpts: NftOptions = {
@@ -590,6 +609,9 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         };
         await converge(desiredState(), false, cut, after ? routeAfter : undefined, readEarly);
         if (after && !routed) await routeAfter();
+        // A shortcut of what the table now does: when it fails, connects fall through to the table.
+        lastVips = vips;
+        await sockLb?.apply(vips).catch((err: unknown) => log.warn({ err: (err as Error).message }, "socket LB update failed"));
         // The table is in; the routes that failed are tried again by the next apply (or reconcile).
         if (routeError) throw routeError;
         routesSynced = true;
@@ -600,6 +622,8 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         const nftRepairs = await converge(desiredState(), true);
         if (nftRepairs > 0) reconciledNft?.inc(nftRepairs);
         const routeRepairs = routes ? await routes.reconcile() : 0;
+        // After a failed update the socket LB is empty: this writes it again (else nothing to do).
+        await sockLb?.apply(lastVips).catch((err: unknown) => log.warn({ err: (err as Error).message }, "socket LB update failed"));
         if (routeRepairs > 0) reconciledRoutes?.inc(routeRepairs);
         if (nftRepairs + routeRepairs > 0) log.warn({ nft: nftRepairs, routes: routeRepairs }, "reconcile repaired drift");
         return nftRepairs + routeRepairs;
@@ -610,6 +634,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       await chain;
       nft.close();
       routes?.close();
+      await sockLb?.close();
       live = new Map();
       prevList = [];
     },

@@ -320,6 +320,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
         ctMark: config.nft.ctMark,
         routeProtocol: config.nft.routeProtocol,
         routeSource: config.nft.routeSource,
+        ...(config.nft.socketLbCgroup !== undefined ? { socketLb: { cgroup: config.nft.socketLbCgroup } } : {}),
         // Named VIPs take their addresses from these ranges, kept for VIPs: a few prefix routes cover them.
         routeCover: [ranges[4], ranges[6]],
         reconcileIntervalMs: 0, // the service's own round calls reconcile()

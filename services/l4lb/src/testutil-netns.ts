@@ -4,6 +4,7 @@
  * the traffic test starts inside namespaces.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 
 export function sh(file: string, args: readonly string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -122,8 +123,28 @@ const once = () => new Promise((resolve) => {
 });
 (async () => { const out = []; for (let i = 0; i < n; i++) out.push(await once()); console.log(JSON.stringify(out)); })();`;
 
-export async function connectMany(ns: string, proto: "tcp" | "udp", host: string, port: number, n: number): Promise<string[]> {
-  return JSON.parse(await inNs(ns, process.execPath, ["-e", CLIENT, JSON.stringify({ proto, host, port, n })])) as string[];
+export async function connectMany(
+  ns: string,
+  proto: "tcp" | "udp",
+  host: string,
+  port: number,
+  n: number,
+  /** Run the client in this cgroup (v2 directory) too. */
+  cgroup?: string,
+): Promise<string[]> {
+  const args = ["netns", "exec", ns, process.execPath, "-e", CLIENT, JSON.stringify({ proto, host, port, n })];
+  const out =
+    cgroup === undefined ? await sh("ip", args) : await sh("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec ip "$@"', cgroup, ...args]);
+  return JSON.parse(out) as string[];
+}
+
+/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
+export function cgroup2Mount(): string | undefined {
+  for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const [, where, type] = line.split(" ");
+    if (type === "cgroup2" && where) return where;
+  }
+  return undefined;
 }
 
 /** A connection held open: its greeting, and `echo(text)` to prove it still carries data. */

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dcnet l4lb socket LB: a cgroup `connect4` program that picks a VIP's backend when a socket in
+ * the cgroup connects, so the connection is made to the backend itself and its packets need no
+ * NAT (no per-packet re-route after an output-hook DNAT). TCP and connected UDP, IPv4.
+ *
+ * Maps (filled by services/l4lb/src/sock-lb.ts through bpftool):
+ *   vips   { ip (network order), port (network order), proto, 0 } -> { id, slots }
+ *   slots  { id, slot }                                            -> { ip, port (network order), 0 }
+ * A VIP's slots are written under a new id before its `vips` entry points at them, so a connect
+ * never sees half a change. A connect to a VIP that is not in `vips` (or whose slot is missing)
+ * is left alone: the nftables table still balances it.
+ *
+ * Built at run time with: clang -O2 -g -target bpf -c sock-lb.c (no libbpf headers needed).
+ */
+#include <linux/bpf.h>
+
+#define SEC(name) __attribute__((section(name), used))
+#define __uint(name, val) int(*name)[val]
+#define __type(name, val) typeof(val) *name
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
+
+struct vip_key {
+	__u32 ip;
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+};
+struct vip_val {
+	__u32 id;
+	__u32 slots;
+};
+struct slot_key {
+	__u32 id;
+	__u32 slot;
+};
+struct backend {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vip_key);
+	__type(value, struct vip_val);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1048576);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct slot_key);
+	__type(value, struct backend);
+} slots SEC(".maps");
+
+SEC("cgroup/connect4")
+int dcnet_connect4(struct bpf_sock_addr *ctx)
+{
+	struct vip_key k = {};
+	k.ip = ctx->user_ip4;
+	k.port = (__u16)ctx->user_port;
+	k.proto = (__u8)ctx->protocol;
+	struct vip_val *v = bpf_map_lookup_elem(&vips, &k);
+	if (!v || v->slots == 0)
+		return 1;
+	struct slot_key s = {};
+	s.id = v->id;
+	s.slot = bpf_get_prandom_u32() % v->slots;
+	struct backend *b = bpf_map_lookup_elem(&slots, &s);
+	if (!b)
+		return 1;
+	ctx->user_ip4 = b->ip;
+	ctx->user_port = b->port;
+	return 1;
+}
+
+char _license[] SEC("license") = "GPL";

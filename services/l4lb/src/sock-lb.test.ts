@@ -1,0 +1,221 @@
+import { strict as assert } from "node:assert";
+import type { ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { DataplaneVip } from "./dataplane";
+import { createNftDriver } from "./driver-nft";
+import { backendHex, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
+import { addNetns, cgroup2Mount, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
+import { quiet } from "./testutil-service";
+
+describe("l4lb socket LB: map encoding", () => {
+  it("keys and values in the byte order the BPF program reads (address and port in network order, ids little-endian)", () => {
+    assert.equal(vipKeyHex("11.0.0.1", 80, "tcp"), "0b 00 00 01 00 50 06 00");
+    assert.equal(vipKeyHex("172.16.0.1", 8443, "udp"), "ac 10 00 01 20 fb 11 00");
+    assert.equal(vipValueHex(258, 3), "02 01 00 00 03 00 00 00");
+    assert.equal(slotKeyHex(1, 1023), "01 00 00 00 ff 03 00 00");
+    assert.equal(backendHex({ ip: "10.99.0.2", port: 8080 }), "0a 63 00 02 1f 90 00 00");
+  });
+});
+
+/**
+ * The real program in the kernel: a node namespace with no route to 11.0.0.0/8 and no nft table,
+ * so a connect to a VIP works only if the program rewrote it. The clients run inside a cgroup of
+ * our own, the program is attached to that cgroup only.
+ */
+describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", function () {
+  this.timeout(60_000);
+  const node = `dcnet-l4lb-slb-node-${process.pid}`;
+  const taskNs = `dcnet-l4lb-slb-task-${process.pid}`;
+  const pin = `dcnet_l4lb_test_${process.pid}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-sock-lb-test-"));
+  let cg = "";
+  const servers: ChildProcess[] = [];
+  const open: SockLb[] = [];
+
+  const web = (w2: number, w3: number): DataplaneVip => ({
+    protocol: "tcp",
+    ip: "11.0.0.1",
+    port: 80,
+    backends: [
+      { ip: "10.99.0.2", port: 8080, weight: w2 },
+      { ip: "10.99.0.3", port: 8080, weight: w3 },
+    ],
+  });
+  const dns: DataplaneVip = { protocol: "udp", ip: "11.0.0.1", port: 53, backends: [{ ip: "10.99.0.2", port: 5353, weight: 1 }] };
+  const start = async (bpftool?: string): Promise<SockLb> => {
+    const s = await startSockLb({ cgroup: cg, pin, logger: quiet(), ...(bpftool ? { bpftool } : {}) });
+    open.push(s);
+    return s;
+  };
+  const names = async (proto: "tcp" | "udp", port: number, inCgroup = true, n = 16): Promise<string[]> =>
+    [
+      ...new Set(
+        (await connectMany(node, proto, "11.0.0.1", port, n, inCgroup ? cg : undefined)).map((a) =>
+          a.startsWith("error ") ? a : a.split(" ")[0]!,
+        ),
+      ),
+    ].sort();
+  const inNsNft = (): Promise<string> => sh("ip", ["netns", "exec", node, "nft", "list", "table", "ip", "dcnet_l4lb"]);
+  const attached = async (): Promise<number> =>
+    (JSON.parse((await sh("bpftool", ["-j", "cgroup", "show", cg])).trim() || "[]") as unknown[]).length;
+
+  before(async function () {
+    const why =
+      (await nftUnavailable()) ??
+      (await sh("clang", ["--version"]).then(
+        () => undefined,
+        (e: Error) => `clang is not available: ${e.message}`,
+      )) ??
+      (await sh("bpftool", ["version"]).then(
+        () => undefined,
+        (e: Error) => `bpftool is not available: ${e.message}`,
+      )) ??
+      (cgroup2Mount() === undefined ? "no cgroup v2 hierarchy is mounted" : undefined);
+    if (why) {
+      console.warn(`    l4lb socket LB tests skipped: ${why}`);
+      this.skip();
+    }
+    cg = path.join(cgroup2Mount()!, `dcnet-sock-lb-test-${process.pid}`);
+    fs.mkdirSync(cg);
+    await addNetns(node);
+    await addNetns(taskNs);
+    const ip = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
+    await ip(node, "link", "add", "h0", "type", "veth", "peer", "name", "t0", "netns", taskNs);
+    await ip(node, "addr", "add", "10.99.0.1/24", "dev", "h0");
+    await ip(node, "link", "set", "h0", "up");
+    await ip(taskNs, "addr", "add", "10.99.0.2/24", "dev", "t0");
+    await ip(taskNs, "addr", "add", "10.99.0.3/24", "dev", "t0");
+    await ip(taskNs, "link", "set", "t0", "up");
+    servers.push(
+      await startServers(taskNs, [
+        { proto: "tcp", host: "10.99.0.2", port: 8080, name: "b2" },
+        { proto: "tcp", host: "10.99.0.3", port: 8080, name: "b3" },
+        { proto: "udp", host: "10.99.0.2", port: 5353, name: "u2" },
+      ]),
+    );
+  });
+
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+  });
+
+  after(async () => {
+    for (const s of servers) s.kill("SIGKILL");
+    await delNetns(taskNs);
+    await delNetns(node);
+    if (cg) fs.rmdirSync(cg);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a connect in the cgroup goes straight to a backend (TCP, connected UDP); outside the cgroup it is left alone", async () => {
+    // Nothing else routes 11.0.0.1 in the node namespace.
+    assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+    const s = await start();
+    await s.apply([web(1, 1), dns, { protocol: "tcp", ip: "fd01:c::1", port: 80, backends: [{ ip: "fd99::2", port: 80, weight: 1 }] }]);
+    assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:53/udp", "11.0.0.1:80/tcp"]);
+    assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+    assert.deepEqual(await names("udp", 53, true, 3), ["u2"]);
+    assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
+    // The backend sees the node's own address: nothing was masqueraded.
+    assert.match((await connectMany(node, "tcp", "11.0.0.1", 80, 1, cg))[0]!, /^b[23] 10\.99\.0\.1$/);
+  });
+
+  it("weights: a drained backend gets no new connections, a VIP without slots or removed is no longer rewritten", async () => {
+    const s = await start();
+    await s.apply([web(1, 1)]);
+    await s.apply([web(1, 0)]);
+    assert.deepEqual(await names("tcp", 80), ["b2"]);
+    await s.apply([web(0, 3)]);
+    assert.deepEqual(await names("tcp", 80), ["b3"]);
+    await s.apply([web(0, 0)]);
+    assert.deepEqual([...s.installed()], []);
+    assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+    await s.apply([web(1, 1), dns]);
+    await s.apply([dns]);
+    assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+    assert.deepEqual(await names("udp", 53, true, 2), ["u2"]);
+    // Old slots are deleted: only the live VIP's remain.
+    const slots = JSON.parse(await sh("bpftool", ["-j", "map", "dump", "pinned", `/sys/fs/bpf/${pin}/maps/slots`])) as unknown[];
+    assert.equal(slots.length, 1);
+  });
+
+  it("a failed batch reloads the program with empty maps and rejects naming it; the next apply writes the whole table", async () => {
+    const flag = path.join(dir, "fail-batch");
+    const bpftool = path.join(dir, "bpftool");
+    fs.writeFileSync(
+      bpftool,
+      `#!/bin/sh\nif [ "$1" = batch ] && [ -e ${flag} ]; then echo "Error: injected" >&2; exit 255; fi\nexec bpftool "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const s = await start(bpftool);
+    await s.apply([web(1, 1)]);
+    fs.writeFileSync(flag, "");
+    await assert.rejects(s.apply([web(1, 0), dns]), /socket LB: bpftool batch of \d+ commands failed: .*injected/);
+    assert.deepEqual([...s.installed()], []);
+    // Reloaded empty: nothing is rewritten until the next apply.
+    assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+    fs.rmSync(flag);
+    await s.apply([web(1, 0), dns]);
+    assert.deepEqual(await names("tcp", 80), ["b2"]);
+    assert.deepEqual(await names("udp", 53, true, 2), ["u2"]);
+  });
+
+  it("a program left attached by an earlier run is replaced; close detaches it", async () => {
+    const first = await start();
+    await first.apply([web(1, 0)]);
+    const second = await startSockLb({ cgroup: cg, pin, logger: quiet() });
+    assert.equal(await attached(), 1);
+    await second.apply([web(0, 1)]);
+    assert.deepEqual(await names("tcp", 80), ["b3"]);
+    await second.close();
+    assert.equal(await attached(), 0);
+    assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+    assert.ok(!fs.existsSync(`/sys/fs/bpf/${pin}`));
+  });
+
+  it("the nft driver with socketLb: the cgroup's connects are rewritten, the table is there for the rest; a bad cgroup is a warning", async () => {
+    // Without local routes the table cannot take the node's own connections: what works is the socket LB.
+    const driver = await createNftDriver({
+      logger: quiet(),
+      netns: node,
+      routes: false,
+      checkSysctls: false,
+      reconcileIntervalMs: 0,
+      socketLb: { cgroup: cg, pin },
+    });
+    try {
+      assert.deepEqual(driver.warnings, []);
+      await driver.apply([web(1, 1)]);
+      assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+      assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
+      assert.match(await inNsNft(), /map vips/);
+      await driver.apply([web(0, 1)]);
+      assert.deepEqual(await names("tcp", 80), ["b3"]);
+    } finally {
+      await driver.close();
+    }
+    assert.equal(await attached(), 0);
+    const without = await createNftDriver({
+      logger: quiet(),
+      netns: node,
+      routes: false,
+      checkSysctls: false,
+      reconcileIntervalMs: 0,
+      socketLb: { cgroup: "/nonexistent-cgroup", pin },
+    });
+    await without.close();
+    assert.equal(without.warnings.length, 1);
+    assert.match(without.warnings[0]!, /^socket LB off: socket LB: cgroup \/nonexistent-cgroup is not a directory/);
+  });
+
+  it("refuses a cgroup that does not exist, naming it", async () => {
+    await assert.rejects(
+      startSockLb({ cgroup: "/sys/fs/cgroup/no-such-dcnet-cgroup", pin, logger: quiet() }),
+      /cgroup \/sys\/fs\/cgroup\/no-such-dcnet-cgroup is not a directory/,
+    );
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * The socket LB (option of the nft driver): a cgroup `connect4` BPF program (../bpf/sock-lb.c)
+ * that rewrites a connect() to a VIP into a connect() to one of its backends, for the sockets of
+ * one cgroup (the node's processes). The connection then exists only between client and backend:
+ * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
+ * cost). TCP and connected UDP over IPv4; anything else, and any VIP the maps do not hold, goes on
+ * to the VIP's address and the nftables table balances it as before — the socket LB only ever
+ * shortcuts what the table would do, so the maps being empty, stale by one change or reloaded is
+ * never an outage.
+ *
+ * Loading (`start`): the program is compiled with clang (no libbpf headers needed), loaded and
+ * pinned with bpftool under `/sys/fs/bpf/<pin>` (bpffs mounted if it is not), and attached to the
+ * cgroup (`multi`: other programs there keep running). A program of ours left pinned by an earlier
+ * run is detached and replaced. Changes (`apply`): the same slots as the nft table (`slotsOf`:
+ * weight 0 = no slot, drained), written as one `bpftool batch` per change: a changed VIP's slots
+ * under a new id, then its `vips` entry, then the old slots deleted. bpftool stops a batch at the
+ * first failed command, so after a failure the state is unknown: the maps are reloaded empty and
+ * the whole table written again at the next apply.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Logger } from "@dcnet/core";
+import { slotsOf, type DataplaneVip, type Endpoint } from "./dataplane";
+import { canonicalIp, familyOf } from "./ip";
+
+export interface SockLbOptions {
+  /** The cgroup (v2) whose sockets are balanced, e.g. `/sys/fs/cgroup` or `/sys/fs/cgroup/unified`. */
+  cgroup: string;
+  /** Pin directory name under /sys/fs/bpf (default `dcnet_l4lb`). */
+  pin?: string;
+  logger: Logger;
+  clang?: string;
+  bpftool?: string;
+  timeoutMs?: number;
+}
+
+export interface SockLb {
+  /** Makes the maps hold exactly the IPv4 TCP/UDP VIPs of `vips` that have a slot. */
+  apply(vips: readonly DataplaneVip[]): Promise<void>;
+  /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
+  installed(): ReadonlySet<string>;
+  /** Detaches the program and removes the pins. */
+  close(): Promise<void>;
+}
+
+const SOURCE = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
+const BPFFS = "/sys/fs/bpf";
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("error", (err) => resolve({ code: null, out: err.message }));
+    child.on("close", (code) => resolve({ code, out }));
+  });
+}
+
+const hex = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
+const ip4 = (ip: string): number[] => ip.split(".").map(Number);
+const port16 = (p: number): number[] => [(p >> 8) & 255, p & 255];
+const PROTO = { tcp: 6, udp: 17 } as const;
+
+/** The `vips` key of a VIP: address and port in network order, the IP protocol number. */
+export function vipKeyHex(ip: string, port: number, protocol: "tcp" | "udp"): string {
+  return hex([...ip4(ip), ...port16(port), PROTO[protocol], 0]);
+}
+/** A `vips` value: the id of its slots and how many. */
+export function vipValueHex(id: number, slots: number): string {
+  return hex([...u32le(id), ...u32le(slots)]);
+}
+export function slotKeyHex(id: number, slot: number): string {
+  return hex([...u32le(id), ...u32le(slot)]);
+}
+export function backendHex(e: Endpoint): string {
+  return hex([...ip4(e.ip), ...port16(e.port), 0, 0]);
+}
+
+/** The include directory of the kernel's asm headers for this architecture (Debian multiarch). */
+function asmIncludes(): string[] {
+  const triplet = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch as string];
+  return triplet ? [`-I/usr/include/${triplet}`] : [];
+}
+
+interface Installed {
+  id: number;
+  /** The slots, `ip:port` joined, to compare. */
+  sig: string;
+  count: number;
+}
+
+export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
+  const clang = opts.clang ?? "clang";
+  const bpftool = opts.bpftool ?? "bpftool";
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const pinDir = path.join(BPFFS, opts.pin ?? "dcnet_l4lb");
+  const progPin = path.join(pinDir, "connect4");
+  const mapsPin = path.join(pinDir, "maps");
+  const tool = async (args: string[]): Promise<string> => {
+    const r = await run(bpftool, args, timeoutMs);
+    if (r.code !== 0) throw new Error(`bpftool ${args.slice(0, 4).join(" ")}: ${r.out.trim() || `exit ${String(r.code)}`}`);
+    return r.out;
+  };
+  if (!fs.statSync(opts.cgroup, { throwIfNoEntry: false })?.isDirectory())
+    throw new Error(`socket LB: cgroup ${opts.cgroup} is not a directory`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-sock-lb-"));
+  const object = path.join(tmp, "sock-lb.o");
+  const built = await run(clang, ["-O2", "-g", "-target", "bpf", ...asmIncludes(), "-c", SOURCE, "-o", object], timeoutMs);
+  if (built.code !== 0) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`socket LB: ${clang} could not build ${SOURCE}: ${built.out.trim()}`);
+  }
+  if ((await run("mountpoint", ["-q", BPFFS], timeoutMs)).code !== 0) {
+    const m = await run("mount", ["-t", "bpf", "bpf", BPFFS], timeoutMs);
+    if (m.code !== 0) throw new Error(`socket LB: mounting bpffs on ${BPFFS}: ${m.out.trim()}`);
+  }
+
+  const unload = async (): Promise<void> => {
+    if (fs.existsSync(progPin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, "connect4", "pinned", progPin], timeoutMs);
+    fs.rmSync(pinDir, { recursive: true, force: true });
+  };
+  /** A fresh program with empty maps, attached (what an earlier run left is replaced). */
+  const load = async (): Promise<void> => {
+    await unload();
+    fs.mkdirSync(pinDir, { recursive: true });
+    await tool(["prog", "load", object, progPin, "type", "cgroup/connect4", "pinmaps", mapsPin]);
+    await tool(["cgroup", "attach", opts.cgroup, "connect4", "pinned", progPin, "multi"]);
+  };
+  await load();
+
+  let installed = new Map<string, Installed>();
+  let nextId = 1;
+  let fresh = false; // the maps were just reloaded: everything must be written again
+  const batchFile = path.join(tmp, "batch");
+
+  const apply = async (vips: readonly DataplaneVip[]): Promise<void> => {
+    const want = new Map<string, { key: string; slots: Endpoint[] }>();
+    for (const v of vips) {
+      const ip = canonicalIp(v.ip);
+      if (ip === undefined || familyOf(ip) !== 4) continue;
+      const slots = slotsOf(v.backends, 4);
+      if (slots.length > 0) want.set(`${ip}:${v.port}/${v.protocol}`, { key: vipKeyHex(ip, v.port, v.protocol), slots });
+    }
+    const maps = { vips: path.join(mapsPin, "vips"), slots: path.join(mapsPin, "slots") };
+    const adds: string[] = [];
+    const points: string[] = [];
+    const drops: string[] = [];
+    const next = new Map<string, Installed>();
+    for (const [name, w] of want) {
+      const sig = w.slots.map((e) => `${e.ip}:${e.port}`).join(",");
+      const had = fresh ? undefined : installed.get(name);
+      if (had && had.sig === sig) {
+        next.set(name, had);
+        continue;
+      }
+      const id = nextId;
+      nextId = nextId >= 0xfffffff0 ? 1 : nextId + 1;
+      w.slots.forEach((e, i) => adds.push(`map update pinned ${maps.slots} key hex ${slotKeyHex(id, i)} value hex ${backendHex(e)}`));
+      points.push(`map update pinned ${maps.vips} key hex ${w.key} value hex ${vipValueHex(id, w.slots.length)}`);
+      next.set(name, { id, sig, count: w.slots.length });
+      if (had) for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${maps.slots} key hex ${slotKeyHex(had.id, i)}`);
+    }
+    if (!fresh)
+      for (const [name, had] of installed) {
+        if (want.has(name)) continue;
+        const [addr, rest] = name.split(":") as [string, string];
+        const [port, proto] = rest.split("/") as [string, "tcp" | "udp"];
+        drops.push(`map delete pinned ${maps.vips} key hex ${vipKeyHex(addr, Number(port), proto)}`);
+        for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${maps.slots} key hex ${slotKeyHex(had.id, i)}`);
+      }
+    const lines = [...adds, ...points, ...drops];
+    if (lines.length > 0) {
+      fs.writeFileSync(batchFile, `${lines.join("\n")}\n`);
+      const r = await run(bpftool, ["batch", "file", batchFile], timeoutMs);
+      if (r.code !== 0) {
+        // Which commands ran is not known: start over with empty maps (connects fall through to nft meanwhile).
+        installed = new Map();
+        fresh = true;
+        await load().catch((err: unknown) => opts.logger.warn({ err: (err as Error).message }, "socket LB: reloading failed"));
+        throw new Error(`socket LB: bpftool batch of ${lines.length} commands failed: ${r.out.trim().split("\n").slice(-2).join(" ")}`);
+      }
+    }
+    installed = next;
+    fresh = false;
+  };
+
+  return {
+    apply,
+    installed: () => new Set(installed.keys()),
+    async close() {
+      await unload();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
