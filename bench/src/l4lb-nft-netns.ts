@@ -142,11 +142,24 @@ export interface WrkResult {
 /** `wrk -t1 -c<conns> -d<seconds>s` inside `ns` (pinned to `cpus` when given), with extra args (headers). */
 export async function wrkInNs(
   ns: string,
-  o: { script: string; url: string; conns: number; seconds: number; cpus?: string | undefined; extra?: readonly string[] },
+  o: {
+    script: string;
+    url: string;
+    conns: number;
+    seconds: number;
+    cpus?: string | undefined;
+    extra?: readonly string[];
+    /** Run wrk in this cgroup (v2 directory). */
+    cgroup?: string | undefined;
+  },
 ): Promise<WrkResult> {
   const wrk = ["wrk", "-t1", `-c${o.conns}`, `-d${o.seconds}s`, "--timeout", "5s", "-s", o.script, ...(o.extra ?? []), o.url];
-  const cmd = o.cpus === undefined ? wrk : ["taskset", "-c", o.cpus, ...wrk];
-  const r = await runBounded("ip", ["netns", "exec", ns, ...cmd], (o.seconds + 30) * 1000);
+  const cmd = ["ip", "netns", "exec", ns, ...(o.cpus === undefined ? wrk : ["taskset", "-c", o.cpus, ...wrk])];
+  const limit = (o.seconds + 30) * 1000;
+  const r =
+    o.cgroup === undefined
+      ? await runBounded(cmd[0]!, cmd.slice(1), limit)
+      : await runBounded("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', o.cgroup, ...cmd], limit);
   const m = /WRKJSON (\{.*\})/.exec(r.out);
   if (!m) throw new Error(`wrk in ${ns} printed no result (exit ${r.code}):\n${r.out}${r.err}`);
   const j = JSON.parse(m[1]!) as { requests: number; duration_us: number; errors: number; non2xx: number; p50_us: number; p99_us: number };
@@ -157,4 +170,25 @@ export async function wrkInNs(
     p50Ms: j.p50_us / 1000,
     p99Ms: j.p99_us / 1000,
   };
+}
+
+/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
+export function cgroup2Mount(): string | undefined {
+  for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const [, where, type] = line.split(" ");
+    if (type === "cgroup2" && where) return where;
+  }
+  return undefined;
+}
+
+/** Why the socket LB cannot be measured here (no clang, bpftool or cgroup v2), or undefined. */
+export async function sockLbUnavailable(): Promise<string | undefined> {
+  for (const [tool, arg] of [
+    ["clang", "--version"],
+    ["bpftool", "version"],
+  ] as const) {
+    const r = await runBounded(tool, [arg], 10_000);
+    if (r.code !== 0) return `${tool} is not available (${r.err.trim() || `exit ${String(r.code)}`})`;
+  }
+  return cgroup2Mount() === undefined ? "no cgroup v2 hierarchy is mounted" : undefined;
 }

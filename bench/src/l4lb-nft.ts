@@ -38,16 +38,18 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger } from "@dcnet/core";
-import { createNftDriver } from "@dcnet/l4lb";
+import { createNftDriver, startSockLb, type SockLb } from "@dcnet/l4lb";
 import { CHANGE_KINDS, runControlRound, type ChangeKind, type ControlResult } from "./l4lb-nft-control";
 import {
   addNetns,
+  cgroup2Mount,
   delAllNetns,
   delNetns,
   inNs,
   removeAtExit,
   runBounded,
   sh,
+  sockLbUnavailable,
   unavailable,
   WRK_SCRIPT,
   wrkInNs,
@@ -102,7 +104,7 @@ interface Sample {
 }
 
 type Path = "direct" | "vip";
-type Kind = "keepalive" | "taskkeepalive" | "newconn" | "latency";
+type Kind = "keepalive" | "socklbkeepalive" | "taskkeepalive" | "newconn" | "latency";
 
 async function runDataPlane(
   tag: string,
@@ -121,6 +123,8 @@ async function runDataPlane(
   const clientCpus = layout === "split" ? "0" : undefined;
   const serverCpus = layout === "split" ? "1" : undefined;
   let haproxy: ReturnType<typeof runBounded> | undefined;
+  let sockLb: SockLb | undefined;
+  let sockCgroup: string | undefined;
   try {
     log(`setting up ${CLIENTS + 2} namespaces`);
     await addNetns(be);
@@ -185,6 +189,15 @@ async function runDataPlane(
       const got = await httpGet(c, VIP, 80);
       if (got !== "200 ok") throw new Error(`the VIP does not answer in ${c}: ${got}`);
     }
+    // The socket LB (services/l4lb README "Socket LB") for a cgroup of the run's own, used by the
+    // socklbkeepalive wrk in client ns 0; the nft table stays under it as in the service.
+    const sockLbOff = await sockLbUnavailable();
+    if (sockLbOff === undefined) {
+      sockCgroup = path.join(cgroup2Mount()!, `${tag}-socklb`);
+      fs.mkdirSync(sockCgroup);
+      sockLb = await startSockLb({ cgroup: sockCgroup, pin: `${tag}_socklb`.replace(/-/g, "_"), logger });
+      await sockLb.apply([{ protocol: "tcp", ip: VIP, port: 80, backends: [{ ip: VIP_BACKEND, port: 8080, weight: 1 }] }]);
+    } else log(`socket LB not measured: ${sockLbOff}`);
     for (const [host, port] of [
       [VIP, 80],
       [DIRECT, 8080],
@@ -217,7 +230,8 @@ async function runDataPlane(
       if (kind !== "newconn") {
         const conns = kind === "latency" ? 1 : KEEPALIVE_CONNS;
         const ns = kind === "taskkeepalive" ? task : clients[0]!;
-        return one(await wrkInNs(ns, { script: wrkScript, url: url(p), conns, seconds: secs, cpus: clientCpus }));
+        const cgroup = kind === "socklbkeepalive" ? sockCgroup : undefined;
+        return one(await wrkInNs(ns, { script: wrkScript, url: url(p), conns, seconds: secs, cpus: clientCpus, cgroup }));
       }
       const all = await Promise.all(
         clients.map((c) =>
@@ -270,15 +284,18 @@ async function runDataPlane(
     // Warm-up (ARP, caches, HAProxy's first allocations), discarded.
     await measurePair("keepalive", 2, "direct");
     await measurePair("taskkeepalive", 2, "direct");
+    if (sockLb) await measurePair("socklbkeepalive", 2, "direct");
     await measurePair("newconn", 2, "direct");
     const results: Record<Kind, Record<Path, Sample[]>> = {
       keepalive: { direct: [], vip: [] },
       taskkeepalive: { direct: [], vip: [] },
+      socklbkeepalive: { direct: [], vip: [] },
       newconn: { direct: [], vip: [] },
       latency: { direct: [], vip: [] },
     };
     for (let r = 0; r < rounds; r++) {
-      for (const kind of ["keepalive", "taskkeepalive", "newconn", "latency"] as const) {
+      for (const kind of ["keepalive", "socklbkeepalive", "taskkeepalive", "newconn", "latency"] as const) {
+        if (kind === "socklbkeepalive" && !sockLb) continue;
         const pair = await measurePair(kind, kind === "latency" ? Math.min(seconds, 4) : seconds, r % 2 === 0 ? "direct" : "vip");
         const line: string[] = [];
         for (const p of ["direct", "vip"] as const) {
@@ -376,6 +393,19 @@ async function runDataPlane(
         `wrk ${wrkVersion} -t1 -c${KEEPALIVE_CONNS} in client ns 0, ${seconds} s per path per round`,
         {},
       ),
+      ...(sockLb
+        ? [
+            rateFigure(
+              "socklbkeepalive",
+              "keep-alive HTTP through the VIP with the socket LB (connect-time BPF over the nftables table) vs direct",
+              KEEPALIVE_GOAL,
+              `wrk ${wrkVersion} -t1 -c${KEEPALIVE_CONNS} in client ns 0 inside a cgroup with the socket LB attached (both paths), ${seconds} s per path per round`,
+              {
+                path: "client ns 0, cgroup with l4lb's connect4 program: connect(VIP) becomes connect(backend); no NAT on the packets",
+              },
+            ),
+          ]
+        : []),
       rateFigure(
         "taskkeepalive",
         "keep-alive HTTP through the VIP (nftables) from a bridge-mode task namespace vs direct",
@@ -416,6 +446,13 @@ async function runDataPlane(
   } finally {
     for (const n of [task, ...clients, be]) delNetns(n); // kills HAProxy, wrk (and anything else left inside)
     await haproxy?.catch(() => undefined);
+    await sockLb?.close().catch(() => undefined);
+    if (sockCgroup)
+      try {
+        fs.rmdirSync(sockCgroup); // a cgroup: rmdir once no process is left in it
+      } catch (err) {
+        log(`could not remove the cgroup ${sockCgroup}: ${(err as Error).message}`);
+      }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

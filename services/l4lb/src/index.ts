@@ -22,3 +22,4 @@ export * from "./config";
 export * from "./http-api";
 export * from "./grpc-api";
 export * from "./service";
+export * from "./sock-lb";
