@@ -2,7 +2,10 @@
  * The incremental path against the real mesos-sim (in-process: master, Marathon, an agent running
  * real processes): the records a TASK_RUNNING event adds before any state fetch are exactly the
  * ones the full reload that follows derives for that task, for a host-mode app with named ports
- * (A, canonical names, SRV of ports and of discovery ports).
+ * (A, canonical names, SRV of ports and of discovery ports); and the set a kill leaves (the values
+ * only the killed task gave removed from its event) is the one the full reload that follows
+ * derives, when another instance on the same agent shares the app's names and when the last one
+ * goes.
  */
 import { strict as assert } from "node:assert";
 import { createLogger, createRegistry, eventually, type Registry } from "@dcnet/core";
@@ -18,6 +21,9 @@ async function sample(registry: Registry, series: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
+/** Every record of `set` as sorted `type name value` lines. */
+const lines = (set: RecordSet): string[] => addedBy(set, { a: new Map(), aaaa: new Map(), srv: new Map(), enumeration: set.enumeration });
+
 /** `type name value` of every record of `set` that `base` does not have. */
 function addedBy(set: RecordSet, base: RecordSet): string[] {
   const out: string[] = [];
@@ -30,12 +36,37 @@ function addedBy(set: RecordSet, base: RecordSet): string[] {
   return out.sort();
 }
 
-describe("mesos-dns incremental records from TASK_RUNNING (real mesos-sim)", function () {
+describe("mesos-dns incremental records from task events (real mesos-sim)", function () {
   this.timeout(30_000);
   const cluster = new SimCluster();
   let reloader: Reloader;
   let registry: Registry;
   const generations: Generation[] = [];
+  const eventReloads = () => sample(registry, 'mesos_dns_refresh_total{trigger="event"}');
+  const removedCount = () => sample(registry, 'mesos_dns_incremental_updates_total{result="removed"}');
+
+  /**
+   * Runs `act` (which kills one task), then returns the set published from the kill's event (a
+   * generation that keeps its predecessor's enumeration: only a reload makes a new one) and the
+   * set of the full reload after it, once the records have settled.
+   */
+  async function afterKill(act: () => Promise<void>): Promise<{ before: RecordSet; fromEvent: RecordSet; full: RecordSet }> {
+    const before = reloader.current!;
+    const mark = generations.length;
+    const removed = await removedCount();
+    await act();
+    await eventually(async () => assert.equal(await removedCount(), removed + 1), 15_000);
+    const i = generations.findIndex((g, k) => k >= mark && g.set.enumeration === generations[k - 1]!.set.enumeration);
+    assert.ok(i >= mark, "a generation from the event");
+    const fromEvent = generations[i]!;
+    await eventually(() => assert.notEqual(reloader.current!.set.enumeration, fromEvent.set.enumeration, "a reload after it"));
+    // The kill's terminal update and anything else the stream still sends.
+    await new Promise((r) => setTimeout(r, 500));
+    const next = generations.slice(i + 1).find((g) => g.set.enumeration !== fromEvent.set.enumeration)!;
+    assert.deepEqual(lines(next.set), lines(reloader.current!.set), "settled");
+    assert.ok(fromEvent.serial > before.serial && next.serial > fromEvent.serial, "serials increase");
+    return { before: before.set, fromEvent: fromEvent.set, full: next.set };
+  }
 
   before(async () => {
     await cluster.master(1);
@@ -93,5 +124,23 @@ describe("mesos-dns incremental records from TASK_RUNNING (real mesos-sim)", fun
     );
     assert.deepEqual(fromEvent, fromReload);
     assert.ok(incremental.serial > before.serial && full.serial > incremental.serial, "serials increase");
+  });
+
+  it("after killing one of two instances on one agent, the set from the kill's event is the one the following full reload derives", async () => {
+    await cluster.scale("/web", 2);
+    await eventually(() => assert.equal(reloader.current!.set.srv.get("_web._tcp.marathon.mesos.")?.length, 4), 15_000); // 2 tasks × 2 ports
+    await eventually(async () => assert.ok((await eventReloads()) > 0));
+    const { before, fromEvent, full } = await afterKill(() => cluster.scale("/web", 1));
+    assert.deepEqual(lines(fromEvent), lines(full));
+    assert.deepEqual(fromEvent.a.get("web.marathon.mesos."), ["127.0.0.1"], "the other instance still gives it");
+    assert.equal(fromEvent.srv.get("_web._tcp.marathon.mesos.")?.length, 2);
+    assert.ok(lines(before).length > lines(fromEvent).length, "something was removed");
+  });
+
+  it("after killing the last instance, the app's names are gone from the kill's event, as from the following full reload", async () => {
+    const { fromEvent, full } = await afterKill(() => cluster.scale("/web", 0));
+    assert.deepEqual(lines(fromEvent), lines(full));
+    assert.equal(fromEvent.a.get("web.marathon.mesos."), undefined);
+    assert.equal(fromEvent.srv.get("_web._tcp.marathon.mesos."), undefined);
   });
 });

@@ -13,6 +13,8 @@
  *   (incremental.ts): TASK_UPDATED carries only the status; name, ports and discovery info came
  *   with TASK_ADDED or the SUBSCRIBED snapshot. `toV0` gives it in the shape of `/master/state`
  *   (v0), which is what the record generator reads.
+ * - **The task that just left TASK_RUNNING**, as it was while running, with the tasks of its
+ *   framework that still run: the values only it gave can then be removed at once.
  */
 
 import { field, idValue, isObj, str, taskKey, type Obj } from "./event-json";
@@ -32,6 +34,14 @@ export interface RunningTask {
   task: Obj;
 }
 
+/** A task that left TASK_RUNNING: what removing its records needs. */
+export interface StoppedTask {
+  /** The task as it was while running (its last running state and statuses). */
+  task: RunningTask;
+  /** v0 JSON of the other tasks of its framework still in TASK_RUNNING, on any agent. */
+  siblings: Obj[];
+}
+
 /** What one event of the stream means for the records. */
 export interface TaskEvent {
   /** It can change the record set (a reload is due). */
@@ -40,6 +50,11 @@ export interface TaskEvent {
   running?: RunningTask;
   /** The key of the task this event took out of TASK_RUNNING. */
   stopped?: string;
+  /**
+   * With `stopped`, when the task and every running task of its framework are known with their
+   * bodies (a task known only from an update has no name: what it gives is unknown).
+   */
+  removal?: StoppedTask;
 }
 
 interface Live {
@@ -101,15 +116,31 @@ export class LiveTasks {
 
   /** Records `key`'s new state; what that means for the records. */
   private set(key: string, state: string | undefined, task: Obj | null): TaskEvent {
-    const was = this.tasks.get(key)?.state === RUNNING;
+    const before = this.tasks.get(key);
+    const was = before?.state === RUNNING;
     const is = state === RUNNING;
     if (state !== undefined && LIVE.has(state)) this.tasks.set(key, { state, task });
     else this.tasks.delete(key);
     // RUNNING → RUNNING counts: a later status can carry other addresses (IPSources read it).
     if (!was && !is) return IGNORED;
     if (is && !was && task !== null) return { relevant: true, running: running(task) };
-    if (was && !is) return { relevant: true, stopped: key };
+    if (was && !is) {
+      const removal = before.task !== null ? this.removal(running(before.task)) : undefined;
+      return removal !== undefined ? { relevant: true, stopped: key, removal } : { relevant: true, stopped: key };
+    }
     return CHANGE;
+  }
+
+  /** `stopped` (no longer running here) with its framework's running tasks; undefined when one has no body. */
+  private removal(stopped: RunningTask): StoppedTask | undefined {
+    const prefix = `${stopped.frameworkId}/`;
+    const siblings: Obj[] = [];
+    for (const [key, t] of this.tasks) {
+      if (t.state !== RUNNING || !key.startsWith(prefix)) continue;
+      if (t.task === null) return undefined;
+      siblings.push(toV0(t.task));
+    }
+    return { task: stopped, siblings };
   }
 }
 

@@ -4,11 +4,11 @@ import { isIP } from "node:net";
 import * as os from "node:os";
 import { coalesce, counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
 import type { MesosDnsConfig, RecordSet } from "../model";
-import { generateRecords } from "../records/generator";
+import { generateRecords, type GenerateOptions } from "../records/generator";
 import { parsePid } from "../records/state";
 import { loadMasterState } from "./fetch";
-import { stateBasis, withRunningTask } from "./incremental";
-import type { RunningTask } from "./live-tasks";
+import { stateBasis, withoutStoppedTask, withRunningTask } from "./incremental";
+import type { RunningTask, StoppedTask } from "./live-tasks";
 import { StateSubscription } from "./subscribe";
 
 export interface Generation {
@@ -41,8 +41,22 @@ function hostsToResolve(state: Record<string, unknown>): string[] {
   return [...out];
 }
 
-/** Tasks added from events that a reload has not confirmed yet, at most. */
-const MAX_ADDED = 10_000;
+/** Tasks added (and, apart, tasks removed) from events that a reload has not confirmed yet, at most. */
+const MAX_PENDING = 10_000;
+
+/** `list` with `entry` appended; the oldest dropped beyond MAX_PENDING. */
+function pending<T>(list: T[], entry: T): T[] {
+  list.push(entry);
+  // Pruned by every successful reload; bounded for a master whose state keeps failing to load.
+  if (list.length > MAX_PENDING) list.shift();
+  return list;
+}
+
+/** `mesos_dns_incremental_updates_total` results of adding and of removing a task's records. */
+const RESULTS = {
+  add: { done: "added", same: "already_served", failed: "not_added" },
+  remove: { done: "removed", same: "already_removed", failed: "not_removed" },
+} as const;
 
 /** A SOA serial: the Unix time, or one more than the last when that is not later. */
 const nextSerial = (last: number): number => Math.max(Math.floor(Date.now() / 1000), last + 1);
@@ -77,11 +91,10 @@ export class Reloader extends EventEmitter {
       scheme: cfg.mesosHTTPSOn ? "https" : "http",
       headers: this.authHeaders(),
       log: opts.log,
-      onEvent: (type, { relevant, running, stopped }) => {
+      onEvent: (type, { relevant, running, stopped, removal }) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
         if (running) this.addRunning(running);
-        // A stopped task is not put back by a reload whose state predates its stop.
-        if (stopped !== undefined) this.added = this.added.filter((a) => a.task.key !== stopped);
+        if (stopped !== undefined) this.removeStopped(stopped, removal);
         if (relevant) this.soon();
       },
       onLost: () => this.recover(),
@@ -100,7 +113,7 @@ export class Reloader extends EventEmitter {
       incremental: counter(
         opts.registry,
         "mesos_dns_incremental_updates_total",
-        "Tasks added to the served records from a TASK_RUNNING event, before the reload it triggers, by result",
+        "Tasks added to (TASK_RUNNING) or removed from (leaving TASK_RUNNING) the served records from their event, before the reload it triggers, by result",
         ["result"],
       ),
       events: counter(
@@ -166,38 +179,83 @@ export class Reloader extends EventEmitter {
 
   /** The last reload's state and host addresses: what a task event is turned into records with. */
   private basis: { state: unknown; resolveHost: (h: string) => readonly string[] } | undefined;
-  /** Tasks added from events, with the event sequence number they were added at. */
+  /**
+   * Tasks added and tasks removed from events, with the event sequence number of each. Kept until
+   * a reload whose state was fetched after the event: a reload already under way re-applies them,
+   * in the order of their events, so it neither takes an added task away nor brings a stopped one
+   * back.
+   */
   private added: { seq: number; task: RunningTask }[] = [];
+  private removed: ({ seq: number } & StoppedTask)[] = [];
   private eventSeq = 0;
 
-  /**
-   * A task reached TASK_RUNNING: serve its records now (incremental.ts), ahead of the reload the
-   * event also triggers. Kept until a reload whose state was fetched after this event, so a
-   * reload that was already under way does not take the records away again.
-   */
+  /** A task reached TASK_RUNNING: serve its records now (incremental.ts), ahead of the reload the event also triggers. */
   private addRunning(t: RunningTask): void {
+    // Running again under the same key: its earlier stop must not remove it from an older state.
+    this.removed = this.removed.filter((r) => r.task.key !== t.key);
+    if (this.applyNow(RESULTS.add, (set, state, o) => withRunningTask(set, state, t, this.cfg, o)))
+      this.added = pending(this.added, { seq: ++this.eventSeq, task: t });
+  }
+
+  /**
+   * A task left TASK_RUNNING: remove the values only it gave now (incremental.ts), ahead of the
+   * reload the event also triggers. `removal` is undefined when the stream does not know the task
+   * or a running task of its framework well enough: the reload removes it.
+   */
+  private removeStopped(key: string, removal: StoppedTask | undefined): void {
+    // A stopped task is not put back by a reload whose state predates its stop.
+    this.added = this.added.filter((a) => a.task.key !== key);
+    if (removal === undefined) {
+      if (this.current !== undefined) this.metrics.incremental.inc({ result: RESULTS.remove.failed });
+      return;
+    }
+    // Kept even when the last state cannot place it: a reload under way may know its framework and agent.
+    this.removed = pending(this.removed, { seq: ++this.eventSeq, ...removal });
+    this.applyNow(RESULTS.remove, (set, state, o) => withoutStoppedTask(set, state, removal.task, removal.siblings, this.cfg, o));
+  }
+
+  /**
+   * `change` applied to the served set with the last reload's state and host addresses, published
+   * as a new generation when it changed something; counted by result. False when it could not be
+   * worked out (no reload yet, the state does not know the task's framework or agent, an error).
+   */
+  private applyNow(
+    results: (typeof RESULTS)[keyof typeof RESULTS],
+    change: (set: RecordSet, state: unknown, opts: GenerateOptions) => RecordSet | undefined,
+  ): boolean {
     const cur = this.current;
-    if (cur === undefined || this.basis === undefined) return;
+    if (cur === undefined || this.basis === undefined) return false;
     let set: RecordSet | undefined;
     try {
-      set = withRunningTask(cur.set, this.basis.state, t, this.cfg, { resolveHost: this.basis.resolveHost, listenerIps });
+      set = change(cur.set, this.basis.state, { resolveHost: this.basis.resolveHost, listenerIps });
     } catch (err) {
-      this.opts.log.warn({ err: (err as Error).message }, "task event: records not added (the reload will)");
+      this.opts.log.warn({ err: (err as Error).message }, `task event: records not ${results.done} (the reload will)`);
     }
     if (set === undefined) {
-      this.metrics.incremental.inc({ result: "not_added" });
-      return;
+      this.metrics.incremental.inc({ result: results.failed });
+      return false;
     }
-    this.added.push({ seq: ++this.eventSeq, task: t });
-    // Pruned by every successful reload; bounded for a master whose state keeps failing to load.
-    if (this.added.length > MAX_ADDED) this.added.shift();
     if (set === cur.set) {
-      this.metrics.incremental.inc({ result: "already_served" });
-      return;
+      this.metrics.incremental.inc({ result: results.same });
+      return true;
     }
-    this.metrics.incremental.inc({ result: "added" });
+    this.metrics.incremental.inc({ result: results.done });
     this.current = { set, serial: nextSerial(cur.serial), from: cur.from, at: Date.now() };
     this.emit("generation", this.current);
+    return true;
+  }
+
+  /** `records` with the adds and removals of events later than its state, in the order of their events. */
+  private replay(records: RecordSet, state: unknown, o: GenerateOptions): RecordSet {
+    const changes = [
+      ...this.added.map((a) => ({ seq: a.seq, apply: (s: RecordSet) => withRunningTask(s, state, a.task, this.cfg, o) })),
+      ...this.removed.map((r) => ({
+        seq: r.seq,
+        apply: (s: RecordSet) => withoutStoppedTask(s, state, r.task, r.siblings, this.cfg, o),
+      })),
+    ].sort((x, y) => x.seq - y.seq);
+    for (const c of changes) records = c.apply(records) ?? records;
+    return records;
   }
 
   /**
@@ -223,7 +281,7 @@ export class Reloader extends EventEmitter {
 
   private async reloadOnce(trigger: string): Promise<void> {
     const end = this.metrics.duration.startTimer();
-    // Tasks added from events up to here are in the state fetched below; later ones may not be.
+    // Tasks added or removed from events up to here are so in the state fetched below; later ones may not be.
     const seen = this.eventSeq;
     try {
       const { state, from } = await loadMasterState(this.cfg.masters, {
@@ -247,7 +305,8 @@ export class Reloader extends EventEmitter {
       for (const w of generated.warnings) this.opts.log.warn({ warning: w }, "record generation");
       let records = generated.records;
       this.added = this.added.filter((a) => a.seq > seen);
-      for (const a of this.added) records = withRunningTask(records, state, a.task, this.cfg, { resolveHost, listenerIps }) ?? records;
+      this.removed = this.removed.filter((r) => r.seq > seen);
+      records = this.replay(records, state, { resolveHost, listenerIps });
       this.basis = { state: stateBasis(state), resolveHost };
       const serial = nextSerial(this.current?.serial ?? 0);
       this.current = { set: records, serial, from, at: Date.now() };

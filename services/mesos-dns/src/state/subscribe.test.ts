@@ -2,7 +2,12 @@ import { strict as assert } from "node:assert";
 import type * as http from "node:http";
 import { createLogger, createRegistry, eventually, type Registry } from "@dcnet/core";
 import { fakeMaster, frame, startStream, type FakeMaster } from "@dcnet/mesos/dist/testing/fake-master";
+import { TYPE_A } from "@dcnet/dns";
 import { parseMesosDnsConfig } from "../config";
+import { createDnsServer } from "../dns/server";
+import { buildQuery, decode, makeConfig, quietLogger } from "../dns/test-helpers";
+import { agentIdSuffix } from "../records/generator";
+import { hashString } from "../records/hash";
 import { Reloader, type Generation } from "./reloader";
 
 const logger = createLogger({ service: "test", level: "silent" });
@@ -15,7 +20,8 @@ const task = (state: string) => ({
   state,
   statuses: [{ state, timestamp: 1, container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.9" }] }] } }],
 });
-const update = (state: string, id = "web.1") => ({
+/** An update of task `id`; with `ip`, its status carries that container address. */
+const update = (state: string, id = "web.1", ip: string | null = "10.0.0.9") => ({
   type: "TASK_UPDATED",
   task_updated: {
     framework_id: { value: "F1" },
@@ -23,7 +29,7 @@ const update = (state: string, id = "web.1") => ({
       task_id: { value: id },
       state,
       timestamp: 2,
-      container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.9" }] }] },
+      ...(ip !== null ? { container_status: { network_infos: [{ ip_addresses: [{ ip_address: ip }] }] } } : {}),
     },
     state,
   },
@@ -37,6 +43,35 @@ const v1Task = (id: string, name: string, state: string) => ({
   statuses: [],
 });
 
+/** A host-mode instance of app `app` (no address of its own: the agent's) with one port, as /master/state shows it running. */
+const hostTask = (id: string, app: string, port: number, agent = "S1") => ({
+  id,
+  name: app,
+  framework_id: "F1",
+  slave_id: agent,
+  state: "TASK_RUNNING",
+  statuses: [{ state: "TASK_RUNNING", timestamp: 2 }],
+  resources: { ports: `[${port}-${port}]` },
+});
+/** The same instance as the stream adds it (v1). */
+const hostAdded = (id: string, app: string, port: number, agent = "S1") => ({
+  type: "TASK_ADDED",
+  task_added: {
+    task: {
+      name: app,
+      task_id: { value: id },
+      framework_id: { value: "F1" },
+      agent_id: { value: agent },
+      state: "TASK_STAGING",
+      statuses: [],
+      resources: [{ name: "ports", type: "RANGES", ranges: { range: [{ begin: port, end: port }] } }],
+    },
+  },
+});
+/** The canonical label of a task (`<name>-<hash of id>-<agent id suffix>`). */
+const canonical = (id: string, app: string, agent = "S1") => `${app}-${hashString(id)}-${agentIdSuffix(agent)}`;
+const S1 = { id: "S1", hostname: "agent1", pid: "slave(1)@10.0.0.5:5051" };
+
 /** `name{labels} value` from the registry's text, 0 when absent. */
 async function sample(registry: Registry, series: string): Promise<number> {
   const line = (await registry.metrics()).split("\n").find((l) => l.startsWith(`${series} `));
@@ -48,6 +83,7 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
   let master: FakeMaster;
   let stream: http.ServerResponse | undefined;
   let tasks: unknown[] = [];
+  let slaves: unknown[] = [S1];
   /** Milliseconds /master/state waits before answering with the state as it was when asked. */
   let stateDelayMs = 0;
   let reloader: Reloader;
@@ -56,6 +92,25 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
   const events = (type: string, reload: "yes" | "no") =>
     sample(registry, `mesos_dns_master_events_total{type="${type}",reload="${reload}"}`);
   const webA = () => reloader.current?.set.a.get("web.marathon.mesos.");
+  const incremental = (result: string) => sample(registry, `mesos_dns_incremental_updates_total{result="${result}"}`);
+  /** Collects the generations published while `body` runs. */
+  async function generationsDuring(body: (seen: Generation[]) => Promise<void>): Promise<void> {
+    const seen: Generation[] = [];
+    const onGen = (g: Generation) => seen.push(g);
+    reloader.on("generation", onGen);
+    try {
+      await body(seen);
+    } finally {
+      reloader.off("generation", onGen);
+    }
+  }
+  /** Starts a reload whose state is taken now and answered after `ms` (a reload under way with older state). */
+  async function slowReload(ms: number): Promise<void> {
+    stateDelayMs = ms;
+    stream!.write(frame({ type: "FRAMEWORK_UPDATED" }));
+    await new Promise((r) => setTimeout(r, 50));
+    stateDelayMs = 0;
+  }
 
   before(async () => {
     master = await fakeMaster((req, res) => {
@@ -67,7 +122,7 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
       if (req.url !== "/master/state") return void res.writeHead(404).end();
       const body = JSON.stringify({
         leader: `master@${master.address}`,
-        slaves: [{ id: "S1", hostname: "agent1", pid: "slave(1)@10.0.0.5:5051" }],
+        slaves,
         frameworks: [{ id: "F1", name: "marathon", hostname: "m1", pid: "marathon@10.0.0.1:8080", tasks }],
       });
       setTimeout(() => {
@@ -172,12 +227,163 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
     }
   });
 
+  it("killing one of two host-mode instances on one agent removes only its own records, at once; the app's name stays", async () => {
+    const a = reloader.current!.set.a;
+    const before = await eventReloads();
+    tasks = [...tasks, hostTask("app.1", "app", 31000), hostTask("app.2", "app", 31001)];
+    for (const [id, port] of [
+      ["app.1", 31000],
+      ["app.2", 31001],
+    ] as const) {
+      stream!.write(frame(hostAdded(id, "app", port)));
+      stream!.write(frame(update("TASK_RUNNING", id, null)));
+    }
+    await eventually(async () => assert.equal(await eventReloads(), before + 1));
+    assert.notEqual(reloader.current!.set.a, a);
+    const c1 = canonical("app.1", "app");
+    const c2 = canonical("app.2", "app");
+    const running = reloader.current!;
+    assert.deepEqual(running.set.a.get("app.marathon.mesos."), ["10.0.0.5"], "both instances give the agent's address");
+    assert.deepEqual([...running.set.srv.get("_app._tcp.marathon.mesos.")!].sort(), [
+      `${c1}.marathon.slave.mesos.:31000`,
+      `${c2}.marathon.slave.mesos.:31001`,
+    ]);
+    const removed = await incremental("removed");
+    const reloads = await eventReloads();
+    // The reload the kill triggers takes 300 ms: what is served before it comes from the event.
+    stateDelayMs = 300;
+    tasks = tasks.filter((t) => (t as { id: string }).id !== "app.1");
+    stream!.write(frame(update("TASK_KILLING", "app.1", null)));
+    await eventually(() => assert.equal(reloader.current!.set.a.get(`${c1}.marathon.mesos.`), undefined));
+    assert.equal(await eventReloads(), reloads, "before the reload");
+    assert.equal(await incremental("removed"), removed + 1);
+    const fromEvent = reloader.current!.set;
+    assert.deepEqual(fromEvent.a.get("app.marathon.mesos."), ["10.0.0.5"], "app.2 still gives it");
+    assert.deepEqual(fromEvent.a.get("app.marathon.slave.mesos."), ["10.0.0.5"]);
+    assert.deepEqual(fromEvent.a.get(`${c2}.marathon.mesos.`), ["10.0.0.5"]);
+    assert.equal(fromEvent.a.get(`${c1}.marathon.slave.mesos.`), undefined);
+    for (const proto of ["tcp", "udp"]) {
+      assert.deepEqual(fromEvent.srv.get(`_app._${proto}.marathon.mesos.`), [`${c2}.marathon.slave.mesos.:31001`]);
+      assert.deepEqual(fromEvent.srv.get(`_app._${proto}.marathon.slave.mesos.`), [`${c2}.marathon.slave.mesos.:31001`]);
+    }
+    // Only app.1's own records went: every other name and value is as before.
+    const lines = (set: Generation["set"]) =>
+      [...set.a, ...set.srv].flatMap(([n, vs]) => vs.map((v) => `${n} ${v}`)).filter((l) => !l.includes(c1));
+    assert.deepEqual(lines(fromEvent), lines(running.set));
+    await eventually(async () => assert.equal(await eventReloads(), reloads + 1), 5000);
+    stateDelayMs = 0;
+    assert.deepEqual(reloader.current!.set.a.get("app.marathon.mesos."), ["10.0.0.5"], "the reload agrees");
+  });
+
+  it("killing the last instance removes the app's name at once: NXDOMAIN from the answers before the reload", async () => {
+    const dns = createDnsServer({ config: makeConfig(), logger: quietLogger(), registry: createRegistry({ defaultMetrics: false }) });
+    dns.update(reloader.current!.set, reloader.current!.serial);
+    const onGen = (g: Generation) => dns.update(g.set, g.serial);
+    reloader.on("generation", onGen);
+    const ask = async (name: string) => decode((await dns.query(buildQuery({ name, qtype: TYPE_A }), "udp"))!);
+    try {
+      const served = await ask("app.marathon.mesos.");
+      assert.equal(served.rcode, 0);
+      assert.deepEqual(
+        served.answers.map((r) => r.data),
+        ["10.0.0.5"],
+      );
+      const reloads = await eventReloads();
+      stateDelayMs = 300;
+      tasks = tasks.filter((t) => (t as { id: string }).id !== "app.2");
+      stream!.write(frame(update("TASK_KILLED", "app.2", null)));
+      await eventually(async () => assert.equal((await ask("app.marathon.mesos.")).rcode, 3, "NXDOMAIN"));
+      assert.equal(await eventReloads(), reloads, "before the reload");
+      assert.equal((await ask(`${canonical("app.2", "app")}.marathon.mesos.`)).rcode, 3);
+      assert.equal(reloader.current!.set.srv.get("_app._tcp.marathon.mesos."), undefined);
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 1), 5000);
+      stateDelayMs = 0;
+      assert.equal((await ask("app.marathon.mesos.")).rcode, 3, "the reload agrees");
+    } finally {
+      reloader.off("generation", onGen);
+    }
+  });
+
+  it("a task killed while a reload with state from before the kill runs: that reload does not bring it back", async () => {
+    const db = canonical("db.1", "db");
+    tasks = [...tasks, hostTask("db.1", "db", 31002)];
+    stream!.write(frame(hostAdded("db.1", "db", 31002)));
+    stream!.write(frame(update("TASK_RUNNING", "db.1", null)));
+    await eventually(() => assert.ok(reloader.current!.set.a.has(`${db}.marathon.mesos.`)));
+    const reloads = await eventReloads();
+    await generationsDuring(async (seen) => {
+      await slowReload(300); // its state has db.1 running
+      const killedAt = seen.length;
+      tasks = tasks.filter((t) => (t as { id: string }).id !== "db.1");
+      stream!.write(frame(update("TASK_FAILED", "db.1", null)));
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 2), 5000);
+      assert.ok(seen.length > killedAt + 1, "the removal, then the slow reload and the one after it");
+      for (const g of seen.slice(killedAt)) {
+        assert.equal(g.set.a.get(`${db}.marathon.mesos.`), undefined, "not served after its end");
+        assert.equal(g.set.a.get("db.marathon.mesos."), undefined);
+      }
+    });
+  });
+
+  it("a kill the last reload's state cannot place is kept for a reload under way (older state) that can", async () => {
+    // The task runs on an agent the last reload did not know: neither its start nor its kill can
+    // be applied from the event; the reload under way knows the agent and has the task running.
+    const S3 = { id: "S3", hostname: "agent3", pid: "slave(1)@10.0.0.7:5051" };
+    const reloads = await eventReloads();
+    const notRemoved = await incremental("not_removed");
+    await generationsDuring(async (seen) => {
+      slaves = [...slaves, S3];
+      tasks = [...tasks, hostTask("gone.1", "gone", 31004, "S3")];
+      stateDelayMs = 300;
+      stream!.write(frame({ type: "AGENT_ADDED", agent_added: {} }));
+      await new Promise((res) => setTimeout(res, 50));
+      stateDelayMs = 0;
+      tasks = tasks.filter((t) => (t as { id: string }).id !== "gone.1");
+      stream!.write(frame(hostAdded("gone.1", "gone", 31004, "S3")));
+      stream!.write(frame(update("TASK_RUNNING", "gone.1", null)));
+      stream!.write(frame(update("TASK_KILLED", "gone.1", null)));
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 2), 5000);
+      assert.equal(await incremental("not_removed"), notRemoved + 1);
+      assert.ok(seen.length >= 2);
+      for (const g of seen) assert.equal(g.set.a.get("gone.marathon.mesos."), undefined, "not served after its kill");
+      assert.deepEqual(reloader.current!.set.a.get("slave.mesos.")?.includes("10.0.0.7"), true, "the agent is known now");
+    });
+  });
+
+  it("a task running again under the same id after its kill is served again, also by a reload with state from before the kill", async () => {
+    // As above (an agent the last reload did not know, a reload under way that has the task
+    // running); here the task starts again after its kill, so that kill must not apply.
+    const S2 = { id: "S2", hostname: "agent2", pid: "slave(1)@10.0.0.6:5051" };
+    const r = hostTask("re.1", "re", 31003, "S2");
+    const reA = (g: Generation | undefined) => g?.set.a.get("re.marathon.mesos.");
+    const reloads = await eventReloads();
+    const notRemoved = await incremental("not_removed");
+    await generationsDuring(async (seen) => {
+      slaves = [...slaves, S2];
+      tasks = [...tasks, r];
+      stateDelayMs = 300;
+      stream!.write(frame({ type: "AGENT_ADDED", agent_added: {} }));
+      await new Promise((res) => setTimeout(res, 50));
+      stateDelayMs = 0;
+      stream!.write(frame(hostAdded("re.1", "re", 31003, "S2")));
+      stream!.write(frame(update("TASK_RUNNING", "re.1", null)));
+      stream!.write(frame(update("TASK_KILLED", "re.1", null)));
+      stream!.write(frame(hostAdded("re.1", "re", 31003, "S2")));
+      stream!.write(frame(update("TASK_RUNNING", "re.1", null)));
+      await eventually(async () => assert.equal(await eventReloads(), reloads + 2), 5000);
+      assert.equal(await incremental("not_removed"), notRemoved + 1, "the kill was kept for the reload under way");
+      assert.ok(seen.length >= 2);
+      for (const g of seen) assert.deepEqual(reA(g), ["10.0.0.6"], "served by every reload after its restart");
+    });
+  });
+
   it("HEARTBEAT is neither counted nor a reload; an agent event reloads", async () => {
     const reloads = await eventReloads();
+    const agentEvents = await events("AGENT_ADDED", "yes");
     stream!.write(frame({ type: "HEARTBEAT" }));
     stream!.write(frame({ type: "AGENT_ADDED", agent_added: {} }));
     await eventually(async () => assert.equal(await eventReloads(), reloads + 1));
     assert.equal(await events("HEARTBEAT", "no"), 0);
-    assert.equal(await events("AGENT_ADDED", "yes"), 1);
+    assert.equal(await events("AGENT_ADDED", "yes"), agentEvents + 1);
   });
 });
