@@ -21,7 +21,7 @@ import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords, type GenerateOptions } from "../records/generator";
 import { domainFrag, labelSpec, type LabelSpec } from "../records/labels";
 import { isObj, type Obj } from "./event-json";
-import type { RunningTask } from "./live-tasks";
+import { toV0, type RunningTask } from "./live-tasks";
 
 /**
  * What `withRunningTask` and `withoutStoppedTask` need of a fetched state, without the tasks (the
@@ -99,11 +99,13 @@ export function withRunningTask(
 
 /**
  * The current set without the values only `stopped` gave: the generator run for its framework on
- * every agent with `siblings` (its framework's tasks still running) and with `siblings` and
- * `stopped`; the values the second has and the first has not are removed (a name left without
- * values goes). A value another task of the framework gives stays. Undefined when the last
- * fetched state does not know the task's framework or agent, or another framework can give the
- * same names (the full reload removes it); `current` itself when none of those values is served.
+ * every agent with `siblings` (its framework's tasks still running, v1 as the stream gave them or
+ * v0; only those that can give its names are used) and with `siblings` and `stopped`; the values
+ * the second has and the first has not are removed (a name left without values goes). A value
+ * another task of the framework gives stays. Undefined when the last fetched state does not know
+ * the task's framework or agent, another framework can give the same names, or over
+ * {@link MAX_NAME_SIBLINGS} siblings can (the full reload removes it); `current` itself when none
+ * of those values is served.
  */
 export function withoutStoppedTask(
   current: RecordSet,
@@ -119,7 +121,8 @@ export function withoutStoppedTask(
   if (sharesNames(lastState["frameworks"], fw, cfg)) return undefined;
   const related = nameSiblings(stopped.task, siblings, labelSpec(cfg.enforceRFC952));
   if (related.length > MAX_NAME_SIBLINGS) return undefined;
-  return applyTask(current, lastState, fw, lastState["slaves"], related, stopped.task, removed, cfg, opts);
+  const v0 = related.map((t) => (isObj(t) ? toV0(t) : t));
+  return applyTask(current, lastState, fw, lastState["slaves"], v0, stopped.task, removed, cfg, opts);
 }
 
 /**

@@ -107,7 +107,7 @@ describe("LiveTasks: the stream's tasks, and the one that just reached TASK_RUNN
       "not the KILLING status",
     );
     assert.deepEqual(
-      e.removal.siblings.map((x) => [x["id"], x["slave_id"]]),
+      e.removal.siblings.map((x) => [toV0(x)["id"], toV0(x)["slave_id"]]),
       [["web.2", "S2"]],
       "running, same framework, any agent; not itself, not STAGING, not F2's",
     );

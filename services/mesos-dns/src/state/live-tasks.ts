@@ -38,7 +38,10 @@ export interface RunningTask {
 export interface StoppedTask {
   /** The task as it was while running (its last running state and statuses). */
   task: RunningTask;
-  /** v0 JSON of the other tasks of its framework still in TASK_RUNNING, on any agent. */
+  /**
+   * The other tasks of its framework still in TASK_RUNNING, on any agent, as the stream gave them
+   * (v1; `toV0` turns the few that matter into v0: incremental.ts).
+   */
   siblings: Obj[];
 }
 
@@ -138,7 +141,7 @@ export class LiveTasks {
     for (const [key, t] of this.tasks) {
       if (t.state !== RUNNING || !key.startsWith(prefix)) continue;
       if (t.task === null) return undefined;
-      siblings.push(toV0(t.task));
+      siblings.push(t.task);
     }
     return { task: stopped, siblings };
   }
