@@ -195,7 +195,7 @@ async function runDataPlane(
     if (sockLbOff === undefined) {
       sockCgroup = path.join(cgroup2Mount()!, `${tag}-socklb`);
       fs.mkdirSync(sockCgroup);
-      sockLb = await startSockLb({ cgroup: sockCgroup, pin: `${tag}_socklb`.replace(/-/g, "_"), logger });
+      sockLb = await startSockLb({ cgroup: sockCgroup, pin: `${tag}_socklb`.replace(/-/g, "_"), netns: clients[0]!, logger });
       await sockLb.apply([{ protocol: "tcp", ip: VIP, port: 80, backends: [{ ip: VIP_BACKEND, port: 8080, weight: 1 }] }]);
     } else log(`socket LB not measured: ${sockLbOff}`);
     for (const [host, port] of [

@@ -7,9 +7,12 @@
  * Maps (filled by services/l4lb/src/sock-lb.ts through bpftool):
  *   vips   { ip (network order), port (network order), proto, 0 } -> { id, slots }
  *   slots  { id, slot }                                            -> { ip, port (network order), 0 }
+ *   netns  { netns cookie } -> 1: the network namespaces whose sockets are balanced
+ *   config [0] learn: while 1, a UDP connect to 127.0.0.127:1 adds its socket's netns to `netns`
  * A VIP's slots are written under a new id before its `vips` entry points at them, so a connect
- * never sees half a change. A connect to a VIP that is not in `vips` (or whose slot is missing)
- * is left alone: the nftables table still balances it.
+ * never sees half a change. A connect to a VIP that is not in `vips` (or whose slot is missing),
+ * or from a network namespace that is not the node's (a bridge-mode task: its own address would
+ * reach the backend unmasqueraded), is left alone: the nftables table still balances it.
  *
  * Built at run time with: clang -O2 -g -target bpf -c sock-lb.c (no libbpf headers needed).
  */
@@ -21,6 +24,12 @@
 
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
 static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)BPF_FUNC_map_update_elem;
+static __u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)BPF_FUNC_get_netns_cookie;
+
+/* 127.0.0.127:1 (UDP), in network order as the context holds them. */
+#define PROBE_IP 0x7f00007f
+#define PROBE_PORT 0x0100
 
 struct vip_key {
 	__u32 ip;
@@ -58,9 +67,34 @@ struct {
 	__type(value, struct backend);
 } slots SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u64);
+	__type(value, __u8);
+} netns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
+
 SEC("cgroup/connect4")
 int dcnet_connect4(struct bpf_sock_addr *ctx)
 {
+	__u64 ns = bpf_get_netns_cookie(ctx);
+	if (ctx->user_ip4 == PROBE_IP && ctx->user_port == PROBE_PORT && ctx->protocol == 17 /* UDP */) {
+		__u32 zero = 0;
+		__u32 *learn = bpf_map_lookup_elem(&config, &zero);
+		__u8 one = 1;
+		if (learn && *learn)
+			bpf_map_update_elem(&netns, &ns, &one, BPF_ANY);
+		return 1;
+	}
+	if (!bpf_map_lookup_elem(&netns, &ns))
+		return 1;
 	struct vip_key k = {};
 	k.ip = ctx->user_ip4;
 	k.port = (__u16)ctx->user_port;

@@ -255,7 +255,12 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   let lastVips: readonly DataplaneVip[] = [];
   if (opts.socketLb) {
     try {
-      sockLb = await startSockLb({ pin: opts.table ?? "dcnet_l4lb", ...opts.socketLb, logger: log });
+      sockLb = await startSockLb({
+        pin: opts.table ?? "dcnet_l4lb",
+        ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+        ...opts.socketLb,
+        logger: log,
+      });
     } catch (err) {
       const w = `socket LB off: ${(err as Error).message} (the node's own VIP connections go through the nft table)`;
       warnings.push(w);

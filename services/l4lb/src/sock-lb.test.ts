@@ -45,7 +45,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
   });
   const dns: DataplaneVip = { protocol: "udp", ip: "11.0.0.1", port: 53, backends: [{ ip: "10.99.0.2", port: 5353, weight: 1 }] };
   const start = async (bpftool?: string): Promise<SockLb> => {
-    const s = await startSockLb({ cgroup: cg, pin, logger: quiet(), ...(bpftool ? { bpftool } : {}) });
+    const s = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet(), ...(bpftool ? { bpftool } : {}) });
     open.push(s);
     return s;
   };
@@ -122,6 +122,20 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.match((await connectMany(node, "tcp", "11.0.0.1", 80, 1, cg))[0]!, /^b[23] 10\.99\.0\.1$/);
   });
 
+  it("only the node's network namespace is balanced: a bridge-mode task's connect in the cgroup is left to the table", async () => {
+    const s = await start();
+    await s.apply([web(1, 1)]);
+    // The task namespace reaches 11.0.0.1 only through the node, which here has no table and does not forward.
+    await sh("ip", ["-n", taskNs, "route", "add", "default", "via", "10.99.0.1"]);
+    try {
+      const got = await connectMany(taskNs, "tcp", "11.0.0.1", 80, 1, cg);
+      assert.match(got[0]!, /^error /, "rewritten in the task's namespace, it would reach b2/b3 in that very namespace");
+      assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+    } finally {
+      await sh("ip", ["-n", taskNs, "route", "del", "default"]);
+    }
+  });
+
   it("weights: a drained backend gets no new connections, a VIP without slots or removed is no longer rewritten", async () => {
     const s = await start();
     await s.apply([web(1, 1)]);
@@ -167,7 +181,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
   it("a program left attached by an earlier run is replaced; close detaches it", async () => {
     const first = await start();
     await first.apply([web(1, 0)]);
-    const second = await startSockLb({ cgroup: cg, pin, logger: quiet() });
+    const second = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet() });
     assert.equal(await attached(), 1);
     await second.apply([web(0, 1)]);
     assert.deepEqual(await names("tcp", 80), ["b3"]);

@@ -30,6 +30,8 @@ export interface SockLbOptions {
   cgroup: string;
   /** Pin directory name under /sys/fs/bpf (default `dcnet_l4lb`). */
   pin?: string;
+  /** The node's network namespace when it is not this process's (`ip netns exec`: tests, bench). */
+  netns?: string;
   logger: Logger;
   clang?: string;
   bpftool?: string;
@@ -46,6 +48,8 @@ export interface SockLb {
 }
 
 const SOURCE = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
+/** A UDP connect to 127.0.0.127:1 (sends nothing): the program learns the node's netns from it. */
+const PROBE = `const s = require("node:dgram").createSocket("udp4"); s.connect(1, "127.0.0.127", () => s.close());`;
 const BPFFS = "/sys/fs/bpf";
 
 interface Run {
@@ -150,14 +154,59 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     if (fs.existsSync(progPin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, "connect4", "pinned", progPin], timeoutMs);
     fs.rmSync(pinDir, { recursive: true, force: true });
   };
+  const setLearn = (on: boolean): Promise<string> =>
+    tool([
+      "map",
+      "update",
+      "pinned",
+      path.join(mapsPin, "config"),
+      "key",
+      "hex",
+      "00",
+      "00",
+      "00",
+      "00",
+      "value",
+      "hex",
+      on ? "01" : "00",
+      "00",
+      "00",
+      "00",
+    ]);
+  /**
+   * The node's network namespace is the one balanced: a UDP connect to the probe address from a
+   * process moved into the cgroup, in that namespace, while `learn` is on. Sockets of other
+   * namespaces in the cgroup (bridge-mode tasks) are then left to the nft table, whose masquerade
+   * they need.
+   */
+  const learnNetns = async (): Promise<void> => {
+    await setLearn(true);
+    try {
+      const probe = [process.execPath, "-e", PROBE];
+      const inNs = opts.netns === undefined ? probe : ["ip", "netns", "exec", opts.netns, ...probe];
+      const r = await run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup, ...inNs], timeoutMs);
+      if (r.code !== 0) throw new Error(`socket LB: the netns probe failed: ${r.out.trim()}`);
+    } finally {
+      await setLearn(false);
+    }
+    const seen = JSON.parse((await tool(["-j", "map", "dump", "pinned", path.join(mapsPin, "netns")])).trim() || "[]") as unknown[];
+    if (seen.length === 0) throw new Error(`socket LB: the program did not see the netns probe (is it attached to ${opts.cgroup}?)`);
+  };
   /** A fresh program with empty maps, attached (what an earlier run left is replaced). */
   const load = async (): Promise<void> => {
     await unload();
     fs.mkdirSync(pinDir, { recursive: true });
     await tool(["prog", "load", object, progPin, "type", "cgroup/connect4", "pinmaps", mapsPin]);
     await tool(["cgroup", "attach", opts.cgroup, "connect4", "pinned", progPin, "multi"]);
+    await learnNetns();
   };
-  await load();
+  try {
+    await load();
+  } catch (err) {
+    await unload();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
 
   let installed = new Map<string, Installed>();
   // The service passes the same object for a VIP that did not change: its slots are not worked
