@@ -154,25 +154,11 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     if (fs.existsSync(progPin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, "connect4", "pinned", progPin], timeoutMs);
     fs.rmSync(pinDir, { recursive: true, force: true });
   };
-  const setLearn = (on: boolean): Promise<string> =>
-    tool([
-      "map",
-      "update",
-      "pinned",
-      path.join(mapsPin, "config"),
-      "key",
-      "hex",
-      "00",
-      "00",
-      "00",
-      "00",
-      "value",
-      "hex",
-      on ? "01" : "00",
-      "00",
-      "00",
-      "00",
-    ]);
+  /** The program's `learn` flag (`config[0]`, a little-endian u32). */
+  const setLearn = (on: boolean): Promise<string> => {
+    const [key, value] = ["00 00 00 00", on ? "01 00 00 00" : "00 00 00 00"].map((h) => h.split(" "));
+    return tool(["map", "update", "pinned", path.join(mapsPin, "config"), "key", "hex", ...key!, "value", "hex", ...value!]);
+  };
   /**
    * The node's network namespace is the one balanced: a UDP connect to the probe address from a
    * process moved into the cgroup, in that namespace, while `learn` is on. Sockets of other
