@@ -10,8 +10,9 @@
  *
  * Loading (`start`): the program is compiled with clang (no libbpf headers needed), loaded and
  * pinned with bpftool under `/sys/fs/bpf/<pin>` (bpffs mounted if it is not), and attached to the
- * cgroup (`multi`: other programs there keep running). A program of ours left pinned by an earlier
- * run is detached and replaced. Changes (`apply`): the same slots as the nft table (`slotsOf`:
+ * cgroup (`multi`: other programs there keep running), then shown the node's network namespace
+ * by a probe connect (`learnNetns`): sockets of other namespaces in the cgroup, bridge-mode tasks,
+ * are left to the table. A program of ours left pinned by an earlier run is detached and replaced. Changes (`apply`): the same slots as the nft table (`slotsOf`:
  * weight 0 = no slot, drained), written as one `bpftool batch` per change: a changed VIP's slots
  * under a new id, then its `vips` entry, then the old slots deleted. bpftool stops a batch at the
  * first failed command, so after a failure the state is unknown: the maps are reloaded empty and
