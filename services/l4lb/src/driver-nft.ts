@@ -627,11 +627,19 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         const nftRepairs = await converge(desiredState(), true);
         if (nftRepairs > 0) reconciledNft?.inc(nftRepairs);
         const routeRepairs = routes ? await routes.reconcile() : 0;
-        // After a failed update the socket LB is empty: this writes it again (else nothing to do).
+        // A detached program is loaded again; after that or a failed update the maps are empty
+        // and this writes them again (else there is nothing to do).
+        const sockRepairs = sockLb
+          ? await sockLb.reconcile().then(
+              (reloaded) => (reloaded ? 1 : 0),
+              (err: unknown) => (log.warn({ err: (err as Error).message }, "socket LB reconcile failed"), 0),
+            )
+          : 0;
         await sockLb?.apply(lastVips).catch((err: unknown) => log.warn({ err: (err as Error).message }, "socket LB update failed"));
         if (routeRepairs > 0) reconciledRoutes?.inc(routeRepairs);
-        if (nftRepairs + routeRepairs > 0) log.warn({ nft: nftRepairs, routes: routeRepairs }, "reconcile repaired drift");
-        return nftRepairs + routeRepairs;
+        if (nftRepairs + routeRepairs + sockRepairs > 0)
+          log.warn({ nft: nftRepairs, routes: routeRepairs, socketLb: sockRepairs }, "reconcile repaired drift");
+        return nftRepairs + routeRepairs + sockRepairs;
       }),
     close: async () => {
       clearInterval(timer);

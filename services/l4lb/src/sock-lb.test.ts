@@ -209,6 +209,12 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
       assert.match(await inNsNft(), /map vips/);
       await driver.apply([web(0, 1)]);
       assert.deepEqual(await names("tcp", 80), ["b3"]);
+      // Someone detaches our program: the driver's reconcile loads it again and writes the table.
+      await sh("bpftool", ["cgroup", "detach", cg, "connect4", "pinned", `/sys/fs/bpf/${pin}/connect4`]);
+      assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
+      assert.equal(await driver.reconcile(), 1);
+      assert.deepEqual(await names("tcp", 80), ["b3"]);
+      assert.equal(await driver.reconcile(), 0);
     } finally {
       await driver.close();
     }

@@ -44,6 +44,12 @@ export interface SockLb {
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
   installed(): ReadonlySet<string>;
+  /**
+   * Checks that our program is still pinned and attached to the cgroup; if not (someone detached
+   * or unpinned it), loads it again with empty maps and resolves true: the next `apply` then
+   * writes the whole table.
+   */
+  reconcile(): Promise<boolean>;
   /** Detaches the program and removes the pins. */
   close(): Promise<void>;
 }
@@ -256,6 +262,18 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   return {
     apply,
     installed: () => new Set(installed.keys()),
+    async reconcile() {
+      const pinned = await run(bpftool, ["-j", "prog", "show", "pinned", progPin], timeoutMs);
+      const id = pinned.code === 0 ? (JSON.parse(pinned.out) as { id?: number }).id : undefined;
+      const shown = await run(bpftool, ["-j", "cgroup", "show", opts.cgroup], timeoutMs);
+      const attached = shown.code === 0 ? (JSON.parse(shown.out.trim() || "[]") as { id?: number }[]) : [];
+      if (id !== undefined && attached.some((p) => p.id === id)) return false;
+      opts.logger.warn({ cgroup: opts.cgroup }, "socket LB: our program is no longer attached: loading it again");
+      installed = new Map();
+      fresh = true;
+      await load();
+      return true;
+    },
     async close() {
       await unload();
       fs.rmSync(tmp, { recursive: true, force: true });
