@@ -2,7 +2,9 @@
 /*
  * dcnet l4lb socket LB: a cgroup `connect4` program that picks a VIP's backend when a socket in
  * the cgroup connects, so the connection is made to the backend itself and its packets need no
- * NAT (no per-packet re-route after an output-hook DNAT). TCP and connected UDP, IPv4.
+ * NAT (no per-packet re-route after an output-hook DNAT). TCP over IPv4. Not UDP: a UDP client
+ * that checks where a reply comes from (c-ares, glibc's resolver) would see the backend, not the
+ * VIP, without a recvmsg4 program that translates back.
  *
  * Maps (filled by services/l4lb/src/sock-lb.ts through bpftool):
  *   vips   { ip (network order), port (network order), proto, 0 } -> { id, slots }
@@ -93,7 +95,7 @@ int dcnet_connect4(struct bpf_sock_addr *ctx)
 			bpf_map_update_elem(&netns, &ns, &one, BPF_ANY);
 		return 1;
 	}
-	if (!bpf_map_lookup_elem(&netns, &ns))
+	if (ctx->protocol != 6 /* TCP */ || !bpf_map_lookup_elem(&netns, &ns))
 		return 1;
 	struct vip_key k = {};
 	k.ip = ctx->user_ip4;

@@ -3,7 +3,7 @@
  * that rewrites a connect() to a VIP into a connect() to one of its backends, for the sockets of
  * one cgroup (the node's processes). The connection then exists only between client and backend:
  * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
- * cost). TCP and connected UDP over IPv4; anything else, and any VIP the maps do not hold, goes on
+ * cost). TCP over IPv4 (not UDP: see ../bpf/sock-lb.c); anything else, and any VIP the maps do not hold, goes on
  * to the VIP's address and the nftables table balances it as before — the socket LB only ever
  * shortcuts what the table would do, so the maps being empty, stale by one change or reloaded is
  * never an outage.
@@ -40,7 +40,7 @@ export interface SockLbOptions {
 }
 
 export interface SockLb {
-  /** Makes the maps hold exactly the IPv4 TCP/UDP VIPs of `vips` that have a slot. */
+  /** Makes the maps hold exactly the IPv4 TCP VIPs of `vips` that have a slot. */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
   installed(): ReadonlySet<string>;
@@ -109,7 +109,7 @@ interface Installed {
   count: number;
 }
 
-/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (IPv6, no slot). */
+/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (IPv6, UDP, no slot). */
 interface Wanted {
   name: string;
   key: string;
@@ -119,7 +119,7 @@ interface Wanted {
 
 function wantedOf(v: DataplaneVip): Wanted | null {
   const ip = canonicalIp(v.ip);
-  if (ip === undefined || familyOf(ip) !== 4) return null;
+  if (ip === undefined || familyOf(ip) !== 4 || v.protocol !== "tcp") return null;
   const slots = slotsOf(v.backends, 4);
   if (slots.length === 0) return null;
   return {
