@@ -11,10 +11,13 @@
  *   slots  { id, slot }                                            -> { ip, port (network order), 0 }
  *   netns  { netns cookie } -> 1: the network namespaces whose sockets are balanced
  *   config [0] learn: while 1, a UDP connect to 127.0.0.127:1 adds its socket's netns to `netns`
+ *   revnat { socket cookie } -> the VIP it connected to: `getpeername` shows the VIP, as with DNAT
  * A VIP's slots are written under a new id before its `vips` entry points at them, so a connect
  * never sees half a change. A connect to a VIP that is not in `vips` (or whose slot is missing),
  * or from a network namespace that is not the node's (a bridge-mode task: its own address would
  * reach the backend unmasqueraded), is left alone: the nftables table still balances it.
+ *
+ * `getpeername4` gives the application the VIP it connected to, as a DNAT-ed connection would.
  *
  * Built at run time with: clang -O2 -g -target bpf -c sock-lb.c (no libbpf headers needed).
  */
@@ -28,6 +31,7 @@ static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FU
 static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
 static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)BPF_FUNC_map_update_elem;
 static __u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)BPF_FUNC_get_netns_cookie;
+static __u64 (*bpf_get_socket_cookie)(void *ctx) = (void *)BPF_FUNC_get_socket_cookie;
 
 /* 127.0.0.127:1 (UDP), in network order as the context holds them. */
 #define PROBE_IP 0x7f00007f
@@ -76,6 +80,20 @@ struct {
 	__type(value, __u8);
 } netns SEC(".maps");
 
+struct vip_addr {
+	__u32 ip;
+	__u16 port;
+	__u16 pad;
+};
+
+/* Socket cookies are never reused, so a closed socket's entry is only ever evicted (LRU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct vip_addr);
+} revnat SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -110,8 +128,25 @@ int dcnet_connect4(struct bpf_sock_addr *ctx)
 	struct backend *b = bpf_map_lookup_elem(&slots, &s);
 	if (!b)
 		return 1;
+	struct vip_addr orig = {};
+	orig.ip = k.ip;
+	orig.port = k.port;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&revnat, &cookie, &orig, BPF_ANY);
 	ctx->user_ip4 = b->ip;
 	ctx->user_port = b->port;
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int dcnet_getpeername4(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct vip_addr *orig = bpf_map_lookup_elem(&revnat, &cookie);
+	if (!orig)
+		return 1;
+	ctx->user_ip4 = orig->ip;
+	ctx->user_port = orig->port;
 	return 1;
 }
 

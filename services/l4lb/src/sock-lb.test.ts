@@ -24,6 +24,10 @@ describe("l4lb socket LB: map encoding", () => {
  * so a connect to a VIP works only if the program rewrote it. The clients run inside a cgroup of
  * our own, the program is attached to that cgroup only.
  */
+/** Connects to 11.0.0.1:80 and prints what getpeername says. */
+const PEER = `const c = require("node:net").connect(80, "11.0.0.1", () => { console.log(c.remoteAddress + ":" + c.remotePort); c.destroy(); });
+c.on("error", (e) => console.log("error " + e.code));`;
+
 describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", function () {
   this.timeout(60_000);
   const node = `dcnet-l4lb-slb-node-${process.pid}`;
@@ -120,6 +124,20 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
     // UDP VIPs are not in the maps (a resolver checking the reply's source would see the backend).
     assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
+    // The application sees the VIP as its peer, as it would through the table's DNAT.
+    const peer = await sh("sh", [
+      "-c",
+      'echo $$ > "$0/cgroup.procs" && exec "$@"',
+      cg,
+      "ip",
+      "netns",
+      "exec",
+      node,
+      process.execPath,
+      "-e",
+      PEER,
+    ]);
+    assert.equal(peer.trim(), "11.0.0.1:80");
     // The backend sees the node's own address: nothing was masqueraded.
     assert.match((await connectMany(node, "tcp", "11.0.0.1", 80, 1, cg))[0]!, /^b[23] 10\.99\.0\.1$/);
   });
@@ -184,7 +202,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     const first = await start();
     await first.apply([web(1, 0)]);
     const second = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet() });
-    assert.equal(await attached(), 1);
+    assert.equal(await attached(), 2, "connect4 and getpeername4, once each");
     await second.apply([web(0, 1)]);
     assert.deepEqual(await names("tcp", 80), ["b3"]);
     await second.close();
@@ -212,7 +230,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
       await driver.apply([web(0, 1)]);
       assert.deepEqual(await names("tcp", 80), ["b3"]);
       // Someone detaches our program: the driver's reconcile loads it again and writes the table.
-      await sh("bpftool", ["cgroup", "detach", cg, "connect4", "pinned", `/sys/fs/bpf/${pin}/connect4`]);
+      await sh("bpftool", ["cgroup", "detach", cg, "connect4", "pinned", `/sys/fs/bpf/${pin}/progs/dcnet_connect4`]);
       assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
       assert.equal(await driver.reconcile(), 1);
       assert.deepEqual(await names("tcp", 80), ["b3"]);

@@ -1,5 +1,5 @@
 /**
- * The socket LB (option of the nft driver): a cgroup `connect4` BPF program (../bpf/sock-lb.c)
+ * The socket LB (option of the nft driver): cgroup `connect4` / `getpeername4` BPF programs (../bpf/sock-lb.c)
  * that rewrites a connect() to a VIP into a connect() to one of its backends, for the sockets of
  * one cgroup (the node's processes). The connection then exists only between client and backend:
  * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
@@ -135,7 +135,10 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   const bpftool = opts.bpftool ?? "bpftool";
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const pinDir = path.join(BPFFS, opts.pin ?? "dcnet_l4lb");
-  const progPin = path.join(pinDir, "connect4");
+  const progsPin = path.join(pinDir, "progs");
+  /** Our programs by attach type, pinned under their function names. */
+  const progs = { connect4: path.join(progsPin, "dcnet_connect4"), getpeername4: path.join(progsPin, "dcnet_getpeername4") };
+  const progPin = progs.connect4;
   const mapsPin = path.join(pinDir, "maps");
   const tool = async (args: string[]): Promise<string> => {
     const r = await run(bpftool, args, timeoutMs);
@@ -158,7 +161,8 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   }
 
   const unload = async (): Promise<void> => {
-    if (fs.existsSync(progPin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, "connect4", "pinned", progPin], timeoutMs);
+    for (const [type, pin] of Object.entries(progs))
+      if (fs.existsSync(pin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, type, "pinned", pin], timeoutMs);
     fs.rmSync(pinDir, { recursive: true, force: true });
   };
   /** The program's `learn` flag (`config[0]`, a little-endian u32). */
@@ -189,8 +193,8 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   const load = async (): Promise<void> => {
     await unload();
     fs.mkdirSync(pinDir, { recursive: true });
-    await tool(["prog", "load", object, progPin, "type", "cgroup/connect4", "pinmaps", mapsPin]);
-    await tool(["cgroup", "attach", opts.cgroup, "connect4", "pinned", progPin, "multi"]);
+    await tool(["prog", "loadall", object, progsPin, "pinmaps", mapsPin]);
+    for (const [type, pin] of Object.entries(progs)) await tool(["cgroup", "attach", opts.cgroup, type, "pinned", pin, "multi"]);
     await learnNetns();
   };
   try {
