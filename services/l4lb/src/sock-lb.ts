@@ -1,7 +1,7 @@
 /**
- * The socket LB (option of the nft driver): cgroup `connect4` / `getpeername4` BPF programs (../bpf/sock-lb.c)
- * that rewrites a connect() to a VIP into a connect() to one of its backends, for the sockets of
- * one cgroup (the node's processes). The connection then exists only between client and backend:
+ * The socket LB (option of the nft driver): cgroup `connect4` / `getpeername4` BPF programs
+ * (../bpf/sock-lb.c) that rewrite a connect() to a VIP into a connect() to one of its backends,
+ * and show the VIP as the peer, for the sockets of one cgroup (the node's processes). The connection then exists only between client and backend:
  * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
  * cost). TCP over IPv4 (not UDP: see ../bpf/sock-lb.c); anything else, and any VIP the maps do not hold, goes on
  * to the VIP's address and the nftables table balances it as before — the socket LB only ever
