@@ -340,12 +340,19 @@ describe("mesos-sim on the compose topology (testcontainers)", function () {
       );
       log(`tasks of ${victim.id} TASK_LOST ${Date.now() - killedAt} ms after the kill`);
       // ... and as TASK_UPDATED events on the Operator API stream.
-      if (stream) {
-        const seen = stream.events
-          .filter((e) => e.type === "TASK_UPDATED" && e.task_updated?.state === "TASK_LOST")
-          .map((e) => e.task_updated!.task_id.value);
-        assert.deepEqual([...new Set(seen)].sort(), lost, "TASK_LOST events on SUBSCRIBE");
-      }
+      // The stream is read asynchronously: the state can show the last TASK_LOST before its event
+      // has reached this process, so the events get a few seconds of their own.
+      if (stream)
+        await eventually(
+          () => {
+            const seen = stream.events
+              .filter((e) => e.type === "TASK_UPDATED" && e.task_updated?.state === "TASK_LOST")
+              .map((e) => e.task_updated!.task_id.value);
+            assert.deepEqual([...new Set(seen)].sort(), lost, "TASK_LOST events on SUBSCRIBE");
+          },
+          5_000,
+          50,
+        );
 
       // Marathon relaunches them: 3 running per app again, all on the survivor, answering.
       const host = await waitRunning(HOST_APP.id, 3, 45_000);
