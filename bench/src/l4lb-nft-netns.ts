@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
+import { cgroup2Mount } from "@dcnet/l4lb";
 
 /** Runs a command (15 s limit by default); rejects with its stderr. */
 export function sh(file: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
@@ -170,15 +171,6 @@ export async function wrkInNs(
     p50Ms: j.p50_us / 1000,
     p99Ms: j.p99_us / 1000,
   };
-}
-
-/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
-export function cgroup2Mount(): string | undefined {
-  for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
-    const [, where, type] = line.split(" ");
-    if (type === "cgroup2" && where) return where;
-  }
-  return undefined;
 }
 
 /** Why the socket LB cannot be measured here (no clang, bpftool or cgroup v2), or undefined. */

@@ -38,11 +38,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createLogger } from "@dcnet/core";
-import { createNftDriver, startSockLb, type SockLb } from "@dcnet/l4lb";
+import { cgroup2Mount, createNftDriver, startSockLb, type SockLb } from "@dcnet/l4lb";
 import { CHANGE_KINDS, runControlRound, type ChangeKind, type ControlResult } from "./l4lb-nft-control";
 import {
   addNetns,
-  cgroup2Mount,
   delAllNetns,
   delNetns,
   inNs,

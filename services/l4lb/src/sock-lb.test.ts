@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { DataplaneVip } from "./dataplane";
 import { createNftDriver } from "./driver-nft";
-import { backendHex, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
-import { addNetns, cgroup2Mount, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
+import { backendHex, cgroup2Mount, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
+import { addNetns, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { quiet } from "./testutil-service";
 
 describe("l4lb socket LB: map encoding", () => {

@@ -96,6 +96,15 @@ export function backendHex(e: Endpoint): string {
   return hex([...ip4(e.ip), ...port16(e.port), 0, 0]);
 }
 
+/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
+export function cgroup2Mount(): string | undefined {
+  for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const [, where, type] = line.split(" ");
+    if (type === "cgroup2" && where) return where;
+  }
+  return undefined;
+}
+
 /** The include directory of the kernel's asm headers for this architecture (Debian multiarch). */
 function asmIncludes(): string[] {
   const triplet = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch as string];

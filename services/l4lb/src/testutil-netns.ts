@@ -4,7 +4,6 @@
  * the traffic test starts inside namespaces.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import * as fs from "node:fs";
 
 export function sh(file: string, args: readonly string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -136,15 +135,6 @@ export async function connectMany(
   const out =
     cgroup === undefined ? await sh("ip", args) : await sh("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec ip "$@"', cgroup, ...args]);
   return JSON.parse(out) as string[];
-}
-
-/** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
-export function cgroup2Mount(): string | undefined {
-  for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
-    const [, where, type] = line.split(" ");
-    if (type === "cgroup2" && where) return where;
-  }
-  return undefined;
 }
 
 /** A connection held open: its greeting, and `echo(text)` to prove it still carries data. */
