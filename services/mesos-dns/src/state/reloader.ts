@@ -52,6 +52,9 @@ function pending<T>(list: T[], entry: T): T[] {
   return list;
 }
 
+/** A task event's change to a record set, given a state and host addresses; undefined when it cannot be worked out. */
+type TaskChange = (set: RecordSet, state: unknown, opts: GenerateOptions) => RecordSet | undefined;
+
 /** `mesos_dns_incremental_updates_total` results of adding and of removing a task's records. */
 const RESULTS = {
   add: { done: "added", same: "already_served", failed: "not_added" },
@@ -185,16 +188,19 @@ export class Reloader extends EventEmitter {
    * in the order of their events, so it neither takes an added task away nor brings a stopped one
    * back.
    */
-  private added: { seq: number; task: RunningTask }[] = [];
-  private removed: ({ seq: number } & StoppedTask)[] = [];
+  private changes: { seq: number; key: string; change: TaskChange }[] = [];
   private eventSeq = 0;
+
+  /** A task's latest event replaces what an earlier one of it left pending (a stop cancels an add, a restart a removal). */
+  private keep(key: string, change: TaskChange | undefined): void {
+    this.changes = this.changes.filter((c) => c.key !== key);
+    if (change) this.changes = pending(this.changes, { seq: ++this.eventSeq, key, change });
+  }
 
   /** A task reached TASK_RUNNING: serve its records now (incremental.ts), ahead of the reload the event also triggers. */
   private addRunning(t: RunningTask): void {
-    // Running again under the same key: its earlier stop must not remove it from an older state.
-    this.removed = this.removed.filter((r) => r.task.key !== t.key);
-    if (this.applyNow(RESULTS.add, (set, state, o) => withRunningTask(set, state, t, this.cfg, o)))
-      this.added = pending(this.added, { seq: ++this.eventSeq, task: t });
+    const change: TaskChange = (set, state, o) => withRunningTask(set, state, t, this.cfg, o);
+    this.keep(t.key, this.applyNow(RESULTS.add, change) ? change : undefined);
   }
 
   /**
@@ -204,14 +210,15 @@ export class Reloader extends EventEmitter {
    */
   private removeStopped(key: string, removal: StoppedTask | undefined): void {
     // A stopped task is not put back by a reload whose state predates its stop.
-    this.added = this.added.filter((a) => a.task.key !== key);
     if (removal === undefined) {
+      this.keep(key, undefined);
       if (this.current !== undefined) this.metrics.incremental.inc({ result: RESULTS.remove.failed });
       return;
     }
+    const change: TaskChange = (set, state, o) => withoutStoppedTask(set, state, removal.task, removal.siblings, this.cfg, o);
     // Kept even when the last state cannot place it: a reload under way may know its framework and agent.
-    this.removed = pending(this.removed, { seq: ++this.eventSeq, ...removal });
-    this.applyNow(RESULTS.remove, (set, state, o) => withoutStoppedTask(set, state, removal.task, removal.siblings, this.cfg, o));
+    this.keep(key, change);
+    this.applyNow(RESULTS.remove, change);
   }
 
   /**
@@ -219,10 +226,7 @@ export class Reloader extends EventEmitter {
    * as a new generation when it changed something; counted by result. False when it could not be
    * worked out (no reload yet, the state does not know the task's framework or agent, an error).
    */
-  private applyNow(
-    results: (typeof RESULTS)[keyof typeof RESULTS],
-    change: (set: RecordSet, state: unknown, opts: GenerateOptions) => RecordSet | undefined,
-  ): boolean {
+  private applyNow(results: (typeof RESULTS)[keyof typeof RESULTS], change: TaskChange): boolean {
     const cur = this.current;
     if (cur === undefined || this.basis === undefined) return false;
     let set: RecordSet | undefined;
@@ -247,14 +251,8 @@ export class Reloader extends EventEmitter {
 
   /** `records` with the adds and removals of events later than its state, in the order of their events. */
   private replay(records: RecordSet, state: unknown, o: GenerateOptions): RecordSet {
-    const changes = [
-      ...this.added.map((a) => ({ seq: a.seq, apply: (s: RecordSet) => withRunningTask(s, state, a.task, this.cfg, o) })),
-      ...this.removed.map((r) => ({
-        seq: r.seq,
-        apply: (s: RecordSet) => withoutStoppedTask(s, state, r.task, r.siblings, this.cfg, o),
-      })),
-    ].sort((x, y) => x.seq - y.seq);
-    for (const c of changes) records = c.apply(records) ?? records;
+    // `changes` is in event order: appended, and a task's newer event replaces its older one.
+    for (const c of this.changes) records = c.change(records, state, o) ?? records;
     return records;
   }
 
@@ -304,8 +302,7 @@ export class Reloader extends EventEmitter {
       const generated = generateRecords(state, this.cfg, { resolveHost, listenerIps });
       for (const w of generated.warnings) this.opts.log.warn({ warning: w }, "record generation");
       let records = generated.records;
-      this.added = this.added.filter((a) => a.seq > seen);
-      this.removed = this.removed.filter((r) => r.seq > seen);
+      this.changes = this.changes.filter((c) => c.seq > seen);
       records = this.replay(records, state, { resolveHost, listenerIps });
       this.basis = { state: stateBasis(state), resolveHost };
       const serial = nextSerial(this.current?.serial ?? 0);
