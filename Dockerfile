@@ -1,16 +1,21 @@
 # One image for every dcnet service: `docker run dcnet run <service>`.
 # Legacy-builder compatible (no BuildKit features).
 FROM node:20-bookworm-slim AS build
+# clang builds l4lb's socket LB program (services/l4lb/bpf/sock-lb.c) here, so the image needs only bpftool to load it.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang linux-libc-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
-RUN npm ci --ignore-scripts --no-audit --no-fund \
+RUN clang -O2 -g -target bpf -I/usr/include/$(uname -m)-linux-gnu -c services/l4lb/bpf/sock-lb.c -o services/l4lb/bpf/sock-lb.o \
+ && npm ci --ignore-scripts --no-audit --no-fund \
  && npx tsc -b packages/cli \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && rm -rf bench e2e .ci
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables haproxy dnsmasq-base ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables haproxy dnsmasq-base bpftool ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app

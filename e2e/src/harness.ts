@@ -840,9 +840,12 @@ export const L4LB_GRPC_PORT = 50090;
 export const L4LB_NFT_TABLE = "dcnet_l4lb";
 export const L4LB_READY = /"service":"l4lb".*"msg":"l4lb APIs listening"/;
 
-/** Environment of l4lb on a node (as docker-compose.yml sets it): the nftables data plane; on agents, the agent side. */
+/**
+ * Environment of l4lb on a node (as docker-compose.yml sets it): the nftables data plane; on agents, the agent side and
+ * the socket LB on the container's cgroup (agents have SYS_ADMIN, which loading BPF programs needs).
+ */
 export function l4lbEnv(role: "master" | "agent"): Record<string, string> {
-  return { DCNET_MODE: "nft", ...(role === "agent" ? { DCNET_AGENT__ENABLED: "true" } : {}) };
+  return { DCNET_MODE: "nft", ...(role === "agent" ? { DCNET_AGENT__ENABLED: "true", DCNET_NFT__SOCKET_LB_CGROUP: "auto" } : {}) };
 }
 
 /** Adds l4lb to a node spec (services, ready line, environment, NET_ADMIN). */

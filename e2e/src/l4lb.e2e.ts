@@ -178,7 +178,7 @@ interface DetailVip {
 interface Detail {
   vips: DetailVip[];
   unreachableAgents: string[];
-  dataplane: { mode: string; entries: number; lastError?: string };
+  dataplane: { mode: string; entries: number; lastError?: string; warnings: string[]; socketLb: { cgroup: string; vips: number } | null };
 }
 interface ProbeResult {
   from?: string;
@@ -347,9 +347,16 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
       30_000,
       250,
     );
-    const modes = await Promise.all(running().map(async (n) => `${n.id}=${(await l4lbGet<Detail>(n, "/v1/vips/detail")).dataplane.mode}`));
-    log(`l4lb data plane per node: ${modes.join(" ")}`);
-    for (const m of modes) assert.match(m, /=nft$/);
+    const planes = await Promise.all(running().map(async (n) => ({ n, d: (await l4lbGet<Detail>(n, "/v1/vips/detail")).dataplane })));
+    log(
+      `l4lb data plane per node: ${planes.map(({ n, d }) => `${n.id}=${d.mode}${d.socketLb ? `+socket LB (${d.socketLb.cgroup})` : ""}`).join(" ")}`,
+    );
+    for (const { n, d } of planes) {
+      assert.equal(d.mode, "nft", n.id);
+      // Agents (SYS_ADMIN) run the socket LB on their container's cgroup (DCNET_NFT__SOCKET_LB_CGROUP=auto); masters do not ask for it.
+      if (n.spec.role === "agent") assert.ok(d.socketLb, `${n.id}: no socket LB: ${d.warnings.join("; ")}`);
+      else assert.equal(d.socketLb, null, n.id);
+    }
   });
 
   after(async function () {
@@ -469,6 +476,39 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     assert.deepEqual((JSON.parse(cliJson.stdout) as { vips: { vip: string }[] }).vips.map((v) => v.vip).sort(), [NAMED_VIP, IP_VIP].sort());
     log(`dcnet vips on agent-3:\n        ${cli.stdout.trim().split("\n").join("\n        ")}`);
   }).timeout(300_000);
+
+  it("socket LB on agents: a connect to a VIP from agent-1's container is made to a backend (ss), the application still sees the VIP; on a master the nft table DNATs it", async function () {
+    assert.ok(tasksOf[IPVIP], "needs the first test's apps");
+    const state = await cluster.masterState();
+    const backends = stateTasks(state)
+      .filter(ofApp(IPVIP))
+      .map((t) => hostEndpoint(state, t));
+    // One connection: getpeername (what the application sees) and the kernel's socket (ss: where packets go).
+    const script = [
+      "const { execFileSync } = require('child_process'); const [host, port] = process.argv[1].split(':');",
+      "const c = require('net').connect(+port, host, () => {",
+      "  const ss = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${c.localPort} )`], { encoding: 'utf8' }).trim().split(/\\s+/);",
+      "  console.log(JSON.stringify({ peer: `${c.remoteAddress}:${c.remotePort}`, kernelPeer: ss[ss.length - 1] })); c.destroy();",
+      "});",
+      "c.on('error', (e) => { console.error(String(e)); process.exit(2); });",
+    ].join("\n");
+    await waitDetailEverywhere("the socket LB holds both VIPs on agents", (d, n) => {
+      if (n.spec.role === "agent") assert.equal(d.dataplane.socketLb?.vips, 2, JSON.stringify(d.dataplane.socketLb));
+    });
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const got = await nodeJson<{ peer: string; kernelPeer: string }>(cluster.node("agent-1"), script, [IP_VIP]);
+      assert.equal(got.peer, IP_VIP, "getpeername shows the VIP");
+      assert.ok(
+        backends.includes(got.kernelPeer),
+        `agent-1: the socket is connected to ${got.kernelPeer}, not one of ${backends.join(" ")}`,
+      );
+      seen.add(got.kernelPeer);
+    }
+    const onMaster = await nodeJson<{ peer: string; kernelPeer: string }>(cluster.masters()[0]!, script, [IP_VIP]);
+    assert.deepEqual(onMaster, { peer: IP_VIP, kernelPeer: IP_VIP }, "a master's socket stays on the VIP (nft DNATs its packets)");
+    log(`agent-1's connects to ${IP_VIP} were made to ${[...seen].join(" ")}; master-1's stayed on the VIP`);
+  });
 
   it("scale the named VIP's app to 1: within seconds only that instance answers through the VIP (the others drain: no failed request)", async function () {
     const before = tasksOf[NAMED]!.map((t) => t.id);

@@ -90,12 +90,14 @@ describe("l4lb config", () => {
     fails({ DCNET_NFT__ROUTE_SOURCE: "eth0" }, /^nft\.routeSource/);
     fails({ DCNET_NFT__ROUTE_SOURCE: "10.0.0.1,10.0.0.2" }, /^nft\.routeSource/);
     fails({ DCNET_NFT__SOCKET_LB_CGROUP: "sys/fs/cgroup" }, /^nft\.socketLbCgroup$/);
+    fails({ DCNET_NFT__SOCKET_LB_CGROUP: "Auto" }, /^nft\.socketLbCgroup$/);
   });
 
   it("nft.route_source: auto by default, none, or addresses (file or environment); nft.socket_lb_cgroup off by default", () => {
     assert.equal(loadL4lbConfig({ env: BUS }).nft.routeSource, "auto");
     assert.equal(loadL4lbConfig({ env: BUS }).nft.socketLbCgroup, undefined);
     assert.equal(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__SOCKET_LB_CGROUP: "/sys/fs/cgroup" } }).nft.socketLbCgroup, "/sys/fs/cgroup");
+    assert.equal(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__SOCKET_LB_CGROUP: "auto" } }).nft.socketLbCgroup, "auto");
     assert.equal(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__ROUTE_SOURCE: "none" } }).nft.routeSource, "none");
     assert.deepEqual(loadL4lbConfig({ env: { ...BUS, DCNET_NFT__ROUTE_SOURCE: "10.0.0.5,fd00::5" } }).nft.routeSource, [
       "10.0.0.5",

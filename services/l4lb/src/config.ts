@@ -107,10 +107,14 @@ export const l4lbConfigSchema = z.object({
         .default("auto"),
       /**
        * A cgroup (v2) whose sockets' connects to VIPs are balanced at connect time by a BPF program
-       * (sock-lb.ts; needs clang and bpftool): no per-packet NAT for the node's own connections.
-       * Unset (default): off.
+       * (sock-lb.ts; needs bpftool, and clang where the image's compiled program is not there): no
+       * per-packet NAT for the node's own connections. `auto`: the cgroup l4lb runs in (a node
+       * container: the whole node). Unset (default): off.
        */
-      socketLbCgroup: z.string().startsWith("/", "an absolute cgroup v2 directory").optional(),
+      socketLbCgroup: z
+        .string()
+        .refine((c) => c === "auto" || c.startsWith("/"), '"auto" or an absolute cgroup v2 directory')
+        .optional(),
     })
     .default({}),
   userspace: z

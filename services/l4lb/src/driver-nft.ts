@@ -582,6 +582,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     warnings,
     state: () => (inSync ? desiredState() : undefined),
     routes: () => routes?.installed() ?? new Set(),
+    socketLb: () => (sockLb ? { cgroup: sockLb.cgroup, vips: sockLb.installed().size } : undefined),
     apply: (vips) =>
       serial(async () => {
         if (closed) throw new DcnetError(Code.FAILED_PRECONDITION, "the nft driver is closed");

@@ -6,4 +6,11 @@ export interface DataplaneDriver {
   /** Compares with what is actually installed and repairs drift; resolves to the number of repairs made. */
   reconcile(): Promise<number>;
   close(): Promise<void>;
+  /** The socket LB beside the data plane (nft driver option): its cgroup and the VIPs in its maps; undefined when off. */
+  socketLb?(): SocketLbStatus | undefined;
+}
+
+export interface SocketLbStatus {
+  cgroup: string;
+  vips: number;
 }

@@ -7,7 +7,7 @@
  *   (IPv6 VIP addresses written `[v6]:port`). Header `ETag` = base64(SHA-1(body)); `If-None-Match`
  *   with it → 304.
  * - `GET /v1/vips/detail` (or `/v1/vips?detail`) — ours: `{vips:[VipView…], problems:[…],
- *   unreachableAgents:[…], dataplane:{mode, entries, lastAppliedMs, lastError, warnings}}` with
+ *   unreachableAgents:[…], dataplane:{mode, entries, lastAppliedMs, lastError, warnings, socketLb}}` with
  *   weights, reachability, the addresses served and label problems.
  * - `GET /v1/metrics` — Prometheus text (as `/metrics`).
  *

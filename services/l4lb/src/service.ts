@@ -29,7 +29,7 @@ import {
 import { descriptorSetPath, l4lbv1 } from "@dcnet/proto";
 import { rangesOf, type L4lbConfig } from "./config";
 import type { DataplaneVip } from "./dataplane";
-import type { DataplaneDriver } from "./driver";
+import type { DataplaneDriver, SocketLbStatus } from "./driver";
 import { createNftDriver, nftUsable, type NftDriverOptions } from "./driver-nft";
 import { l4lbService } from "./grpc-api";
 import { l4lbRoutes } from "./http-api";
@@ -50,6 +50,8 @@ export interface DataplaneStatus {
   lastAppliedMs: number;
   lastError: string | undefined;
   warnings: string[];
+  /** The socket LB (nft driver option), null when it is off or could not start (see warnings). */
+  socketLb?: SocketLbStatus | null;
 }
 
 export interface L4lbSnapshot {
@@ -344,7 +346,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
     vips: [...planned.values()].map((p) => p.view).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     problems: table.problems(),
     unreachableAgents: [...(reach?.unreachable() ?? [])].sort(),
-    dataplane: { ...status, warnings: [...status.warnings] },
+    dataplane: { ...status, warnings: [...status.warnings], socketLb: driver?.socketLb?.() ?? null },
   });
 
   const find = (q: string, protocol?: string): VipView | undefined => {

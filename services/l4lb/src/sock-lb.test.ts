@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { DataplaneVip } from "./dataplane";
 import { createNftDriver } from "./driver-nft";
-import { backendHex, cgroup2Mount, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
+import { backendHex, cgroup2Mount, resolveCgroup, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
 import { addNetns, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { quiet } from "./testutil-service";
 
@@ -223,7 +223,9 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     });
     try {
       assert.deepEqual(driver.warnings, []);
+      assert.deepEqual(driver.socketLb?.(), { cgroup: cg, vips: 0 });
       await driver.apply([web(1, 1)]);
+      assert.deepEqual(driver.socketLb?.(), { cgroup: cg, vips: 1 });
       assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
       assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
       assert.match(await inNsNft(), /map vips/);
@@ -250,6 +252,33 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     await without.close();
     assert.equal(without.warnings.length, 1);
     assert.match(without.warnings[0]!, /^socket LB off: socket LB: cgroup \/nonexistent-cgroup is not a directory/);
+  });
+
+  it("a compiled object is loaded as it is (no clang needed: the image's case); cgroup auto is the cgroup the process is in", async () => {
+    const object = path.join(dir, "prebuilt.o");
+    const src = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
+    const triplet = { x64: ["-I/usr/include/x86_64-linux-gnu"], arm64: ["-I/usr/include/aarch64-linux-gnu"] }[process.arch as string] ?? [];
+    await sh("clang", ["-O2", "-g", "-target", "bpf", ...triplet, "-c", src, "-o", object]);
+    const s = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet(), object, clang: "/nonexistent/clang" });
+    open.push(s);
+    await s.apply([web(1, 1)]);
+    assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+    await assert.rejects(
+      startSockLb({ cgroup: cg, pin: `${pin}_x`, logger: quiet(), object: path.join(dir, "missing.o"), clang: "/nonexistent/clang" }),
+      /missing\.o/,
+    );
+    // A process moved into our cgroup resolves auto to it; this one (in another cgroup) does not.
+    const resolved = await sh("sh", [
+      "-c",
+      'echo $$ > "$0/cgroup.procs" && exec "$@"',
+      cg,
+      process.execPath,
+      "-e",
+      `require(${JSON.stringify(path.join(__dirname, "sock-lb.js"))}).resolveCgroup("auto").then((c) => console.log(c))`,
+    ]);
+    assert.equal(resolved.trim(), cg);
+    assert.notEqual(await resolveCgroup("auto"), cg);
+    assert.equal(await resolveCgroup("/x/y"), "/x/y");
   });
 
   it("refuses a cgroup that does not exist, naming it", async () => {

@@ -8,7 +8,9 @@
  * shortcuts what the table would do, so the maps being empty, stale by one change or reloaded is
  * never an outage.
  *
- * Loading (`start`): the program is compiled with clang (no libbpf headers needed), loaded and
+ * Loading (`start`): the object the image ships (../bpf/sock-lb.o, compiled by the Dockerfile) is
+ * used if it is not older than the source, else the program is compiled with clang (no libbpf
+ * headers needed); it is loaded and
  * pinned with bpftool under `/sys/fs/bpf/<pin>` (bpffs mounted if it is not), and attached to the
  * cgroup (`multi`: other programs there keep running), then shown the node's network namespace
  * by a probe connect (`learnNetns`): sockets of other namespaces in the cgroup, bridge-mode tasks,
@@ -27,7 +29,10 @@ import { slotsOf, type DataplaneVip, type Endpoint } from "./dataplane";
 import { canonicalIp, familyOf } from "./ip";
 
 export interface SockLbOptions {
-  /** The cgroup (v2) whose sockets are balanced, e.g. `/sys/fs/cgroup` or `/sys/fs/cgroup/unified`. */
+  /**
+   * The cgroup (v2) whose sockets are balanced, e.g. `/sys/fs/cgroup` or `/sys/fs/cgroup/unified`,
+   * or `auto`: the cgroup this process is in (`resolveCgroup`).
+   */
   cgroup: string;
   /** Pin directory name under /sys/fs/bpf (default `dcnet_l4lb`). */
   pin?: string;
@@ -36,10 +41,17 @@ export interface SockLbOptions {
   logger: Logger;
   clang?: string;
   bpftool?: string;
+  /**
+   * A compiled program to load instead of building ../bpf/sock-lb.c with clang. Default: the
+   * image's `../bpf/sock-lb.o` (built by the Dockerfile) when it is not older than the source.
+   */
+  object?: string;
   timeoutMs?: number;
 }
 
 export interface SockLb {
+  /** The cgroup directory the programs are attached to (`auto` resolved). */
+  readonly cgroup: string;
   /** Makes the maps hold exactly the IPv4 TCP VIPs of `vips` that have a slot. */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
@@ -55,6 +67,8 @@ export interface SockLb {
 }
 
 const SOURCE = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
+/** The object the image's build stage compiles (Dockerfile), so the image needs no clang. */
+const PREBUILT = path.resolve(__dirname, "..", "bpf", "sock-lb.o");
 /** A UDP connect to 127.0.0.127:1 (sends nothing): the program learns the node's netns from it. */
 const PROBE = `const s = require("node:dgram").createSocket("udp4"); s.connect(1, "127.0.0.127", () => s.close());`;
 const BPFFS = "/sys/fs/bpf";
@@ -103,6 +117,40 @@ export function cgroup2Mount(): string | undefined {
     if (type === "cgroup2" && where) return where;
   }
   return undefined;
+}
+
+/** Where `auto` mounts a cgroup v2 hierarchy when none is mounted (a container on a cgroup v1 or hybrid host). */
+const CGROUP2_MOUNT = "/run/dcnet/cgroup2";
+
+/**
+ * `auto`: the cgroup (v2) this process is in, under the mounted hierarchy (mounted at
+ * /run/dcnet/cgroup2 first if none is). In a node container that is the container's cgroup, which
+ * holds every process of the node (the agent's host-mode tasks too), and which the programs leave
+ * with the container. On a host where the service runs in a cgroup of its own (systemd), name the
+ * hierarchy's root (e.g. `/sys/fs/cgroup`) instead. Any other value is returned as it is.
+ */
+export async function resolveCgroup(spec: string, timeoutMs = 10_000): Promise<string> {
+  if (spec !== "auto") return spec;
+  const line = fs
+    .readFileSync("/proc/self/cgroup", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("0::"));
+  if (line === undefined) throw new Error("socket LB: cgroup auto: this process is in no cgroup v2 (no 0:: line in /proc/self/cgroup)");
+  let mount = cgroup2Mount();
+  if (mount === undefined) {
+    fs.mkdirSync(CGROUP2_MOUNT, { recursive: true });
+    const m = await run("mount", ["-t", "cgroup2", "none", CGROUP2_MOUNT], timeoutMs);
+    if (m.code !== 0) throw new Error(`socket LB: cgroup auto: mounting cgroup2 on ${CGROUP2_MOUNT}: ${m.out.trim()}`);
+    mount = CGROUP2_MOUNT;
+  }
+  return path.join(mount, line.slice(3).trim());
+}
+
+/** The prebuilt object when it is there and not older than the source; undefined: build it. */
+function prebuilt(): string | undefined {
+  const o = fs.statSync(PREBUILT, { throwIfNoEntry: false });
+  const c = fs.statSync(SOURCE, { throwIfNoEntry: false });
+  return o && (!c || o.mtimeMs >= c.mtimeMs) ? PREBUILT : undefined;
 }
 
 /** The include directory of the kernel's asm headers for this architecture (Debian multiarch). */
@@ -154,15 +202,18 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     if (r.code !== 0) throw new Error(`bpftool ${args.slice(0, 4).join(" ")}: ${r.out.trim() || `exit ${String(r.code)}`}`);
     return r.out;
   };
-  if (!fs.statSync(opts.cgroup, { throwIfNoEntry: false })?.isDirectory())
-    throw new Error(`socket LB: cgroup ${opts.cgroup} is not a directory`);
+  const cgroup = await resolveCgroup(opts.cgroup, timeoutMs);
+  if (!fs.statSync(cgroup, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`socket LB: cgroup ${cgroup} is not a directory`);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-sock-lb-"));
-  const object = path.join(tmp, "sock-lb.o");
-  const built = await run(clang, ["-O2", "-g", "-target", "bpf", ...asmIncludes(), "-c", SOURCE, "-o", object], timeoutMs);
-  if (built.code !== 0) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw new Error(`socket LB: ${clang} could not build ${SOURCE}: ${built.out.trim()}`);
+  let object = opts.object ?? prebuilt();
+  if (object === undefined) {
+    object = path.join(tmp, "sock-lb.o");
+    const built = await run(clang, ["-O2", "-g", "-target", "bpf", ...asmIncludes(), "-c", SOURCE, "-o", object], timeoutMs);
+    if (built.code !== 0) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw new Error(`socket LB: ${clang} could not build ${SOURCE}: ${built.out.trim()}`);
+    }
   }
   if ((await run("mountpoint", ["-q", BPFFS], timeoutMs)).code !== 0) {
     const m = await run("mount", ["-t", "bpf", "bpf", BPFFS], timeoutMs);
@@ -171,7 +222,7 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
 
   const unload = async (): Promise<void> => {
     for (const [type, pin] of Object.entries(progs))
-      if (fs.existsSync(pin)) await run(bpftool, ["cgroup", "detach", opts.cgroup, type, "pinned", pin], timeoutMs);
+      if (fs.existsSync(pin)) await run(bpftool, ["cgroup", "detach", cgroup, type, "pinned", pin], timeoutMs);
     fs.rmSync(pinDir, { recursive: true, force: true });
   };
   /** The program's `learn` flag (`config[0]`, a little-endian u32). */
@@ -190,20 +241,20 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     try {
       const probe = [process.execPath, "-e", PROBE];
       const inNs = opts.netns === undefined ? probe : ["ip", "netns", "exec", opts.netns, ...probe];
-      const r = await run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroup, ...inNs], timeoutMs);
+      const r = await run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...inNs], timeoutMs);
       if (r.code !== 0) throw new Error(`socket LB: the netns probe failed: ${r.out.trim()}`);
     } finally {
       await setLearn(false);
     }
     const seen = JSON.parse((await tool(["-j", "map", "dump", "pinned", path.join(mapsPin, "netns")])).trim() || "[]") as unknown[];
-    if (seen.length === 0) throw new Error(`socket LB: the program did not see the netns probe (is it attached to ${opts.cgroup}?)`);
+    if (seen.length === 0) throw new Error(`socket LB: the program did not see the netns probe (is it attached to ${cgroup}?)`);
   };
   /** A fresh program with empty maps, attached (what an earlier run left is replaced). */
   const load = async (): Promise<void> => {
     await unload();
     fs.mkdirSync(pinDir, { recursive: true });
     await tool(["prog", "loadall", object, progsPin, "pinmaps", mapsPin]);
-    for (const [type, pin] of Object.entries(progs)) await tool(["cgroup", "attach", opts.cgroup, type, "pinned", pin, "multi"]);
+    for (const [type, pin] of Object.entries(progs)) await tool(["cgroup", "attach", cgroup, type, "pinned", pin, "multi"]);
     await learnNetns();
   };
   try {
@@ -273,15 +324,16 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   };
 
   return {
+    cgroup,
     apply,
     installed: () => new Set(installed.keys()),
     async reconcile() {
       const pinned = await run(bpftool, ["-j", "prog", "show", "pinned", progPin], timeoutMs);
       const id = pinned.code === 0 ? (JSON.parse(pinned.out) as { id?: number }).id : undefined;
-      const shown = await run(bpftool, ["-j", "cgroup", "show", opts.cgroup], timeoutMs);
+      const shown = await run(bpftool, ["-j", "cgroup", "show", cgroup], timeoutMs);
       const attached = shown.code === 0 ? (JSON.parse(shown.out.trim() || "[]") as { id?: number }[]) : [];
       if (id !== undefined && attached.some((p) => p.id === id)) return false;
-      opts.logger.warn({ cgroup: opts.cgroup }, "socket LB: our program is no longer attached: loading it again");
+      opts.logger.warn({ cgroup }, "socket LB: our program is no longer attached: loading it again");
       installed = new Map();
       fresh = true;
       await load();
