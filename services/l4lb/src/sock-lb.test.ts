@@ -10,12 +10,14 @@ import { addNetns, connectMany, delNetns, nftUnavailable, sh, startServers } fro
 import { quiet } from "./testutil-service";
 
 describe("l4lb socket LB: map encoding", () => {
-  it("keys and values in the byte order the BPF program reads (address and port in network order, ids little-endian)", () => {
+  it("keys and values in the byte order the BPF program reads (address and port in network order, ids little-endian), IPv4 and IPv6", () => {
     assert.equal(vipKeyHex("11.0.0.1", 80, "tcp"), "0b 00 00 01 00 50 06 00");
     assert.equal(vipKeyHex("172.16.0.1", 8443, "udp"), "ac 10 00 01 20 fb 11 00");
     assert.equal(vipValueHex(258, 3), "02 01 00 00 03 00 00 00");
     assert.equal(slotKeyHex(1, 1023), "01 00 00 00 ff 03 00 00");
     assert.equal(backendHex({ ip: "10.99.0.2", port: 8080 }), "0a 63 00 02 1f 90 00 00");
+    assert.equal(vipKeyHex("fd01:c::1", 80, "tcp"), "fd 01 00 0c 00 00 00 00 00 00 00 00 00 00 00 01 00 50 06 00");
+    assert.equal(backendHex({ ip: "::ffff:10.0.0.1", port: 443 }), "00 00 00 00 00 00 00 00 00 00 ff ff 0a 00 00 01 01 bb 00 00");
   });
 });
 
@@ -94,11 +96,16 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     await ip(taskNs, "addr", "add", "10.99.0.2/24", "dev", "t0");
     await ip(taskNs, "addr", "add", "10.99.0.3/24", "dev", "t0");
     await ip(taskNs, "link", "set", "t0", "up");
+    await ip(node, "-6", "addr", "add", "fd99::1/64", "dev", "h0", "nodad");
+    await ip(taskNs, "-6", "addr", "add", "fd99::2/64", "dev", "t0", "nodad");
+    await ip(taskNs, "-6", "addr", "add", "fd99::3/64", "dev", "t0", "nodad");
     servers.push(
       await startServers(taskNs, [
         { proto: "tcp", host: "10.99.0.2", port: 8080, name: "b2" },
         { proto: "tcp", host: "10.99.0.3", port: 8080, name: "b3" },
         { proto: "udp", host: "10.99.0.2", port: 5353, name: "u2" },
+        { proto: "tcp", host: "fd99::2", port: 8080, name: "v2" },
+        { proto: "tcp", host: "fd99::3", port: 8080, name: "v3" },
       ]),
     );
   });
@@ -119,7 +126,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     // Nothing else routes 11.0.0.1 in the node namespace.
     assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
     const s = await start();
-    await s.apply([web(1, 1), dns, { protocol: "tcp", ip: "fd01:c::1", port: 80, backends: [{ ip: "fd99::2", port: 80, weight: 1 }] }]);
+    await s.apply([web(1, 1), dns]);
     assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:80/tcp"]);
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
     // UDP VIPs are not in the maps (a resolver checking the reply's source would see the backend).
@@ -140,6 +147,59 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.equal(peer.trim(), "11.0.0.1:80");
     // The backend sees the node's own address: nothing was masqueraded.
     assert.match((await connectMany(node, "tcp", "11.0.0.1", 80, 1, cg))[0]!, /^b[23] 10\.99\.0\.1$/);
+  });
+
+  it("IPv6: a TCP connect to an IPv6 VIP goes to its IPv6 backends and getpeername shows the VIP; weights and removal as for IPv4", async () => {
+    const web6 = (w2: number, w3: number): DataplaneVip => ({
+      protocol: "tcp",
+      ip: "fd01:c::1",
+      port: 80,
+      backends: [
+        { ip: "fd99::2", port: 8080, weight: w2 },
+        { ip: "fd99:0:0:0::3", port: 8080, weight: w3 },
+      ],
+    });
+    const names6 = async (inCgroup = true, n = 16): Promise<string[]> =>
+      [
+        ...new Set(
+          (await connectMany(node, "tcp", "fd01:c::1", 80, n, inCgroup ? cg : undefined)).map((a) =>
+            a.startsWith("error ") ? a : a.split(" ")[0]!,
+          ),
+        ),
+      ].sort();
+    assert.deepEqual(await names6(true, 2), ["error ENETUNREACH"]);
+    const s = await start();
+    await s.apply([web(1, 1), web6(1, 1)]);
+    assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:80/tcp", "[fd01:c::1]:80/tcp"]);
+    assert.deepEqual(await names6(), ["v2", "v3"]);
+    assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+    assert.deepEqual(await names6(false, 2), ["error ENETUNREACH"]);
+    const peer = await sh("sh", [
+      "-c",
+      'echo $$ > "$0/cgroup.procs" && exec "$@"',
+      cg,
+      "ip",
+      "netns",
+      "exec",
+      node,
+      process.execPath,
+      "-e",
+      PEER.replace("11.0.0.1", "fd01:c::1"),
+    ]);
+    assert.equal(peer.trim(), "fd01:c::1:80");
+    await s.apply([web(1, 1), web6(0, 1)]);
+    assert.deepEqual(await names6(), ["v3"]);
+    await s.apply([web(1, 1)]);
+    assert.deepEqual([...s.installed()], ["11.0.0.1:80/tcp"]);
+    assert.deepEqual(await names6(true, 2), ["error ENETUNREACH"]);
+    // Nothing of the IPv6 VIP is left in the maps.
+    for (const m of ["vips6", "slots6"]) {
+      const left = JSON.parse(
+        (await sh("bpftool", ["-j", "map", "dump", "pinned", `/sys/fs/bpf/${pin}/maps/${m}`])).trim() || "[]",
+      ) as unknown[];
+      assert.equal(left.length, 0, `${m}: ${JSON.stringify(left)}`);
+    }
+    assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
   });
 
   it("only the node's network namespace is balanced: a bridge-mode task's connect in the cgroup is left to the table", async () => {
@@ -202,7 +262,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     const first = await start();
     await first.apply([web(1, 0)]);
     const second = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet() });
-    assert.equal(await attached(), 2, "connect4 and getpeername4, once each");
+    assert.equal(await attached(), 4, "connect4|6 and getpeername4|6, once each");
     await second.apply([web(0, 1)]);
     assert.deepEqual(await names("tcp", 80), ["b3"]);
     await second.close();

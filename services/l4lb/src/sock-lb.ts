@@ -1,9 +1,9 @@
 /**
- * The socket LB (option of the nft driver): cgroup `connect4` / `getpeername4` BPF programs
+ * The socket LB (option of the nft driver): cgroup `connect4|6` / `getpeername4|6` BPF programs
  * (../bpf/sock-lb.c) that rewrite a connect() to a VIP into a connect() to one of its backends,
  * and show the VIP as the peer, for the sockets of one cgroup (the node's processes). The connection then exists only between client and backend:
  * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
- * cost). TCP over IPv4 (not UDP: see ../bpf/sock-lb.c); anything else, and any VIP the maps do not hold, goes on
+ * cost). TCP over IPv4 and IPv6 (not UDP: see ../bpf/sock-lb.c); anything else, and any VIP the maps do not hold, goes on
  * to the VIP's address and the nftables table balances it as before — the socket LB only ever
  * shortcuts what the table would do, so the maps being empty, stale by one change or reloaded is
  * never an outage.
@@ -26,7 +26,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Logger } from "@dcnet/core";
 import { slotsOf, type DataplaneVip, type Endpoint } from "./dataplane";
-import { canonicalIp, familyOf } from "./ip";
+import { canonicalIp, familyOf, parseIp, type Family } from "./ip";
 
 export interface SockLbOptions {
   /**
@@ -52,7 +52,7 @@ export interface SockLbOptions {
 export interface SockLb {
   /** The cgroup directory the programs are attached to (`auto` resolved). */
   readonly cgroup: string;
-  /** Makes the maps hold exactly the IPv4 TCP VIPs of `vips` that have a slot. */
+  /** Makes the maps hold exactly the TCP VIPs of `vips` that have a slot (IPv4 in `vips`, IPv6 in `vips6`). */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
   installed(): ReadonlySet<string>;
@@ -91,13 +91,20 @@ function run(file: string, args: readonly string[], timeoutMs: number): Promise<
 
 const hex = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
 const u32le = (n: number): number[] => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255];
-const ip4 = (ip: string): number[] => ip.split(".").map(Number);
+/** An address's bytes in network order (4 or 16). */
+function ipBytes(ip: string): number[] {
+  const p = parseIp(ip);
+  if (p === undefined) throw new Error(`socket LB: not an IP address: ${ip}`);
+  const out: number[] = [];
+  for (let i = (p.family === 4 ? 4 : 16) - 1; i >= 0; i--) out.push(Number((p.value >> BigInt(i * 8)) & 255n));
+  return out;
+}
 const port16 = (p: number): number[] => [(p >> 8) & 255, p & 255];
 const PROTO = { tcp: 6, udp: 17 } as const;
 
-/** The `vips` key of a VIP: address and port in network order, the IP protocol number. */
+/** The `vips` (`vips6`) key of a VIP: address and port in network order, the IP protocol number. */
 export function vipKeyHex(ip: string, port: number, protocol: "tcp" | "udp"): string {
-  return hex([...ip4(ip), ...port16(port), PROTO[protocol], 0]);
+  return hex([...ipBytes(ip), ...port16(port), PROTO[protocol], 0]);
 }
 /** A `vips` value: the id of its slots and how many. */
 export function vipValueHex(id: number, slots: number): string {
@@ -106,8 +113,9 @@ export function vipValueHex(id: number, slots: number): string {
 export function slotKeyHex(id: number, slot: number): string {
   return hex([...u32le(id), ...u32le(slot)]);
 }
+/** A `slots` (`slots6`) value: the backend's address and port in network order. */
 export function backendHex(e: Endpoint): string {
-  return hex([...ip4(e.ip), ...port16(e.port), 0, 0]);
+  return hex([...ipBytes(e.ip), ...port16(e.port), 0, 0]);
 }
 
 /** Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a hybrid host). */
@@ -160,14 +168,18 @@ function asmIncludes(): string[] {
 }
 
 interface Installed {
+  family: Family;
+  /** Its `vips` key. */
+  key: string;
   id: number;
   /** The slots, `ip:port` joined, to compare. */
   sig: string;
   count: number;
 }
 
-/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (IPv6, UDP, no slot). */
+/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (UDP, no slot). */
 interface Wanted {
+  family: Family;
   name: string;
   key: string;
   sig: string;
@@ -176,11 +188,13 @@ interface Wanted {
 
 function wantedOf(v: DataplaneVip): Wanted | null {
   const ip = canonicalIp(v.ip);
-  if (ip === undefined || familyOf(ip) !== 4 || v.protocol !== "tcp") return null;
-  const slots = slotsOf(v.backends, 4);
+  const family = ip === undefined ? undefined : familyOf(ip);
+  if (ip === undefined || family === undefined || v.protocol !== "tcp") return null;
+  const slots = slotsOf(v.backends, family);
   if (slots.length === 0) return null;
   return {
-    name: `${ip}:${v.port}/${v.protocol}`,
+    family,
+    name: family === 4 ? `${ip}:${v.port}/${v.protocol}` : `[${ip}]:${v.port}/${v.protocol}`,
     key: vipKeyHex(ip, v.port, v.protocol),
     sig: slots.map((e) => `${e.ip}:${e.port}`).join(","),
     slots,
@@ -194,7 +208,12 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   const pinDir = path.join(BPFFS, opts.pin ?? "dcnet_l4lb");
   const progsPin = path.join(pinDir, "progs");
   /** Our programs by attach type, pinned under their function names. */
-  const progs = { connect4: path.join(progsPin, "dcnet_connect4"), getpeername4: path.join(progsPin, "dcnet_getpeername4") };
+  const progs = {
+    connect4: path.join(progsPin, "dcnet_connect4"),
+    getpeername4: path.join(progsPin, "dcnet_getpeername4"),
+    connect6: path.join(progsPin, "dcnet_connect6"),
+    getpeername6: path.join(progsPin, "dcnet_getpeername6"),
+  };
   const progPin = progs.connect4;
   const mapsPin = path.join(pinDir, "maps");
   const tool = async (args: string[]): Promise<string> => {
@@ -280,7 +299,10 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
       if (w === undefined) known.set(v, (w = wantedOf(v)));
       if (w !== null) want.set(w.name, w);
     }
-    const maps = { vips: path.join(mapsPin, "vips"), slots: path.join(mapsPin, "slots") };
+    const maps = {
+      4: { vips: path.join(mapsPin, "vips"), slots: path.join(mapsPin, "slots") },
+      6: { vips: path.join(mapsPin, "vips6"), slots: path.join(mapsPin, "slots6") },
+    };
     const adds: string[] = [];
     const points: string[] = [];
     const drops: string[] = [];
@@ -294,18 +316,18 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
       }
       const id = nextId;
       nextId = nextId >= 0xfffffff0 ? 1 : nextId + 1;
-      w.slots.forEach((e, i) => adds.push(`map update pinned ${maps.slots} key hex ${slotKeyHex(id, i)} value hex ${backendHex(e)}`));
-      points.push(`map update pinned ${maps.vips} key hex ${w.key} value hex ${vipValueHex(id, w.slots.length)}`);
-      next.set(name, { id, sig, count: w.slots.length });
-      if (had) for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${maps.slots} key hex ${slotKeyHex(had.id, i)}`);
+      const m = maps[w.family];
+      w.slots.forEach((e, i) => adds.push(`map update pinned ${m.slots} key hex ${slotKeyHex(id, i)} value hex ${backendHex(e)}`));
+      points.push(`map update pinned ${m.vips} key hex ${w.key} value hex ${vipValueHex(id, w.slots.length)}`);
+      next.set(name, { family: w.family, key: w.key, id, sig, count: w.slots.length });
+      if (had) for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${m.slots} key hex ${slotKeyHex(had.id, i)}`);
     }
     if (!fresh)
       for (const [name, had] of installed) {
         if (want.has(name)) continue;
-        const [addr, rest] = name.split(":") as [string, string];
-        const [port, proto] = rest.split("/") as [string, "tcp" | "udp"];
-        drops.push(`map delete pinned ${maps.vips} key hex ${vipKeyHex(addr, Number(port), proto)}`);
-        for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${maps.slots} key hex ${slotKeyHex(had.id, i)}`);
+        const m = maps[had.family];
+        drops.push(`map delete pinned ${m.vips} key hex ${had.key}`);
+        for (let i = 0; i < had.count; i++) drops.push(`map delete pinned ${m.slots} key hex ${slotKeyHex(had.id, i)}`);
       }
     const lines = [...adds, ...points, ...drops];
     if (lines.length > 0) {
