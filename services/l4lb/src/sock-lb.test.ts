@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import type { ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -30,6 +30,41 @@ describe("l4lb socket LB: map encoding", () => {
 const PEER = `const c = require("node:net").connect(80, "11.0.0.1", () => { console.log(c.remoteAddress + ":" + c.remotePort); c.destroy(); });
 c.on("error", (e) => console.log("error " + e.code));`;
 
+/**
+ * UDP through the VIP from the node namespace (in the cgroup unless told otherwise): `sockets`
+ * sockets send `per` datagrams each, one after another, connected or not; each reply as
+ * `<backend name> <source the application saw>`, or `error <code>`. With `rounds` > 1 the same
+ * sockets send again after `between()` resolves (to change the VIP meanwhile).
+ */
+const UDP_CLIENT = `
+const dgram = require("node:dgram");
+const { host, port, sockets, per, connected, rounds } = JSON.parse(process.argv[1]);
+const family = host.includes(":") ? "udp6" : "udp4";
+const socks = [];
+const ask = (u) => new Promise((resolve) => {
+  const timer = setTimeout(() => { u.removeAllListeners("message"); resolve("error TIMEOUT"); }, 2000);
+  u.once("message", (m, r) => { clearTimeout(timer); resolve(m.toString().split(" ")[0] + " " + (r.address.includes(":") ? "[" + r.address + "]" : r.address) + ":" + r.port); });
+  const cb = (e) => { if (e) { clearTimeout(timer); u.removeAllListeners("message"); resolve("error " + e.code); } };
+  if (connected) u.send("hi", cb); else u.send("hi", port, host, cb);
+});
+const round = async () => {
+  const out = [];
+  for (const u of socks) { const got = []; for (let i = 0; i < per; i++) got.push(await ask(u)); out.push(got); }
+  console.log(JSON.stringify(out));
+};
+(async () => {
+  for (let i = 0; i < sockets; i++) {
+    const u = dgram.createSocket(family); u.on("error", () => {});
+    if (connected) await new Promise((ok) => u.connect(port, host, ok));
+    socks.push(u);
+  }
+  for (let r = 0; r < rounds; r++) {
+    if (r > 0) await new Promise((ok) => process.stdin.once("data", ok));
+    await round();
+  }
+  process.exit(0);
+})();`;
+
 describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", function () {
   this.timeout(60_000);
   const node = `dcnet-l4lb-slb-node-${process.pid}`;
@@ -51,7 +86,16 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
   });
   /** A second TCP VIP: port 81 → b2. */
   const alt: DataplaneVip = { protocol: "tcp", ip: "11.0.0.1", port: 81, backends: [{ ip: "10.99.0.2", port: 8080, weight: 1 }] };
-  const dns: DataplaneVip = { protocol: "udp", ip: "11.0.0.1", port: 53, backends: [{ ip: "10.99.0.2", port: 5353, weight: 1 }] };
+  /** A UDP VIP, IPv4 (11.0.0.1:53) or IPv6 ([fd01:c::1]:53), → u2/u3 (uv2/uv3) on port 5353. */
+  const dns = (w2: number, w3: number, family: 4 | 6 = 4): DataplaneVip => ({
+    protocol: "udp",
+    ip: family === 4 ? "11.0.0.1" : "fd01:c::1",
+    port: 53,
+    backends: [
+      { ip: family === 4 ? "10.99.0.2" : "fd99::2", port: 5353, weight: w2 },
+      { ip: family === 4 ? "10.99.0.3" : "fd99::3", port: 5353, weight: w3 },
+    ],
+  });
   const start = async (bpftool?: string): Promise<SockLb> => {
     const s = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet(), ...(bpftool ? { bpftool } : {}) });
     open.push(s);
@@ -65,6 +109,38 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
         ),
       ),
     ].sort();
+  /** Runs UDP_CLIENT in the node namespace; `between` runs between rounds. */
+  const udpRounds = async (
+    o: { host: string; connected: boolean; sockets: number; per: number; rounds?: number; inCgroup?: boolean },
+    between?: () => Promise<unknown>,
+  ): Promise<string[][][]> => {
+    const rounds = o.rounds ?? 1;
+    const args = ["netns", "exec", node, process.execPath, "-e", UDP_CLIENT, JSON.stringify({ port: 53, ...o, rounds })];
+    const child =
+      o.inCgroup === false
+        ? spawn("ip", args, { stdio: ["pipe", "pipe", "inherit"] })
+        : spawn("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec ip "$@"', cg, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+    const out: string[][][] = [];
+    let buf = "";
+    const done = new Promise<void>((resolve, reject) => {
+      child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`UDP client exited ${String(code)}`))));
+    });
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        out.push(JSON.parse(buf.slice(0, nl)) as string[][]);
+        buf = buf.slice(nl + 1);
+        if (out.length < rounds)
+          void (async () => {
+            await between?.();
+            child.stdin.write("next\n");
+          })();
+      }
+    });
+    await done;
+    return out;
+  };
   const inNsNft = (): Promise<string> => sh("ip", ["netns", "exec", node, "nft", "list", "table", "ip", "dcnet_l4lb"]);
   const attached = async (): Promise<number> =>
     (JSON.parse((await sh("bpftool", ["-j", "cgroup", "show", cg])).trim() || "[]") as unknown[]).length;
@@ -104,6 +180,9 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
         { proto: "tcp", host: "10.99.0.2", port: 8080, name: "b2" },
         { proto: "tcp", host: "10.99.0.3", port: 8080, name: "b3" },
         { proto: "udp", host: "10.99.0.2", port: 5353, name: "u2" },
+        { proto: "udp", host: "10.99.0.3", port: 5353, name: "u3" },
+        { proto: "udp", host: "fd99::2", port: 5353, name: "uv2" },
+        { proto: "udp", host: "fd99::3", port: 5353, name: "uv3" },
         { proto: "tcp", host: "fd99::2", port: 8080, name: "v2" },
         { proto: "tcp", host: "fd99::3", port: 8080, name: "v3" },
       ]),
@@ -122,14 +201,13 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a TCP connect in the cgroup goes straight to a backend; outside the cgroup, or UDP, it is left alone", async () => {
+  it("a TCP connect in the cgroup goes straight to a backend; outside the cgroup it is left alone", async () => {
     // Nothing else routes 11.0.0.1 in the node namespace.
     assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
     const s = await start();
-    await s.apply([web(1, 1), dns]);
-    assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:80/tcp"]);
+    await s.apply([web(1, 1), dns(1, 1)]);
+    assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:53/udp", "11.0.0.1:80/tcp"]);
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
-    // UDP VIPs are not in the maps (a resolver checking the reply's source would see the backend).
     assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
     // The application sees the VIP as its peer, as it would through the table's DNAT.
     const peer = await sh("sh", [
@@ -202,6 +280,45 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
   });
 
+  it("UDP, IPv4 and IPv6: datagrams to a VIP go to a backend and the replies come from the VIP; an unconnected socket keeps its backend until the VIP changes", async () => {
+    const s = await start();
+    await s.apply([dns(1, 1), dns(1, 1, 6)]);
+    assert.deepEqual([...s.installed()].sort(), ["11.0.0.1:53/udp", "[fd01:c::1]:53/udp"]);
+    for (const [host, vip, want] of [
+      ["11.0.0.1", "11.0.0.1:53", ["u2", "u3"]],
+      ["fd01:c::1", "[fd01:c::1]:53", ["uv2", "uv3"]],
+    ] as const) {
+      for (const connected of [false, true]) {
+        const [got] = await udpRounds({ host, connected, sockets: 16, per: 3 });
+        const what = `${host} ${connected ? "connected" : "unconnected"}: ${JSON.stringify(got)}`;
+        // Every reply's source is the VIP (recvmsg), as resolvers require.
+        assert.ok(
+          got!.flat().every((r) => r.endsWith(` ${vip}`)),
+          what,
+        );
+        // A socket stays on one backend; 16 sockets reach both.
+        assert.ok(
+          got!.every((sock) => new Set(sock.map((r) => r.split(" ")[0])).size === 1),
+          what,
+        );
+        assert.deepEqual([...new Set(got!.flat().map((r) => r.split(" ")[0]))].sort(), want, what);
+      }
+    }
+    // Outside the cgroup nothing routes the VIP.
+    const [outside] = await udpRounds({ host: "11.0.0.1", connected: false, sockets: 1, per: 1, inCgroup: false });
+    assert.deepEqual(outside, [["error ENETUNREACH"]]);
+    // Drain u2 while the sockets are open: unconnected sockets move to u3 (the VIP's slots changed).
+    const [before, after] = await udpRounds({ host: "11.0.0.1", connected: false, sockets: 16, per: 1, rounds: 2 }, () =>
+      s.apply([dns(0, 1), dns(1, 1, 6)]),
+    );
+    assert.ok(before!.flat().includes("u2 11.0.0.1:53"), JSON.stringify(before));
+    assert.deepEqual([...new Set(after!.flat())], ["u3 11.0.0.1:53"]);
+    // Removed: the datagram goes to the VIP address, which nothing routes here.
+    await s.apply([dns(1, 1, 6)]);
+    const [gone] = await udpRounds({ host: "11.0.0.1", connected: false, sockets: 1, per: 1 });
+    assert.deepEqual(gone, [["error ENETUNREACH"]]);
+  });
+
   it("only the node's network namespace is balanced: a bridge-mode task's connect in the cgroup is left to the table", async () => {
     const s = await start();
     await s.apply([web(1, 1)]);
@@ -262,7 +379,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     const first = await start();
     await first.apply([web(1, 0)]);
     const second = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet() });
-    assert.equal(await attached(), 4, "connect4|6 and getpeername4|6, once each");
+    assert.equal(await attached(), 8, "connect, sendmsg, recvmsg, getpeername (4 and 6), once each");
     await second.apply([web(0, 1)]);
     assert.deepEqual(await names("tcp", 80), ["b3"]);
     await second.close();

@@ -1,10 +1,12 @@
 /**
- * The socket LB (option of the nft driver): cgroup `connect4|6` / `getpeername4|6` BPF programs
- * (../bpf/sock-lb.c) that rewrite a connect() to a VIP into a connect() to one of its backends,
- * and show the VIP as the peer, for the sockets of one cgroup (the node's processes). The connection then exists only between client and backend:
- * no DNAT, no per-packet re-route, no masquerade (bench/README.md `l4lb-nft` measured what those
- * cost). TCP over IPv4 and IPv6 (not UDP: see ../bpf/sock-lb.c); anything else, and any VIP the maps do not hold, goes on
- * to the VIP's address and the nftables table balances it as before — the socket LB only ever
+ * The socket LB (option of the nft driver): cgroup `connect4|6`, `sendmsg4|6`, `recvmsg4|6` and
+ * `getpeername4|6` BPF programs (../bpf/sock-lb.c) that rewrite a connect() to a VIP (or a UDP
+ * datagram sent to one) into a connect() to one of its backends, and show the VIP as the peer and
+ * as the source of UDP replies, for the sockets of one cgroup (the node's processes). The
+ * connection then exists only between client and backend: no DNAT, no per-packet re-route, no
+ * masquerade (bench/README.md `l4lb-nft` measured what those cost). TCP and UDP, IPv4 and IPv6;
+ * any VIP the maps do not hold goes on to the VIP's address and the nftables table balances it as
+ * before — the socket LB only ever
  * shortcuts what the table would do, so the maps being empty, stale by one change or reloaded is
  * never an outage.
  *
@@ -52,7 +54,7 @@ export interface SockLbOptions {
 export interface SockLb {
   /** The cgroup directory the programs are attached to (`auto` resolved). */
   readonly cgroup: string;
-  /** Makes the maps hold exactly the TCP VIPs of `vips` that have a slot (IPv4 in `vips`, IPv6 in `vips6`). */
+  /** Makes the maps hold exactly the VIPs of `vips` that have a slot (IPv4 in `vips`, IPv6 in `vips6`). */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
   installed(): ReadonlySet<string>;
@@ -177,7 +179,7 @@ interface Installed {
   count: number;
 }
 
-/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (UDP, no slot). */
+/** What a VIP is in the maps: its name (`ip:port/proto`), `vips` key and slots; null when none (no slot). */
 interface Wanted {
   family: Family;
   name: string;
@@ -189,7 +191,7 @@ interface Wanted {
 function wantedOf(v: DataplaneVip): Wanted | null {
   const ip = canonicalIp(v.ip);
   const family = ip === undefined ? undefined : familyOf(ip);
-  if (ip === undefined || family === undefined || v.protocol !== "tcp") return null;
+  if (ip === undefined || family === undefined) return null;
   const slots = slotsOf(v.backends, family);
   if (slots.length === 0) return null;
   return {
@@ -213,6 +215,10 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     getpeername4: path.join(progsPin, "dcnet_getpeername4"),
     connect6: path.join(progsPin, "dcnet_connect6"),
     getpeername6: path.join(progsPin, "dcnet_getpeername6"),
+    sendmsg4: path.join(progsPin, "dcnet_sendmsg4"),
+    recvmsg4: path.join(progsPin, "dcnet_recvmsg4"),
+    sendmsg6: path.join(progsPin, "dcnet_sendmsg6"),
+    recvmsg6: path.join(progsPin, "dcnet_recvmsg6"),
   };
   const progPin = progs.connect4;
   const mapsPin = path.join(pinDir, "maps");
