@@ -135,11 +135,42 @@ const bridgeApp = (id: string, instances: number, vip: string, constraints: stri
   constraints,
 });
 
+/** A UDP app: a datagram gets the task id back. */
+const UDP_JS =
+  "const u = require('dgram').createSocket('udp4'); u.on('message', (m, r) => u.send(process.env.MESOS_TASK_ID, r.port, r.address)); u.bind(+process.env.PORT0);";
+const udpApp = (id: string, instances: number, vip: string) => ({
+  id,
+  instances,
+  ...common,
+  env: { UDP_JS },
+  cmd: 'exec node -e "$UDP_JS"',
+  portDefinitions: [{ port: 0, protocol: "udp", name: "dns", labels: { VIP_0: vip } }],
+  constraints: BACKEND_CONSTRAINTS,
+});
+
+/**
+ * Run in a node container: `n` unconnected UDP sockets send one datagram each to `host:port`; each reply as
+ * `{ id, from }` (the source the application saw), or `{ error }`.
+ */
+const UDP_PROBE_JS = [
+  "const dgram = require('dgram'); const [host, port, n] = process.argv.slice(1);",
+  "const one = () => new Promise((done) => {",
+  "  const u = dgram.createSocket('udp4'); const end = (v) => { clearTimeout(t); u.close(); done(v); };",
+  "  const t = setTimeout(() => end({ error: 'TIMEOUT' }), 2000);",
+  "  u.on('message', (m, r) => end({ id: m.toString(), from: r.address + ':' + r.port }));",
+  "  u.on('error', (e) => end({ error: e.code || e.message }));",
+  "  u.send('hi', +port, host);",
+  "});",
+  "(async () => { const out = []; for (let i = 0; i < +n; i++) out.push(await one()); console.log(JSON.stringify(out)); })();",
+].join("\n");
+
 const CLIENT = "/vip-client";
 const NAMED = "/minitwit";
 const IPVIP = "/minitwit-ip";
 const HEALTH = "/hc";
 const BRIDGE = "/bridge-web";
+const UDP = "/udp-echo";
+const UDP_VIP = "172.16.0.2:53";
 
 const IP_VIP = "172.16.0.1:80";
 const l4lbName = (appId: string): string => `${appId.slice(1)}.marathon.l4lb.thisdcos.directory`;
@@ -664,6 +695,45 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
         `host-mode client → ${vip}: ${showIds(fromClient.ids)}`,
     );
   }).timeout(180_000);
+
+  it("a UDP VIP: datagrams reach every instance and the replies come from the VIP, from agent-1's container (socket LB) and a master's (nft)", async function () {
+    await deploy(udpApp(UDP, 2, UDP_VIP));
+    const { tasks } = await waitRunning(UDP, 2);
+    const ids = tasks.map((t) => t.id).sort();
+    await waitDetailEverywhere("the UDP VIP with both backends at weight 1", (d) => {
+      const v = vipIn(d, UDP_VIP);
+      assert.equal(v.backends.length, 2, JSON.stringify(v.backends));
+      assert.ok(
+        v.backends.every((b) => b.weight === 1 && b.inUse),
+        JSON.stringify(v.backends),
+      );
+    });
+    const [host, port] = UDP_VIP.split(":") as [string, string];
+    for (const node of [cluster.node("agent-1"), cluster.masters()[0]!]) {
+      // 20 sockets: both instances answer (a miss would take 2^-19), each reply from the VIP (resolvers check the source).
+      const got = await nodeJson<{ id?: string; from?: string; error?: string }[]>(node, UDP_PROBE_JS, [host, port, "20"]);
+      assert.deepEqual(
+        got.filter((r) => r.error !== undefined || r.from !== UDP_VIP),
+        [],
+        `${node.id}: replies not from ${UDP_VIP}`,
+      );
+      assert.deepEqual([...new Set(got.map((r) => r.id!))].sort(), ids, `${node.id}: ${JSON.stringify(got)}`);
+      let how = "nft";
+      if (node.spec.role === "agent") {
+        // The socket LB chose each socket's backend: one affinity entry per socket (an LRU map of 65,536).
+        const dump = await node.container.exec(["bpftool", "-j", "map", "dump", "pinned", `/sys/fs/bpf/${L4LB_NFT_TABLE}/maps/udpaff`]);
+        assert.equal(dump.exitCode, 0, dump.output);
+        const entries = (JSON.parse(dump.stdout) as unknown[]).length;
+        assert.ok(entries >= 20, `${node.id}: ${entries} socket LB UDP entries`);
+        how = `socket LB, ${entries} affinity entries`;
+      }
+      log(
+        `from ${node.id} (${how}): ${UDP_VIP}/udp → ${[...new Set(got.map((r) => short(r.id!)))].join(" ")}, every reply from ${UDP_VIP}`,
+      );
+    }
+    await cluster.marathon(`/v2/apps${UDP}`, { method: "DELETE" });
+    await waitDetailEverywhere(`${UDP_VIP} gone`, (d) => assert.ok(!d.vips.some((v) => v.vip === UDP_VIP), "still there"), 30_000);
+  }).timeout(120_000);
 
   it("kill -9 of agent-2: its backends leave the data plane of every surviving node within 5 s; traffic reaches only surviving instances", async function () {
     const victim = cluster.node("agent-2");
