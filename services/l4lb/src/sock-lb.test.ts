@@ -26,8 +26,8 @@ describe("l4lb socket LB: map encoding", () => {
  * so a connect to a VIP works only if the program rewrote it. The clients run inside a cgroup of
  * our own, the program is attached to that cgroup only.
  */
-/** Connects to 11.0.0.1:80 and prints what getpeername says. */
-const PEER = `const c = require("node:net").connect(80, "11.0.0.1", () => { console.log(c.remoteAddress + ":" + c.remotePort); c.destroy(); });
+/** Connects to argv[1]:80 and prints what getpeername says. */
+const PEER = `const c = require("node:net").connect(80, process.argv[1], () => { console.log(c.remoteAddress + ":" + c.remotePort); c.destroy(); });
 c.on("error", (e) => console.log("error " + e.code));`;
 
 /**
@@ -75,27 +75,27 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
   const servers: ChildProcess[] = [];
   const open: SockLb[] = [];
 
-  const web = (w2: number, w3: number): DataplaneVip => ({
-    protocol: "tcp",
-    ip: "11.0.0.1",
-    port: 80,
-    backends: [
-      { ip: "10.99.0.2", port: 8080, weight: w2 },
-      { ip: "10.99.0.3", port: 8080, weight: w3 },
-    ],
-  });
+  /**
+   * A VIP at 11.0.0.1 or fd01:c::1 (`family`) with the two backends .2 and .3 of the task namespace
+   * (the IPv6 one written uncanonically, as a label may), weights `w2` and `w3`.
+   */
+  const vipOf =
+    (protocol: "tcp" | "udp", port: number, backendPort: number) =>
+    (w2: number, w3: number, family: 4 | 6 = 4): DataplaneVip => ({
+      protocol,
+      ip: family === 4 ? "11.0.0.1" : "fd01:c::1",
+      port,
+      backends: [
+        { ip: family === 4 ? "10.99.0.2" : "fd99::2", port: backendPort, weight: w2 },
+        { ip: family === 4 ? "10.99.0.3" : "fd99:0:0:0::3", port: backendPort, weight: w3 },
+      ],
+    });
+  /** TCP :80 → b2/b3 (IPv6: v2/v3) on 8080. */
+  const web = vipOf("tcp", 80, 8080);
+  /** UDP :53 → u2/u3 (IPv6: uv2/uv3) on 5353. */
+  const dns = vipOf("udp", 53, 5353);
   /** A second TCP VIP: port 81 → b2. */
   const alt: DataplaneVip = { protocol: "tcp", ip: "11.0.0.1", port: 81, backends: [{ ip: "10.99.0.2", port: 8080, weight: 1 }] };
-  /** A UDP VIP, IPv4 (11.0.0.1:53) or IPv6 ([fd01:c::1]:53), → u2/u3 (uv2/uv3) on port 5353. */
-  const dns = (w2: number, w3: number, family: 4 | 6 = 4): DataplaneVip => ({
-    protocol: "udp",
-    ip: family === 4 ? "11.0.0.1" : "fd01:c::1",
-    port: 53,
-    backends: [
-      { ip: family === 4 ? "10.99.0.2" : "fd99::2", port: 5353, weight: w2 },
-      { ip: family === 4 ? "10.99.0.3" : "fd99::3", port: 5353, weight: w3 },
-    ],
-  });
   const start = async (bpftool?: string): Promise<SockLb> => {
     const s = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet(), ...(bpftool ? { bpftool } : {}) });
     open.push(s);
@@ -109,6 +109,9 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
         ),
       ),
     ].sort();
+  /** What getpeername says after a TCP connect to `host`:80 from the node namespace, in the cgroup. */
+  const peerOf = (host: string): Promise<string> =>
+    sh("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg, "ip", "netns", "exec", node, process.execPath, "-e", PEER, host]);
   /** Runs UDP_CLIENT in the node namespace; `between` runs between rounds. */
   const udpRounds = async (
     o: { host: string; connected: boolean; sockets: number; per: number; rounds?: number; inCgroup?: boolean },
@@ -210,33 +213,14 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
     assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
     // The application sees the VIP as its peer, as it would through the table's DNAT.
-    const peer = await sh("sh", [
-      "-c",
-      'echo $$ > "$0/cgroup.procs" && exec "$@"',
-      cg,
-      "ip",
-      "netns",
-      "exec",
-      node,
-      process.execPath,
-      "-e",
-      PEER,
-    ]);
+    const peer = await peerOf("11.0.0.1");
     assert.equal(peer.trim(), "11.0.0.1:80");
     // The backend sees the node's own address: nothing was masqueraded.
     assert.match((await connectMany(node, "tcp", "11.0.0.1", 80, 1, cg))[0]!, /^b[23] 10\.99\.0\.1$/);
   });
 
   it("IPv6: a TCP connect to an IPv6 VIP goes to its IPv6 backends and getpeername shows the VIP; weights and removal as for IPv4", async () => {
-    const web6 = (w2: number, w3: number): DataplaneVip => ({
-      protocol: "tcp",
-      ip: "fd01:c::1",
-      port: 80,
-      backends: [
-        { ip: "fd99::2", port: 8080, weight: w2 },
-        { ip: "fd99:0:0:0::3", port: 8080, weight: w3 },
-      ],
-    });
+    const web6 = (w2: number, w3: number): DataplaneVip => web(w2, w3, 6);
     const names6 = async (inCgroup = true, n = 16): Promise<string[]> =>
       [
         ...new Set(
@@ -252,18 +236,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.deepEqual(await names6(), ["v2", "v3"]);
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
     assert.deepEqual(await names6(false, 2), ["error ENETUNREACH"]);
-    const peer = await sh("sh", [
-      "-c",
-      'echo $$ > "$0/cgroup.procs" && exec "$@"',
-      cg,
-      "ip",
-      "netns",
-      "exec",
-      node,
-      process.execPath,
-      "-e",
-      PEER.replace("11.0.0.1", "fd01:c::1"),
-    ]);
+    const peer = await peerOf("fd01:c::1");
     assert.equal(peer.trim(), "fd01:c::1:80");
     await s.apply([web(1, 1), web6(0, 1)]);
     assert.deepEqual(await names6(), ["v3"]);
