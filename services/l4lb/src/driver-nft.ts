@@ -28,7 +28,7 @@
  */
 import { spawn } from "node:child_process";
 import * as os from "node:os";
-import { Code, DcnetError, counter, histogram, type Logger, type Registry } from "@dcnet/core";
+import { Code, DcnetError, counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
   dispatchChain,
   familyKey,
@@ -304,6 +304,31 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     histogram(reg, "l4lb_routes_duration_seconds", "Time to update the VIP routes", [], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
   const reconciledNft = reg && counter(reg, "l4lb_reconciled_nft_total", "nft VIP entries and chains repaired by reconcile", []);
   const reconciledRoutes = reg && counter(reg, "l4lb_reconciled_routes_total", "VIP routes repaired by reconcile", []);
+  const sockVips = reg && sockLb && gauge(reg, "l4lb_socket_lb_vips", "VIPs (address, port, protocol) in the socket LB's maps", []);
+  const sockErrors =
+    reg &&
+    sockLb &&
+    counter(
+      reg,
+      "l4lb_socket_lb_errors_total",
+      "Socket LB updates (apply) and checks (reconcile) that failed; connects fall through to the nft table",
+      ["op"],
+    );
+  const sockReloads =
+    reg &&
+    sockLb &&
+    counter(reg, "l4lb_socket_lb_reloads_total", "Socket LB programs loaded again by reconcile (found detached or unpinned)", []);
+  /** Writes the VIPs to the socket LB's maps; a failure is logged and counted (the table serves those connects). */
+  const sockApply = async (vips: readonly DataplaneVip[]): Promise<void> => {
+    if (!sockLb) return;
+    try {
+      await sockLb.apply(vips);
+    } catch (err) {
+      sockErrors?.inc({ op: "apply" });
+      log.warn({ err: (err as Error).message }, "socket LB update failed");
+    }
+    sockVips?.set(sockLb.installed().size);
+  };
 
   // The compiled table, kept across applies and patched: an apply costs a walk over the list
   // (one Map lookup per VIP) plus what changed — not a recompile, a copy or a diff of the table.
@@ -617,7 +642,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         if (after && !routed) await routeAfter();
         // A shortcut of what the table now does: when it fails, connects fall through to the table.
         lastVips = vips;
-        await sockLb?.apply(vips).catch((err: unknown) => log.warn({ err: (err as Error).message }, "socket LB update failed"));
+        await sockApply(vips);
         // The table is in; the routes that failed are tried again by the next apply (or reconcile).
         if (routeError) throw routeError;
         routesSynced = true;
@@ -633,10 +658,15 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         const sockRepairs = sockLb
           ? await sockLb.reconcile().then(
               (reloaded) => (reloaded ? 1 : 0),
-              (err: unknown) => (log.warn({ err: (err as Error).message }, "socket LB reconcile failed"), 0),
+              (err: unknown) => {
+                sockErrors?.inc({ op: "reconcile" });
+                log.warn({ err: (err as Error).message }, "socket LB reconcile failed");
+                return 0;
+              },
             )
           : 0;
-        await sockLb?.apply(lastVips).catch((err: unknown) => log.warn({ err: (err as Error).message }, "socket LB update failed"));
+        if (sockRepairs > 0) sockReloads?.inc();
+        await sockApply(lastVips);
         if (routeRepairs > 0) reconciledRoutes?.inc(routeRepairs);
         if (nftRepairs + routeRepairs + sockRepairs > 0)
           log.warn({ nft: nftRepairs, routes: routeRepairs, socketLb: sockRepairs }, "reconcile repaired drift");

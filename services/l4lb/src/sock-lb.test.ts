@@ -8,6 +8,7 @@ import { createNftDriver } from "./driver-nft";
 import { backendHex, cgroup2Mount, resolveCgroup, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
 import { addNetns, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { quiet } from "./testutil-service";
+import { createRegistry } from "@dcnet/core";
 
 describe("l4lb socket LB: map encoding", () => {
   it("keys and values in the byte order the BPF program reads (address and port in network order, ids little-endian), IPv4 and IPv6", () => {
@@ -363,6 +364,9 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
 
   it("the nft driver with socketLb: the cgroup's connects are rewritten, the table is there for the rest; a bad cgroup is a warning", async () => {
     // Without local routes the table cannot take the node's own connections: what works is the socket LB.
+    const registry = createRegistry({ defaultMetrics: false });
+    const metric = async (name: string): Promise<number | undefined> =>
+      (await registry.getSingleMetric(name)?.get())?.values.reduce((sum, v) => sum + v.value, 0);
     const driver = await createNftDriver({
       logger: quiet(),
       netns: node,
@@ -370,12 +374,14 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
       checkSysctls: false,
       reconcileIntervalMs: 0,
       socketLb: { cgroup: cg, pin },
+      registry,
     });
     try {
       assert.deepEqual(driver.warnings, []);
       assert.deepEqual(driver.socketLb?.(), { cgroup: cg, vips: 0 });
       await driver.apply([web(1, 1)]);
       assert.deepEqual(driver.socketLb?.(), { cgroup: cg, vips: 1 });
+      assert.equal(await metric("l4lb_socket_lb_vips"), 1);
       assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
       assert.deepEqual(await names("tcp", 80, false, 2), ["error ENETUNREACH"]);
       assert.match(await inNsNft(), /map vips/);
@@ -386,6 +392,8 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
       assert.deepEqual(await names("tcp", 80, true, 2), ["error ENETUNREACH"]);
       assert.equal(await driver.reconcile(), 1);
       assert.deepEqual(await names("tcp", 80), ["b3"]);
+      assert.equal(await metric("l4lb_socket_lb_reloads_total"), 1);
+      assert.equal(await metric("l4lb_socket_lb_errors_total"), 0);
       assert.equal(await driver.reconcile(), 0);
     } finally {
       await driver.close();
