@@ -502,6 +502,8 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     for (const vip of [NAMED_VIP, IP_VIP]) assert.match(cli.stdout, new RegExp(`^${vip.replace(/\./g, "\\.")}\\s+tcp\\s`, "m"), cli.stdout);
     for (const b of [...backendsOf(NAMED), ...backendsOf(IPVIP)]) assert.ok(cli.stdout.includes(`${b} w1`), `${b} w1 in:\n${cli.stdout}`);
     assert.ok(cli.stdout.includes(namedAddress), cli.stdout);
+    // agent-3's data plane: the table and the socket LB with both VIPs.
+    assert.match(cli.stdout, /^data plane: nft \+ socket LB \(2 VIPs in its maps; cgroup \/.+\), 2 entries$/m, cli.stdout);
     const cliJson = await cluster.node("agent-3").container.exec(["dcnet", "vips", "--json"]);
     assert.equal(cliJson.exitCode, 0, cliJson.output);
     assert.deepEqual((JSON.parse(cliJson.stdout) as { vips: { vip: string }[] }).vips.map((v) => v.vip).sort(), [NAMED_VIP, IP_VIP].sort());

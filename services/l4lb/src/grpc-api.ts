@@ -44,7 +44,19 @@ export function l4lbService(deps: L4lbApiDeps): AsyncService<typeof l4lbv1.L4lbS
   return {
     listVips: async () => {
       const s = deps.snapshot();
-      return { vips: s.vips.map(vipMessage), problems: s.problems.map(problemMessage), unreachableAgents: s.unreachableAgents };
+      const d = s.dataplane;
+      return {
+        vips: s.vips.map(vipMessage),
+        problems: s.problems.map(problemMessage),
+        unreachableAgents: s.unreachableAgents,
+        dataplane: {
+          mode: d.mode,
+          entries: d.entries,
+          lastError: d.lastError ?? "",
+          warnings: d.warnings,
+          socketLb: d.socketLb ?? undefined,
+        },
+      };
     },
     getVip: async (req) => {
       if (!req.vip)

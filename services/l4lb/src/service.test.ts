@@ -169,6 +169,10 @@ describe("l4lb service (in-process bus, fake agents, recording data plane)", fun
         [IPVIP, WEB, DNS_UDP],
       );
       assert.equal(list.problems.length, 1);
+      // The data plane as /v1/vips/detail shows it (this test's driver has no socket LB).
+      const dp = svc.snapshot().dataplane;
+      assert.ok(dp.entries > 0);
+      assert.deepEqual(list.dataplane, { mode: dp.mode, entries: dp.entries, lastError: "", warnings: dp.warnings, socketLb: undefined });
       const ip = webAddress();
       for (const q of [WEB, "web.marathon.l4lb.thisdcos.directory:80", `${ip}:80`, "web.marathon:80"]) {
         const got = await unary(client.getVip.bind(client), { vip: q, protocol: "" });

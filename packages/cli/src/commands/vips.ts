@@ -33,6 +33,12 @@ export async function vipsCommand(o: VipsOptions): Promise<number> {
       }
     }
     if (res.unreachableAgents.length > 0) o.out(`unreachable agents: ${res.unreachableAgents.join(", ")}`);
+    const d = res.dataplane;
+    if (d) {
+      const lb = d.socketLb ? ` + socket LB (${d.socketLb.vips} VIPs in its maps; cgroup ${d.socketLb.cgroup})` : "";
+      o.out(`data plane: ${d.mode}${lb}, ${d.entries} entries${d.lastError ? `; last apply failed: ${d.lastError}` : ""}`);
+      for (const w of d.warnings) o.out(`  warning: ${w}`);
+    }
     if (res.problems.length > 0) {
       o.out(`label problems (${res.problems.length}):`);
       for (const p of res.problems) o.out(`  ${p.agentIp}  ${p.framework}/${p.app}  ${p.label}=${JSON.stringify(p.value)}: ${p.reason}`);

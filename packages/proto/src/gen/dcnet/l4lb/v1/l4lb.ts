@@ -92,6 +92,30 @@ export interface ListVipsResponse {
   problems: VipProblem[];
   /** Agent IPs the bus marks unreachable from this node. */
   unreachableAgents: string[];
+  /** This node's data plane. */
+  dataplane: Dataplane | undefined;
+}
+
+/** A node's data plane, as /v1/vips/detail shows it. */
+export interface Dataplane {
+  /** "nft", "userspace", or "none" before it has started. */
+  mode: string;
+  /** Address/protocol/port entries it was last asked to serve. */
+  entries: number;
+  /** The last apply's error; empty when it worked. */
+  lastError: string;
+  /** What limits it (sysctls, a socket LB that could not start). */
+  warnings: string[];
+  /** The socket LB beside the nft table; unset when it is off. */
+  socketLb: SocketLb | undefined;
+}
+
+/** The nft driver's socket LB (cgroup BPF programs balancing the node's own connections). */
+export interface SocketLb {
+  /** The cgroup v2 directory its programs are attached to. */
+  cgroup: string;
+  /** VIPs (address, port, protocol) in its maps. */
+  vips: number;
 }
 
 export interface GetVipRequest {
@@ -786,7 +810,7 @@ export const ListVipsRequest: MessageFns<ListVipsRequest> = {
 };
 
 function createBaseListVipsResponse(): ListVipsResponse {
-  return { vips: [], problems: [], unreachableAgents: [] };
+  return { vips: [], problems: [], unreachableAgents: [], dataplane: undefined };
 }
 
 export const ListVipsResponse: MessageFns<ListVipsResponse> = {
@@ -799,6 +823,9 @@ export const ListVipsResponse: MessageFns<ListVipsResponse> = {
     }
     for (const v of message.unreachableAgents) {
       writer.uint32(26).string(v!);
+    }
+    if (message.dataplane !== undefined) {
+      Dataplane.encode(message.dataplane, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -840,6 +867,14 @@ export const ListVipsResponse: MessageFns<ListVipsResponse> = {
             message.unreachableAgents.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dataplane = Dataplane.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -863,6 +898,7 @@ export const ListVipsResponse: MessageFns<ListVipsResponse> = {
         : globalThis.Array.isArray(object?.unreachable_agents)
         ? object.unreachable_agents.map((e: any) => globalThis.String(e))
         : [],
+      dataplane: isSet(object.dataplane) ? Dataplane.fromJSON(object.dataplane) : undefined,
     };
   },
 
@@ -877,6 +913,9 @@ export const ListVipsResponse: MessageFns<ListVipsResponse> = {
     if (message.unreachableAgents?.length) {
       obj.unreachableAgents = message.unreachableAgents;
     }
+    if (message.dataplane !== undefined) {
+      obj.dataplane = Dataplane.toJSON(message.dataplane);
+    }
     return obj;
   },
 
@@ -888,6 +927,237 @@ export const ListVipsResponse: MessageFns<ListVipsResponse> = {
     message.vips = object.vips?.map((e) => Vip.fromPartial(e)) || [];
     message.problems = object.problems?.map((e) => VipProblem.fromPartial(e)) || [];
     message.unreachableAgents = object.unreachableAgents?.map((e) => e) || [];
+    message.dataplane = (object.dataplane !== undefined && object.dataplane !== null)
+      ? Dataplane.fromPartial(object.dataplane)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDataplane(): Dataplane {
+  return { mode: "", entries: 0, lastError: "", warnings: [], socketLb: undefined };
+}
+
+export const Dataplane: MessageFns<Dataplane> = {
+  encode(message: Dataplane, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== "") {
+      writer.uint32(10).string(message.mode);
+    }
+    if (message.entries !== 0) {
+      writer.uint32(16).uint32(message.entries);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(26).string(message.lastError);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.socketLb !== undefined) {
+      SocketLb.encode(message.socketLb, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Dataplane {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDataplane();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.socketLb = SocketLb.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Dataplane {
+    return {
+      mode: isSet(object.mode) ? globalThis.String(object.mode) : "",
+      entries: isSet(object.entries) ? globalThis.Number(object.entries) : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      socketLb: isSet(object.socketLb)
+        ? SocketLb.fromJSON(object.socketLb)
+        : isSet(object.socket_lb)
+        ? SocketLb.fromJSON(object.socket_lb)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Dataplane): unknown {
+    const obj: any = {};
+    if (message.mode !== "") {
+      obj.mode = message.mode;
+    }
+    if (message.entries !== 0) {
+      obj.entries = Math.round(message.entries);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    if (message.socketLb !== undefined) {
+      obj.socketLb = SocketLb.toJSON(message.socketLb);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Dataplane>): Dataplane {
+    return Dataplane.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Dataplane>): Dataplane {
+    const message = createBaseDataplane();
+    message.mode = object.mode ?? "";
+    message.entries = object.entries ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.warnings = object.warnings?.map((e) => e) || [];
+    message.socketLb = (object.socketLb !== undefined && object.socketLb !== null)
+      ? SocketLb.fromPartial(object.socketLb)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSocketLb(): SocketLb {
+  return { cgroup: "", vips: 0 };
+}
+
+export const SocketLb: MessageFns<SocketLb> = {
+  encode(message: SocketLb, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cgroup !== "") {
+      writer.uint32(10).string(message.cgroup);
+    }
+    if (message.vips !== 0) {
+      writer.uint32(16).uint32(message.vips);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SocketLb {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSocketLb();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cgroup = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.vips = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SocketLb {
+    return {
+      cgroup: isSet(object.cgroup) ? globalThis.String(object.cgroup) : "",
+      vips: isSet(object.vips) ? globalThis.Number(object.vips) : 0,
+    };
+  },
+
+  toJSON(message: SocketLb): unknown {
+    const obj: any = {};
+    if (message.cgroup !== "") {
+      obj.cgroup = message.cgroup;
+    }
+    if (message.vips !== 0) {
+      obj.vips = Math.round(message.vips);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SocketLb>): SocketLb {
+    return SocketLb.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SocketLb>): SocketLb {
+    const message = createBaseSocketLb();
+    message.cgroup = object.cgroup ?? "";
+    message.vips = object.vips ?? 0;
     return message;
   },
 };
