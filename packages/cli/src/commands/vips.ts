@@ -35,8 +35,11 @@ export async function vipsCommand(o: VipsOptions): Promise<number> {
     if (res.unreachableAgents.length > 0) o.out(`unreachable agents: ${res.unreachableAgents.join(", ")}`);
     const d = res.dataplane;
     if (d) {
-      const lb = d.socketLb ? ` + socket LB (${d.socketLb.vips} VIPs in its maps; cgroup ${d.socketLb.cgroup})` : "";
-      o.out(`data plane: ${d.mode}${lb}, ${d.entries} entries${d.lastError ? `; last apply failed: ${d.lastError}` : ""}`);
+      const n = d.socketLb?.vips ?? 0;
+      const lb = d.socketLb ? ` + socket LB (${n} VIP${n === 1 ? "" : "s"} in its maps; cgroup ${d.socketLb.cgroup})` : "";
+      o.out(
+        `data plane: ${d.mode}${lb}, ${d.entries} entr${d.entries === 1 ? "y" : "ies"}${d.lastError ? `; last apply failed: ${d.lastError}` : ""}`,
+      );
       for (const w of d.warnings) o.out(`  warning: ${w}`);
     }
     if (res.problems.length > 0) {
