@@ -412,29 +412,49 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     assert.match(without.warnings[0]!, /^socket LB off: socket LB: cgroup \/nonexistent-cgroup is not a directory/);
   });
 
-  it("a compiled object is loaded as it is (no clang needed: the image's case); cgroup auto is the cgroup the process is in", async () => {
+  it("a compiled object is loaded as it is (no clang needed: the image's case); cgroup auto is the cgroup the process is in, and works there", async () => {
     const object = path.join(dir, "prebuilt.o");
     const src = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
     const triplet = { x64: ["-I/usr/include/x86_64-linux-gnu"], arm64: ["-I/usr/include/aarch64-linux-gnu"] }[process.arch as string] ?? [];
     await sh("clang", ["-O2", "-g", "-target", "bpf", ...triplet, "-c", src, "-o", object]);
     const s = await startSockLb({ cgroup: cg, pin, netns: node, logger: quiet(), object, clang: "/nonexistent/clang" });
-    open.push(s);
     await s.apply([web(1, 1)]);
     assert.deepEqual(await names("tcp", 80), ["b2", "b3"]);
+    // Detached before the auto case below, whose programs would otherwise see connects this one already rewrote.
+    await s.close();
+    assert.equal(await attached(), 0);
     await assert.rejects(
       startSockLb({ cgroup: cg, pin: `${pin}_x`, logger: quiet(), object: path.join(dir, "missing.o"), clang: "/nonexistent/clang" }),
       /missing\.o/,
     );
-    // A process moved into our cgroup resolves auto to it; this one (in another cgroup) does not.
-    const resolved = await sh("sh", [
+    // A process moved into our cgroup resolves auto to it, and the socket LB it starts with auto
+    // (its probe not moved: already there) balances the connects of its children in the node
+    // namespace. This process, in another cgroup, resolves auto elsewhere.
+    const child = [
+      `const { startSockLb } = require(${JSON.stringify(path.join(__dirname, "sock-lb.js"))});`,
+      "const { execFileSync } = require('node:child_process');",
+      "const [pin, ns, object, vip] = process.argv.slice(1); const noop = () => {};",
+      "const logger = { debug: noop, info: noop, warn: noop, error: noop };",
+      "startSockLb({ cgroup: 'auto', pin, netns: ns, object, logger }).then(async (s) => {",
+      "  await s.apply([JSON.parse(vip)]);",
+      "  const conn = \"const c = require('node:net').connect(80, '11.0.0.1'); c.on('data', (d) => { console.log(String(d).split(' ')[0]); c.destroy(); }); c.on('error', (e) => console.log('error ' + e.code));\";",
+      "  const got = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', conn], { encoding: 'utf8' }).trim();",
+      "  await s.close(); console.log(JSON.stringify({ cgroup: s.cgroup, got }));",
+      "}, (e) => { console.error(e.message); process.exit(1); });",
+    ].join("\n");
+    const out = await sh("sh", [
       "-c",
       'echo $$ > "$0/cgroup.procs" && exec "$@"',
       cg,
       process.execPath,
       "-e",
-      `require(${JSON.stringify(path.join(__dirname, "sock-lb.js"))}).resolveCgroup("auto").then((c) => console.log(c))`,
+      child,
+      `${pin}_auto`,
+      node,
+      object,
+      JSON.stringify(web(0, 1)),
     ]);
-    assert.equal(resolved.trim(), cg);
+    assert.deepEqual(JSON.parse(out.trim()), { cgroup: cg, got: "b3" });
     assert.notEqual(await resolveCgroup("auto"), cg);
     assert.equal(await resolveCgroup("/x/y"), "/x/y");
   });

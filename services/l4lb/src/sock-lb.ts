@@ -257,7 +257,8 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   };
   /**
    * The node's network namespace is the one balanced: a UDP connect to the probe address from a
-   * process moved into the cgroup, in that namespace, while `learn` is on. Sockets of other
+   * process in the cgroup (moved there unless the cgroup is `auto`, ours), in that namespace, while
+   * `learn` is on. Sockets of other
    * namespaces in the cgroup (bridge-mode tasks) are then left to the nft table, whose masquerade
    * they need.
    */
@@ -266,7 +267,12 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     try {
       const probe = [process.execPath, "-e", PROBE];
       const inNs = opts.netns === undefined ? probe : ["ip", "netns", "exec", opts.netns, ...probe];
-      const r = await run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...inNs], timeoutMs);
+      // With `auto` the probe, our child, is in the cgroup already: not moving it works where the
+      // hierarchy is mounted read-only (a container with its own cgroup namespace).
+      const r =
+        opts.cgroup === "auto"
+          ? await run(inNs[0]!, inNs.slice(1), timeoutMs)
+          : await run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...inNs], timeoutMs);
       if (r.code !== 0) throw new Error(`socket LB: the netns probe failed: ${r.out.trim()}`);
     } finally {
       await setLearn(false);
