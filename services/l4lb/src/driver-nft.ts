@@ -327,7 +327,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       sockErrors?.inc({ op: "apply" });
       log.warn({ err: (err as Error).message }, "socket LB update failed");
     }
-    sockVips?.set(sockLb.installed().size);
+    sockVips?.set(sockLb.size);
   };
 
   // The compiled table, kept across applies and patched: an apply costs a walk over the list
@@ -607,7 +607,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     warnings,
     state: () => (inSync ? desiredState() : undefined),
     routes: () => routes?.installed() ?? new Set(),
-    socketLb: () => (sockLb ? { cgroup: sockLb.cgroup, vips: sockLb.installed().size } : undefined),
+    socketLb: () => (sockLb ? { cgroup: sockLb.cgroup, vips: sockLb.size } : undefined),
     apply: (vips) =>
       serial(async () => {
         if (closed) throw new DcnetError(Code.FAILED_PRECONDITION, "the nft driver is closed");

@@ -394,6 +394,12 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
       assert.deepEqual(await names("tcp", 80), ["b3"]);
       assert.equal(await metric("l4lb_socket_lb_reloads_total"), 1);
       assert.equal(await metric("l4lb_socket_lb_errors_total"), 0);
+      // Any one of the programs counts: sendmsg4 detached alone is loaded again too.
+      await sh("bpftool", ["cgroup", "detach", cg, "sendmsg4", "pinned", `/sys/fs/bpf/${pin}/progs/dcnet_sendmsg4`]);
+      assert.equal(await attached(), 7);
+      assert.equal(await driver.reconcile(), 1);
+      assert.equal(await attached(), 8);
+      assert.equal(await metric("l4lb_socket_lb_reloads_total"), 2);
       assert.equal(await driver.reconcile(), 0);
     } finally {
       await driver.close();

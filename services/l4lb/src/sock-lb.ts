@@ -56,10 +56,12 @@ export interface SockLb {
   readonly cgroup: string;
   /** Makes the maps hold exactly the VIPs of `vips` that have a slot (IPv4 in `vips`, IPv6 in `vips6`). */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
-  /** VIPs in the maps (`ip:port/proto`), for tests and the status. */
+  /** VIPs in the maps (`ip:port/proto`), for tests. */
   installed(): ReadonlySet<string>;
+  /** How many VIPs the maps hold (the status, the metric). */
+  readonly size: number;
   /**
-   * Checks that our program is still pinned and attached to the cgroup; if not (someone detached
+   * Checks that every program of ours is still pinned and attached to the cgroup; if one is not (someone detached
    * or unpinned it), loads it again with empty maps and resolves true: the next `apply` then
    * writes the whole table.
    */
@@ -69,6 +71,8 @@ export interface SockLb {
 }
 
 const SOURCE = path.resolve(__dirname, "..", "bpf", "sock-lb.c");
+/** The attach types of the programs, each `dcnet_<type>` in ../bpf/sock-lb.c. */
+const ATTACH_TYPES = ["connect4", "getpeername4", "sendmsg4", "recvmsg4", "connect6", "getpeername6", "sendmsg6", "recvmsg6"] as const;
 /** The object the image's build stage compiles (Dockerfile), so the image needs no clang. */
 const PREBUILT = path.resolve(__dirname, "..", "bpf", "sock-lb.o");
 /** A UDP connect to 127.0.0.127:1 (sends nothing): the program learns the node's netns from it. */
@@ -209,19 +213,15 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const pinDir = path.join(BPFFS, opts.pin ?? "dcnet_l4lb");
   const progsPin = path.join(pinDir, "progs");
-  /** Our programs by attach type, pinned under their function names. */
-  const progs = {
-    connect4: path.join(progsPin, "dcnet_connect4"),
-    getpeername4: path.join(progsPin, "dcnet_getpeername4"),
-    connect6: path.join(progsPin, "dcnet_connect6"),
-    getpeername6: path.join(progsPin, "dcnet_getpeername6"),
-    sendmsg4: path.join(progsPin, "dcnet_sendmsg4"),
-    recvmsg4: path.join(progsPin, "dcnet_recvmsg4"),
-    sendmsg6: path.join(progsPin, "dcnet_sendmsg6"),
-    recvmsg6: path.join(progsPin, "dcnet_recvmsg6"),
-  };
-  const progPin = progs.connect4;
+  /** Our programs by attach type, pinned under their function names (`dcnet_<type>` in ../bpf/sock-lb.c). */
+  const progs = Object.fromEntries(ATTACH_TYPES.map((t) => [t, path.join(progsPin, `dcnet_${t}`)]));
   const mapsPin = path.join(pinDir, "maps");
+  const maps = {
+    4: { vips: path.join(mapsPin, "vips"), slots: path.join(mapsPin, "slots") },
+    6: { vips: path.join(mapsPin, "vips6"), slots: path.join(mapsPin, "slots6") },
+  };
+  /** The ids of the programs the last load attached, for reconcile. */
+  let loadedIds: number[] = [];
   const tool = async (args: string[]): Promise<string> => {
     const r = await run(bpftool, args, timeoutMs);
     if (r.code !== 0) throw new Error(`bpftool ${args.slice(0, 4).join(" ")}: ${r.out.trim() || `exit ${String(r.code)}`}`);
@@ -285,7 +285,11 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     await unload();
     fs.mkdirSync(pinDir, { recursive: true });
     await tool(["prog", "loadall", object, progsPin, "pinmaps", mapsPin]);
-    for (const [type, pin] of Object.entries(progs)) await tool(["cgroup", "attach", cgroup, type, "pinned", pin, "multi"]);
+    loadedIds = [];
+    for (const [type, pin] of Object.entries(progs)) {
+      await tool(["cgroup", "attach", cgroup, type, "pinned", pin, "multi"]);
+      loadedIds.push((JSON.parse(await tool(["-j", "prog", "show", "pinned", pin])) as { id: number }).id);
+    }
     await learnNetns();
   };
   try {
@@ -311,10 +315,6 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
       if (w === undefined) known.set(v, (w = wantedOf(v)));
       if (w !== null) want.set(w.name, w);
     }
-    const maps = {
-      4: { vips: path.join(mapsPin, "vips"), slots: path.join(mapsPin, "slots") },
-      6: { vips: path.join(mapsPin, "vips6"), slots: path.join(mapsPin, "slots6") },
-    };
     const adds: string[] = [];
     const points: string[] = [];
     const drops: string[] = [];
@@ -361,13 +361,15 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
     cgroup,
     apply,
     installed: () => new Set(installed.keys()),
+    get size() {
+      return installed.size;
+    },
     async reconcile() {
-      const pinned = await run(bpftool, ["-j", "prog", "show", "pinned", progPin], timeoutMs);
-      const id = pinned.code === 0 ? (JSON.parse(pinned.out) as { id?: number }).id : undefined;
+      // Every program still pinned (close detaches through the pins) and attached.
       const shown = await run(bpftool, ["-j", "cgroup", "show", cgroup], timeoutMs);
-      const attached = shown.code === 0 ? (JSON.parse(shown.out.trim() || "[]") as { id?: number }[]) : [];
-      if (id !== undefined && attached.some((p) => p.id === id)) return false;
-      opts.logger.warn({ cgroup }, "socket LB: our program is no longer attached: loading it again");
+      const attached = new Set(shown.code === 0 ? (JSON.parse(shown.out.trim() || "[]") as { id?: number }[]).map((p) => p.id) : []);
+      if (Object.values(progs).every((pin) => fs.existsSync(pin)) && loadedIds.every((id) => attached.has(id))) return false;
+      opts.logger.warn({ cgroup }, "socket LB: a program of ours is no longer attached or pinned: loading them again");
       installed = new Map();
       fresh = true;
       await load();
