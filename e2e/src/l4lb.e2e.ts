@@ -11,7 +11,7 @@
  * agent-3 with a Marathon constraint (`["hostname", "CLUSTER", "agent-3"]`), the backends to
  * agent-1 and agent-2 (`UNLIKE agent-3`, `MAX_PER 2`: 3 instances always use both). Then:
  *
- * 1. a named VIP (`/minitwit:80`) and an IP VIP (`172.16.0.1:80`): every instance answers
+ * 1. a named VIP (`minitwit:80`, the seeds' label) and an IP VIP (`172.16.0.1:80`): every instance answers
  *    through both from the client task (the name through dcos-dns), from node containers, and
  *    `/v1/vips` on every node lists both with the 3 backends, in dcos-net's shape; `dcnet vips`;
  * 2. scale to 1: within seconds only the survivor answers (the killed ones drain: TASK_KILLING
@@ -401,7 +401,8 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
 
   it("a named VIP and an IP VIP over 3 instances on agent-1/agent-2: every instance answers through both, from a task on agent-3 (the name through dcos-dns) and from node containers; /v1/vips on every node; dcnet vips", async function () {
     await deploy({ ...hostApp(CLIENT, 1, undefined), constraints: [["hostname", "CLUSTER", "agent-3"]] });
-    await deploy(hostApp(NAMED, 3, "/minitwit:80"));
+    // The seeds' label as written there: a bare name is a named VIP too (`/minitwit:80` is the same VIP).
+    await deploy(hostApp(NAMED, 3, "minitwit:80"));
     await deploy(hostApp(IPVIP, 3, IP_VIP));
     const client = await waitRunning(CLIENT, 1);
     await waitRunning(NAMED, 3);
@@ -586,6 +587,10 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     tasksOf[NAMED] = stateTasks(state).filter(ofApp(NAMED));
     const more = await probeFromClient(url, 20);
     assertAll("after the scale-down", more, [survivor!]);
+    // The client above goes through agent-3's socket LB; a master has the nft table only (by address: the
+    // masters' own resolver is not dcos-dns).
+    const fromMaster = await nodeJson<ProbeResult>(cluster.masters()[0]!, PROBE_JS, [`http://${namedAddress}:80/`, "20"]);
+    assertAll("after the scale-down, from master-1 (nft)", fromMaster, [survivor!]);
     await waitCompatEverywhere({
       [`tcp ${NAMED_VIP}`]: tasksOf[NAMED]!.map((t) => hostEndpoint(state, t)),
       [`tcp ${IP_VIP}`]: tasksOf[IPVIP]!.map((t) => hostEndpoint(state, t)).sort(),
@@ -633,12 +638,14 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     const victim = tasks[0]!;
     const others = tasks.slice(1).map((t) => t.id);
     const failedAt = Date.now();
+    let address: string | undefined;
     const res = await cluster.http(`http://${hostEndpoint(state, victim)}/fail`);
     assert.equal(res.status, 200);
     const drained = await waitDetailEverywhere(
       "the failing instance at weight 0",
       (d) => {
         const v = vipIn(d, vip);
+        address = v.addresses[0];
         const weights = Object.fromEntries(v.backends.map((b) => [b.taskId, b.weight]));
         assert.equal(weights[victim.id], 0, JSON.stringify(weights));
         for (const id of others) assert.equal(weights[id], 1, JSON.stringify(weights));
@@ -650,8 +657,12 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     assertAll(`client → ${vip} (one failing)`, after, others);
     const fromNode = await nodeJson<ProbeResult>(cluster.node("agent-1"), PROBE_JS, [`http://${vip}/`, "30"]);
     assertAll(`agent-1 → ${vip} (one failing)`, fromNode, others);
+    // The client and agent-1 connect through the socket LB (agents); a master's connections are DNATed by the nft table.
+    // (By address: the masters' own resolver is not dcos-dns.)
+    const fromMaster = await nodeJson<ProbeResult>(cluster.masters()[0]!, PROBE_JS, [`http://${address}:80/`, "30"]);
+    assertAll(`master-1 → ${address}:80 (one failing, nft)`, fromMaster, others);
     log(
-      `after the health check failed: client → ${showIds(after.ids)}; agent-1 → ${showIds(fromNode.ids)} (${Date.now() - failedAt} ms after /fail)`,
+      `after the health check failed: client → ${showIds(after.ids)}; agent-1 → ${showIds(fromNode.ids)}; master-1 → ${showIds(fromMaster.ids)} (${Date.now() - failedAt} ms after /fail)`,
     );
   }).timeout(180_000);
 

@@ -49,6 +49,7 @@ import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } fr
 import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
 import { startSockLb, type SockLb } from "./sock-lb";
+import { createUdpFlows } from "./udp-flows";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -75,6 +76,11 @@ export interface NftDriverOptions extends NftOptions {
    * runs without it (the nft table serves those connections as it does without the option).
    */
   socketLb?: { cgroup: string; pin?: string };
+  /**
+   * The `conntrack` binary that deletes the UDP flows of backends removed from a VIP, so that their
+   * clients are balanced again (udp-flows.ts; default `conntrack`); false: leave them to time out.
+   */
+  conntrack?: string | false;
   /** The `ip` binary for routes (default `ip`). */
   ip?: string;
   /** Check (and try to set) the forwarding sysctls (default true). */
@@ -267,6 +273,15 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       log.warn(w);
     }
   }
+  const udpFlows =
+    opts.conntrack === false
+      ? undefined
+      : createUdpFlows({
+          logger: log,
+          ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+          ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack } : {}),
+          ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
+        });
   const nftOpts: NftOptions = {
     ...(opts.table !== undefined ? { table: opts.table } : {}),
     ...(opts.ctMark !== undefined ? { ctMark: opts.ctMark } : {}),
@@ -625,7 +640,10 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         requested = true;
         // Without a kernel in sync (first apply, or a failure since), converge reads it back.
         const cut = inSync ? cutOf(changes, chainsBefore, v6Before) : undefined;
-        if (cut && changes.length === 0 && routesSynced) return;
+        if (cut && changes.length === 0 && routesSynced) {
+          udpFlows?.update(vips); // e.g. a drained (weight 0) backend removed: no slot changed
+          return;
+        }
         if (changes.length > 0) inSync = false; // until converge has put them in the kernel
         // Routes follow VIP addresses: untouched when no address came or went.
         const allRoutes = !cut || !routesSynced;
@@ -642,6 +660,8 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         if (after && !routed) await routeAfter();
         // A shortcut of what the table now does: when it fails, connects fall through to the table.
         lastVips = vips;
+        // New flows no longer reach removed backends: move the UDP flows still pinned to them.
+        udpFlows?.update(vips);
         await sockApply(vips);
         // The table is in; the routes that failed are tried again by the next apply (or reconcile).
         if (routeError) throw routeError;
@@ -679,6 +699,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
       nft.close();
       routes?.close();
       await sockLb?.close();
+      await udpFlows?.idle();
       live = new Map();
       prevList = [];
     },

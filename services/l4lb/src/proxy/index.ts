@@ -19,6 +19,9 @@ import type { Protocol } from "../vip-key";
 import { addLoAddress, delLoAddress, hasLocalAddress } from "./local-address";
 import { TcpProxy, type Target, type TcpCopy, type TcpStats } from "./tcp";
 import { UdpProxy, type UdpListener, type UdpStats } from "./udp";
+import { udpBackendKey, udpBackends } from "../udp-flows";
+
+const NONE: ReadonlySet<string> = new Set();
 
 export type { TcpStats, UdpStats };
 
@@ -156,10 +159,13 @@ export function createUserspaceDriver(opts: UserspaceDriverOptions): UserspaceDr
       await release(l);
     }
     const binds: Promise<boolean>[] = [];
+    const udpSets = udpBackends(vips);
     for (const [key, w] of want) {
       const l = listeners.get(key);
       if (l !== undefined) {
         l.target.slots = w.slots;
+        // A UDP client that keeps sending would stay on a removed backend: its session ends.
+        l.udp?.dropGone(udpSets.get(udpBackendKey(w.vip.ip, w.vip.port)) ?? NONE);
         if (!alive(l)) binds.push(bind(l));
         continue;
       }

@@ -504,6 +504,24 @@ describe("userspace proxy: UDP", function () {
     assert.equal((await udpAsk(c1, vip, port, "c"))?.text, "u1:c");
   });
 
+  it("a backend removed from the VIP (still answering): its sessions end and the client's next packet goes to another", async () => {
+    await driver.apply([udpVip([[u1, 1]])]);
+    const c = await client();
+    assert.equal((await udpAsk(c, vip, port, "a"))?.text, "u1:a");
+    await driver.apply([
+      udpVip([
+        [u1, 1],
+        [u2, 1],
+      ]),
+    ]);
+    assert.equal((await udpAsk(c, vip, port, "b"))?.text, "u1:b", "a backend added: the session stays");
+    await driver.apply([udpVip([[u2, 1]])]);
+    assert.equal((await udpAsk(c, vip, port, "c"))?.text, "u2:c");
+    const s = driver.stats().udp;
+    assert.equal(s.backendGone, 1);
+    assert.equal(s.opened, 2);
+  });
+
   it("no backend: dropped and counted", async () => {
     await driver.apply([udpVip([[u1, 0]])]);
     const c = await client();

@@ -32,6 +32,8 @@ export interface UdpStats {
   droppedQueueFull: number;
   /** Session socket errors (a refusing backend ends its sessions). */
   sessionErrors: number;
+  /** Sessions closed because their backend left the VIP (the client's next packet picks again). */
+  backendGone: number;
   /** Errors on VIP sockets (failed sends back to clients; logged at most every 10 s per VIP). */
   vipSocketErrors: number;
 }
@@ -163,6 +165,24 @@ export class UdpListener {
     }
   }
 
+  /**
+   * Closes the sessions whose backend is not in `backends` (`ip|port`, see udp-flows.ts): it left
+   * the VIP, and a client that keeps sending would otherwise stay on it. Drained (weight 0)
+   * backends are still listed: their sessions stay. Returns how many were closed.
+   */
+  dropGone(backends: ReadonlySet<string>): number {
+    let n = 0;
+    for (const byPort of [...this.sessions.values()]) {
+      for (const s of [...byPort.values()]) {
+        if (backends.has(`${s.backend.ip}|${s.backend.port}`)) continue;
+        this.closeSession(s);
+        n++;
+      }
+    }
+    this.proxy.stats.backendGone += n;
+    return n;
+  }
+
   /** Closes sessions idle since before `cutoff`; returns how many. */
   expire(cutoff: number): number {
     let n = 0;
@@ -202,6 +222,7 @@ export class UdpProxy {
     droppedSessionLimit: 0,
     droppedQueueFull: 0,
     sessionErrors: 0,
+    backendGone: 0,
     vipSocketErrors: 0,
   };
   readonly listeners = new Set<UdpListener>();
