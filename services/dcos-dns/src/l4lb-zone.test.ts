@@ -42,7 +42,9 @@ describe("l4lb.thisdcos.directory from the l4lb VIP table on the bus", function 
 
   it("serves each named VIP with backends at its claimed address; drops it when no agent has backends for it", async () => {
     const kv = await bus.kv(L4LB_BUCKET);
+    await kv.put("l4lb.vipip.11.5.6.7", Buffer.from("minitwit.marathon"));
     await kv.put("l4lb.vipname.ipv4.minitwit.marathon", Buffer.from("11.5.6.7"));
+    await kv.put("l4lb.vipip.11.9.9.9", Buffer.from("idle.marathon"));
     await kv.put("l4lb.vipname.ipv4.idle.marathon", Buffer.from("11.9.9.9"));
     await kv.put(
       "backends.10_0_0_5",
@@ -62,5 +64,24 @@ describe("l4lb.thisdcos.directory from the l4lb VIP table on the bus", function 
     assert.equal((await ask("minitwit.marathon.l4lb.thisdcos.directory")).answers[0]?.data, "11.5.6.7", "still backed by 10.0.0.6");
     await kv.delete("backends.10_0_0_6");
     await eventually(async () => assert.equal((await ask("minitwit.marathon.l4lb.thisdcos.directory")).rcode, 3));
+  });
+
+  it("serves a name's address only while the address's lock key names it (a release racing a claim)", async () => {
+    const kv = await bus.kv(L4LB_BUCKET);
+    const name = "raced.marathon.l4lb.thisdcos.directory";
+    await kv.put("l4lb.vipip.11.7.7.7", Buffer.from("raced.marathon"));
+    await kv.put("l4lb.vipname.ipv4.raced.marathon", Buffer.from("11.7.7.7"));
+    await kv.put("backends.10_0_0_7", enc(doc("10.0.0.7", [["raced", 1]])));
+    await eventually(async () => assert.equal((await ask(name)).answers[0]?.data, "11.7.7.7"));
+    // Another name took the address (its lock key now names it): l4lb does not serve raced there, DNS must not either.
+    await kv.put("l4lb.vipip.11.7.7.7", Buffer.from("other.marathon"));
+    await eventually(async () => assert.equal((await ask(name)).rcode, 3));
+    // The claim moved raced to a new address (both keys agree again).
+    await kv.put("l4lb.vipip.11.7.7.8", Buffer.from("raced.marathon"));
+    await kv.put("l4lb.vipname.ipv4.raced.marathon", Buffer.from("11.7.7.8"));
+    await eventually(async () => assert.equal((await ask(name)).answers[0]?.data, "11.7.7.8"));
+    await kv.delete("l4lb.vipip.11.7.7.8");
+    await eventually(async () => assert.equal((await ask(name)).rcode, 3), 2_000);
+    await kv.delete("backends.10_0_0_7");
   });
 });

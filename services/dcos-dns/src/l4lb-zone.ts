@@ -4,13 +4,18 @@
  * the cluster claimed for it (`l4lb.vipname.ipv4|ipv6.<name>`) → `<name>.l4lb.thisdcos.directory`
  * A / AAAA, name = domain_frag(`<label>.<framework>`). Nothing is published: every node computes
  * the same zone from the same keys, as dcos-net does from its VIP table.
+ *
+ * An address is served only while its lock key (`l4lb.vipip.<ip>`) names the same name, the rule
+ * l4lb's data plane follows (vip-addresses.ts): in the moment a release races a claim, `vipname`
+ * can still point at an address another name now owns, and DNS must not send clients there.
  */
 import type { KvStore, KvWatch, Logger } from "@dcnet/core";
-import { unescapeName, vipDnsName } from "@dcnet/l4lb";
+import { unescapeName, vipDnsName, vipKeys } from "@dcnet/l4lb";
 import { type RecordValues, type ZoneData, L4LB_ZONE } from "./zone";
 
 export const L4LB_BUCKET = "l4lb";
 const NAME_PREFIX = "l4lb.vipname.ipv";
+const OWNER_PREFIX = "l4lb.vipip.";
 
 interface NamedVip {
   name: string;
@@ -22,6 +27,8 @@ export class L4lbZone {
   private readonly byAgent = new Map<string, Set<string>>();
   /** `4|name` / `6|name` → address. */
   private readonly claims = new Map<string, string>();
+  /** `l4lb.vipip.<ip>` key → the name that owns the address. */
+  private readonly owners = new Map<string, string>();
   private watch: KvWatch | undefined;
   private scheduled = false;
 
@@ -42,6 +49,9 @@ export class L4lbZone {
           const name = unescapeName(key.slice(NAME_PREFIX.length + 2));
           if (change.op === "delete") this.claims.delete(`${family}|${name}`);
           else this.claims.set(`${family}|${name}`, Buffer.from(change.entry.value).toString());
+        } else if (key.startsWith(OWNER_PREFIX)) {
+          if (change.op === "delete") this.owners.delete(key);
+          else this.owners.set(key, Buffer.from(change.entry.value).toString());
         } else return;
         this.schedule();
       },
@@ -60,8 +70,8 @@ export class L4lbZone {
     for (const s of this.byAgent.values()) for (const n of s) names.add(n);
     const records = new Map<string, RecordValues>();
     for (const n of names) {
-      const a = this.claims.get(`4|${n}`);
-      const aaaa = this.claims.get(`6|${n}`);
+      const a = this.owned(n, this.claims.get(`4|${n}`));
+      const aaaa = this.owned(n, this.claims.get(`6|${n}`));
       if (!a && !aaaa) continue;
       const r: RecordValues = {};
       if (a) r.a = [a];
@@ -69,6 +79,11 @@ export class L4lbZone {
       records.set(`${n}.${L4LB_ZONE}`, r);
     }
     return { zone: L4LB_ZONE, records };
+  }
+
+  /** `ip` when `name` owns it (its lock key names it), else undefined. */
+  private owned(name: string, ip: string | undefined): string | undefined {
+    return ip !== undefined && this.owners.get(vipKeys.ip(ip)) === name ? ip : undefined;
   }
 
   private schedule(): void {
