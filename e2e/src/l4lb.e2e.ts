@@ -164,6 +164,27 @@ const UDP_PROBE_JS = [
   "(async () => { const out = []; for (let i = 0; i < +n; i++) out.push(await one()); console.log(JSON.stringify(out)); })();",
 ].join("\n");
 
+/**
+ * Run in a node container: ONE unconnected UDP socket sends a datagram to `host:port` every 100 ms. The
+ * first reply's id goes to the file `pinFile` (its conntrack flow pins the socket to that backend); the
+ * script ends once 5 replies in a row came from another id, or after `ms`, printing
+ * `{ first, moved, afterMs, lost, seq }` (moved: the other id; afterMs: from the file write to its first reply;
+ * seq: the replies in order, run-length encoded, `-` for a datagram without a reply).
+ */
+const UDP_STICKY_JS = [
+  "const dgram = require('dgram'); const fs = require('fs'); const [host, port, pinFile, ms] = process.argv.slice(1);",
+  "const u = dgram.createSocket('udp4'); let first, pinnedAt, moved, movedAt, run = 0, sent = 0, got = 0; const seq = [];",
+  "const note = (id) => { const last = seq[seq.length - 1]; if (last && last[0] === id) last[1]++; else seq.push([id, 1]); };",
+  "let ended = false; const end = () => { if (ended) return; ended = true; clearInterval(t); clearTimeout(stop); u.close(); console.log(JSON.stringify({ first, moved, afterMs: movedAt && movedAt - pinnedAt, lost: sent - got, seq: seq.map(([id, n]) => id.slice(0, 17) + '×' + n).join(' ') })); };",
+  "u.on('message', (m) => { got++; waiting = false; const id = m.toString(); note(id);",
+  "  if (first === undefined) { first = id; pinnedAt = Date.now(); fs.writeFileSync(pinFile, id); return; }",
+  "  if (id === first) { run = 0; return; }",
+  "  if (run++ === 0) { moved = id; movedAt = Date.now(); }",
+  "  if (run >= 5) end(); });",
+  "let waiting = false; const t = setInterval(() => { if (waiting) note('-'); waiting = true; sent++; u.send('hi', +port, host); }, 100);",
+  "const stop = setTimeout(end, +ms);",
+].join("\n");
+
 const CLIENT = "/vip-client";
 const NAMED = "/minitwit";
 const IPVIP = "/minitwit-ip";
@@ -744,6 +765,37 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
         `from ${node.id} (${how}): ${UDP_VIP}/udp → ${[...new Set(got.map((r) => short(r.id!)))].join(" ")}, every reply from ${UDP_VIP}`,
       );
     }
+    // A socket that keeps sending stays on its backend (its conntrack flow) until that backend leaves the VIP;
+    // then l4lb deletes the flow and the next datagram goes to the other one (else it would stay on the dead one).
+    const master = cluster.masters()[0]!;
+    const pinFile = `/tmp/udp-pinned-${Date.now()}`;
+    const sticky = nodeJson<{ first?: string; moved?: string; afterMs?: number; lost: number; seq: string }>(
+      master,
+      UDP_STICKY_JS,
+      [host, port, pinFile, "40000"],
+      60_000,
+    );
+    let pinned = "";
+    await eventually(
+      async () => {
+        const r = await master.container.exec(["cat", pinFile]);
+        assert.equal(r.exitCode, 0, "no reply yet");
+        pinned = r.stdout.trim();
+      },
+      10_000,
+      100,
+    );
+    assert.ok(ids.includes(pinned), `pinned to ${pinned}`);
+    const killedAt = Date.now();
+    await cluster.marathon(`/v2/apps${UDP}/tasks/${pinned}?scale=true`, { method: "DELETE" });
+    const moved = await sticky;
+    log(
+      `one socket on ${master.id} (nft) pinned to ${short(pinned)}, that task killed (scale=true): the socket reached ` +
+        `${moved.moved ? short(moved.moved) : "nothing else"} ${moved.afterMs ?? "-"} ms after it was pinned ` +
+        `(${Date.now() - killedAt} ms after the kill to 5 replies in a row), ${moved.lost} datagrams unanswered: ${moved.seq}`,
+    );
+    assert.equal(moved.first, pinned);
+    assert.ok(moved.moved !== undefined && ids.includes(moved.moved) && moved.moved !== pinned, JSON.stringify(moved));
     await cluster.marathon(`/v2/apps${UDP}`, { method: "DELETE" });
     await waitDetailEverywhere(`${UDP_VIP} gone`, (d) => assert.ok(!d.vips.some((v) => v.vip === UDP_VIP), "still there"), 30_000);
   }).timeout(120_000);

@@ -235,6 +235,28 @@ describe("mesos-sim cluster (2 masters, 2 agents, Marathon, real processes)", fu
     for (const t of before.filter((t) => t.id !== left!.id)) await silent(t);
   });
 
+  it("kills one task with scale=true: exactly that one goes, the others stay and none is launched", async () => {
+    const res = await marathon("/v2/apps/demo/echo", { method: "PUT", body: JSON.stringify({ instances: 3 }) });
+    assert.equal(res.status, 200);
+    const before = await running("/demo/echo", 3);
+    const [victim, ...others] = before;
+    const del = await marathon(`/v2/apps/demo/echo/tasks/${victim!.id}?scale=true`, { method: "DELETE" });
+    assert.equal(del.status, 200);
+    await eventually(
+      async () => assert.deepEqual((await tasks("/demo/echo")).map((t) => t.id).sort(), others.map((t) => t.id).sort()),
+      10_000,
+    );
+    await silent(victim!);
+    // Settled: the same two, both still answering, and the app at 2 instances.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual((await running("/demo/echo", 2)).map((t) => t.id).sort(), others.map((t) => t.id).sort());
+    for (const t of others) assert.equal(await answers(t), t.id);
+    const app = (await (await marathon("/v2/apps/demo/echo")).json()) as { app: { instances: number } };
+    assert.equal(app.app.instances, 2);
+    await marathon("/v2/apps/demo/echo", { method: "PUT", body: JSON.stringify({ instances: 1 }) });
+    await running("/demo/echo", 1);
+  });
+
   it("constraints: CLUSTER puts every task on one host, UNLIKE keeps them off it, UNIQUE leaves the extra instance waiting", async () => {
     const deploy = async (id: string, instances: number, constraints: string[][]): Promise<void> => {
       const res = await marathon("/v2/apps", {

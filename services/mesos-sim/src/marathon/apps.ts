@@ -51,9 +51,20 @@ export class AppStore {
     this.revisions.set(app.id, rev);
   }
 
+  /** In memory at once (a reconcile pass during the write already sees it), undone if the write fails. */
   async put(app: NormalizedApp): Promise<void> {
-    const rev = await this.kv.put(keys.app(app.id), Buffer.from(JSON.stringify(app)));
+    const before = this.apps.get(app.id);
     this.apps.set(app.id, app);
+    let rev: number;
+    try {
+      rev = await this.kv.put(keys.app(app.id), Buffer.from(JSON.stringify(app)));
+    } catch (err) {
+      if (this.apps.get(app.id) === app) {
+        if (before) this.apps.set(app.id, before);
+        else this.apps.delete(app.id);
+      }
+      throw err;
+    }
     this.revisions.set(app.id, rev);
   }
 

@@ -91,13 +91,18 @@ export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessag
       if (taskId !== undefined && method === "DELETE") {
         const task = tasksOf(appId).find((t) => t.launch.taskId === taskId);
         if (!task) throw new HttpError(404, { message: `Task '${taskId}' does not exist` });
-        if (query.get("scale") === "true")
-          await deps.apps.put({
-            ...app,
-            instances: Math.max(0, app.instances - 1),
-            json: { ...app.json, instances: Math.max(0, app.instances - 1) },
-          });
-        await deps.killTask(task);
+        // Kill and scale are one step, as in Marathon: both are marked in memory before anything is awaited, so no
+        // reconcile pass sees one without the other (it would kill another task, or launch a replacement).
+        const killing = deps.killTask(task);
+        const scaling =
+          query.get("scale") === "true"
+            ? deps.apps.put({
+                ...app,
+                instances: Math.max(0, app.instances - 1),
+                json: { ...app.json, instances: Math.max(0, app.instances - 1) },
+              })
+            : undefined;
+        await Promise.all([killing, scaling]);
         deps.reconcile();
         return sendJson(res, 200, { task: marathonTask(task, deps.state.agents.get(task.launch.agentId)) });
       }
