@@ -1,5 +1,6 @@
 import type { Logger } from "@dcnet/core";
 import { LiveTasks, type TaskEvent } from "./live-tasks";
+import { masterRequest, readBody, type MasterTransport } from "./master-http";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
@@ -17,8 +18,8 @@ export class StateSubscription {
 
   constructor(
     private readonly opts: {
-      scheme: "http" | "https";
-      headers?: Record<string, string>;
+      /** The state fetch's transport: same scheme, TLS options and authentication. */
+      transport: MasterTransport;
       /** Every event but HEARTBEAT, with what it means for the records. */
       onEvent: (type: string, what: TaskEvent) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
@@ -61,17 +62,28 @@ export class StateSubscription {
   }
 
   private async stream(master: string, signal: AbortSignal): Promise<void> {
-    const res = await fetch(`${this.opts.scheme}://${master}/api/v1`, {
+    const { transport } = this.opts;
+    const authorization = await transport.authorization(signal);
+    const body = JSON.stringify({ type: "SUBSCRIBE" });
+    const res = await masterRequest(transport, new URL(`${transport.scheme}://${master}/api/v1`), {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...this.opts.headers },
-      body: JSON.stringify({ type: "SUBSCRIBE" }),
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+        ...(authorization !== undefined ? { authorization } : {}),
+      },
+      body,
       signal,
     });
-    if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
+    if (res.statusCode !== 200) {
+      await readBody(res).catch(() => "");
+      throw new Error(`SUBSCRIBE: HTTP ${res.statusCode}`);
+    }
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
     const tasks = new LiveTasks();
     let buf = Buffer.alloc(0);
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
         const nl = buf.indexOf(0x0a);
