@@ -252,7 +252,10 @@ export function validateConfig(c: RawConfig, ctx: ValidateContext): MesosDnsConf
     zoneResolvers,
     configured: {
       // Upstream keeps what the file says (":53" is added when a resolver is used); resolv.conf's servers are shown as their IPs.
-      resolvers: c.resolvers.length > 0 || !c.externalOn ? [...c.resolvers] : resolvers.map((r) => r.replace(/:53$/, "").replace(/^\[(.*)\]$/, "$1")),
+      resolvers:
+        c.resolvers.length > 0 || !c.externalOn
+          ? [...c.resolvers]
+          : resolvers.map((r) => r.replace(/:53$/, "").replace(/^\[(.*)\]$/, "$1")),
       zoneResolvers: Object.fromEntries(Object.entries(c.zoneResolvers).map(([z, rs]) => [z, [...rs]])),
     },
     soaMname: soaName(c.soaMname, n("soaMname")),

@@ -413,7 +413,11 @@ describe("mesos-dns config", () => {
     });
 
     it("shows Resolvers and ZoneResolvers as configured, not normalised, as upstream", () => {
-      const { cfg } = parse({ ...M, resolvers: ["8.8.8.8", "2001:db8::53", "[2001:db8::54]:5353"], zoneResolvers: { "Corp.Example": ["10.1.0.2"] } });
+      const { cfg } = parse({
+        ...M,
+        resolvers: ["8.8.8.8", "2001:db8::53", "[2001:db8::54]:5353"],
+        zoneResolvers: { "Corp.Example": ["10.1.0.2"] },
+      });
       assert.deepEqual(cfg.resolvers, ["8.8.8.8:53", "[2001:db8::53]:53", "[2001:db8::54]:5353"], "used normalised");
       assert.deepEqual(cfg.zoneResolvers, { "corp.example": ["10.1.0.2:53"] });
       const s = configForDisplay(cfg, 0, "");

@@ -47,7 +47,10 @@ async function fetchOne(master: string, opts: FetchOptions): Promise<Record<stri
   const [host, port] = splitHostPort(master);
   const url = `${transport.scheme}://${hostForUrl(host)}:${port}/master/state`;
   const ac = new AbortController();
-  const whole = setTimeout(() => ac.abort(new Error(`no complete answer within ${opts.timeoutMs} ms (stateTimeoutSeconds)`)), opts.timeoutMs);
+  const whole = setTimeout(
+    () => ac.abort(new Error(`no complete answer within ${opts.timeoutMs} ms (stateTimeoutSeconds)`)),
+    opts.timeoutMs,
+  );
   let status: number | undefined;
   let text: string;
   try {

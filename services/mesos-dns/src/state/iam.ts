@@ -38,7 +38,8 @@ export function readIamConfig(file: string): IamConfig {
   } catch (err) {
     throw new Error(`${where}: "private_key" is not a PEM private key: ${(err as Error).message}`);
   }
-  if (privateKey.asymmetricKeyType !== "rsa") throw new Error(`${where}: "private_key" must be an RSA key (RS256), got ${privateKey.asymmetricKeyType}`);
+  if (privateKey.asymmetricKeyType !== "rsa")
+    throw new Error(`${where}: "private_key" must be an RSA key (RS256), got ${privateKey.asymmetricKeyType}`);
   const endpoint = field("login_endpoint");
   let loginEndpoint: URL;
   try {

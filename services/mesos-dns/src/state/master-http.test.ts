@@ -24,7 +24,21 @@ function makeCerts(dir: string): Record<"ca" | "serverKey" | "server" | "otherCa
   const f = (name: string): string => path.join(dir, name);
   const ssl = (...args: string[]): void => void execFileSync("openssl", args, { stdio: "pipe" });
   const selfSigned = (name: string, cn: string): void =>
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${cn}`, "-keyout", f(`${name}.key`), "-out", f(`${name}.pem`));
+    ssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.pem`),
+    );
   selfSigned("ca", "test CA");
   selfSigned("other-ca", "another CA");
   selfSigned("client", "mesos-dns client");
@@ -195,10 +209,7 @@ describe("master transport (§2): HTTPS, client certificates, basic and IAM auth
       // One login per request (the state fetches — the stream's SUBSCRIBED event triggers one more — and the stream), each token used once.
       assert.deepEqual(new Set(seen.map((s) => s.path)), new Set(["/master/state", "/api/v1"]));
       assert.equal(logins.length, seen.length);
-      assert.deepEqual(
-        seen.map((s) => s.authorization).sort(),
-        logins.map((_, i) => `token=tok-${i + 1}`).sort(),
-      );
+      assert.deepEqual(seen.map((s) => s.authorization).sort(), logins.map((_, i) => `token=tok-${i + 1}`).sort());
       for (const l of logins) {
         assert.equal(l.uid, "dns-account");
         assert.equal(l.contentType, "application/json");
@@ -214,7 +225,9 @@ describe("master transport (§2): HTTPS, client certificates, basic and IAM auth
     it("a login answered with another status than 200 fails the fetch, naming the endpoint", async () => {
       loginStatus = 401;
       const cfg = config({ mesosAuthentication: "iam", IAMConfigFile: iamFile });
-      await assert.rejects(load(cfg), (e: Error) => /IAM login http:\/\/127\.0\.0\.1:\d+\/acs\/api\/v1\/auth\/login: HTTP 401/.test(e.message));
+      await assert.rejects(load(cfg), (e: Error) =>
+        /IAM login http:\/\/127\.0\.0\.1:\d+\/acs\/api\/v1\/auth\/login: HTTP 401/.test(e.message),
+      );
       assert.equal(seen.length, 0, "the master is not asked without a token");
     });
 

@@ -103,10 +103,7 @@ export function masterRequest(transport: Pick<MasterTransport, "tls">, url: URL,
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     const connectMs = o.connectTimeoutMs ?? 2000;
-    const connectTimer = setTimeout(
-      () => req.destroy(new Error(`no ${secure ? "TLS " : ""}connection within ${connectMs} ms`)),
-      connectMs,
-    );
+    const connectTimer = setTimeout(() => req.destroy(new Error(`no ${secure ? "TLS " : ""}connection within ${connectMs} ms`)), connectMs);
     req.once("socket", (socket) => {
       socket.once(secure ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
     });
