@@ -84,6 +84,23 @@ describe("master state fetch (failover-aware, §2)", () => {
     }
   });
 
+  it("follows a non-leading master's redirect to the leader, as Go's client does", async () => {
+    const leader = await fakeMaster("127.0.0.1", 0, { leader: "master@127.0.0.1:1", who: "leader" });
+    const follower = http.createServer((_req, res) => {
+      res.writeHead(307, { location: `//127.0.0.1:${leader.port}/master/state` });
+      res.end();
+    });
+    await new Promise<void>((r) => follower.listen(0, "127.0.0.1", r));
+    try {
+      const got = await loadMasterState([`127.0.0.1:${(follower.address() as AddressInfo).port}`], opts);
+      assert.equal(got.state["who"], "leader");
+      assert.equal(leader.hits(), 1);
+    } finally {
+      await new Promise((r) => follower.close(r));
+      await leader.close();
+    }
+  });
+
   it("waits for a master's headers beyond 2 s: the whole request is bounded by stateTimeoutSeconds only", async function () {
     this.timeout(10_000);
     const slow = await fakeMaster("127.0.0.1", 0, { leader: "master@127.0.0.1:1", who: "slow" }, 200, 2500);

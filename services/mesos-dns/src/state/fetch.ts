@@ -42,6 +42,8 @@ function splitHostPort(master: string): [string, string] {
 
 const hostForUrl = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 async function fetchOne(master: string, opts: FetchOptions): Promise<Record<string, unknown>> {
   const transport = opts.transport ?? PLAIN_HTTP;
   const [host, port] = splitHostPort(master);
@@ -52,20 +54,29 @@ async function fetchOne(master: string, opts: FetchOptions): Promise<Record<stri
     opts.timeoutMs,
   );
   let status: number | undefined;
-  let text: string;
+  let text = "";
   try {
     const authorization = await transport.authorization(ac.signal);
-    const res = await masterRequest(transport, new URL(url), {
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "Mesos-DNS (dcnet)",
-        ...(authorization !== undefined ? { authorization } : {}),
-      },
-      signal: ac.signal,
-      connectTimeoutMs: Math.min(opts.connectTimeoutMs ?? 2000, opts.timeoutMs),
-    });
-    status = res.statusCode;
-    text = await readBody(res);
+    let target = new URL(url);
+    for (let redirects = 0; ; redirects++) {
+      const res = await masterRequest(transport, target, {
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Mesos-DNS (dcnet)",
+          // As Go's client: credentials are not sent on to another host.
+          ...(authorization !== undefined && target.host === new URL(url).host ? { authorization } : {}),
+        },
+        signal: ac.signal,
+        connectTimeoutMs: Math.min(opts.connectTimeoutMs ?? 2000, opts.timeoutMs),
+      });
+      status = res.statusCode;
+      text = await readBody(res);
+      // Go's client follows redirects (up to 10): a non-leading Mesos master redirects /master/state to the leader (307, `Location: //ip:port/master/state`).
+      const location = res.headers.location;
+      if (status === undefined || !REDIRECTS.has(status) || location === undefined) break;
+      if (redirects === 10) throw new Error(`stopped after 10 redirects`);
+      target = new URL(location, target);
+    }
   } catch (err) {
     throw new Error(`${url}: ${(err as Error).message}`);
   } finally {
