@@ -14,7 +14,7 @@ import { parseMesosDnsConfig } from "../config";
 import type { MesosDnsConfig } from "../model";
 import { loadMasterState } from "./fetch";
 import { loginJwt, readIamConfig } from "./iam";
-import { masterTransport } from "./master-http";
+import { masterTransport } from "./master-transport";
 import { Reloader } from "./reloader";
 
 const logger = createLogger({ service: "test", level: "silent" });
