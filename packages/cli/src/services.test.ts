@@ -14,7 +14,7 @@ describe("cli services: DCNET_MESOS_DNS_GRPC_PORT", () => {
       assert.throws(
         () => mesosDnsGrpcPort(bad),
         (e: Error & { field?: string }) =>
-          e.field === "DCNET_MESOS_DNS_GRPC_PORT" && /DCNET_MESOS_DNS_GRPC_PORT: must be a port/.test(e.message),
+          e.field === "DCNET_MESOS_DNS_GRPC_PORT" && /^DCNET_MESOS_DNS_GRPC_PORT: must be a port 0-65535 or "off", got/.test(e.message),
         bad,
       );
     }

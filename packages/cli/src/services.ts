@@ -31,7 +31,7 @@ export function mesosDnsGrpcPort(value: string | undefined): number | undefined 
   if (value === "off") return undefined;
   const port = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
   if (!Number.isInteger(port) || port > 65535)
-    throw invalidArgument("DCNET_MESOS_DNS_GRPC_PORT", `DCNET_MESOS_DNS_GRPC_PORT: must be a port 0-65535 or "off", got "${value}"`);
+    throw invalidArgument("DCNET_MESOS_DNS_GRPC_PORT", `must be a port 0-65535 or "off", got "${value}"`);
   return port;
 }
 

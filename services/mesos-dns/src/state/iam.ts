@@ -1,6 +1,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type * as https from "node:https";
+import { invalidArgument } from "@dcnet/core";
 import { masterRequest, readBody } from "./master-http";
 
 /**
@@ -18,17 +19,17 @@ export interface IamConfig {
 
 /** Reads and checks `IAMConfigFile`; every problem is an error naming the key and the field. */
 export function readIamConfig(file: string): IamConfig {
-  const where = `IAMConfigFile "${file}"`;
+  const bad = (message: string): Error => invalidArgument("IAMConfigFile", `"${file}": ${message}`);
   let doc: unknown;
   try {
     doc = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (err) {
-    throw new Error(`${where}: cannot read it as JSON: ${(err as Error).message}`);
+    throw bad(`cannot read it as JSON: ${(err as Error).message}`);
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${where}: must be a JSON object`);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw bad(`must be a JSON object`);
   const field = (name: string): string => {
     const v = (doc as Record<string, unknown>)[name];
-    if (typeof v !== "string" || v === "") throw new Error(`${where}: "${name}" must be a non-empty string`);
+    if (typeof v !== "string" || v === "") throw bad(`"${name}" must be a non-empty string`);
     return v;
   };
   const uid = field("uid");
@@ -36,19 +37,17 @@ export function readIamConfig(file: string): IamConfig {
   try {
     privateKey = crypto.createPrivateKey(field("private_key"));
   } catch (err) {
-    throw new Error(`${where}: "private_key" is not a PEM private key: ${(err as Error).message}`);
+    throw bad(`"private_key" is not a PEM private key: ${(err as Error).message}`);
   }
-  if (privateKey.asymmetricKeyType !== "rsa")
-    throw new Error(`${where}: "private_key" must be an RSA key (RS256), got ${privateKey.asymmetricKeyType}`);
+  if (privateKey.asymmetricKeyType !== "rsa") throw bad(`"private_key" must be an RSA key (RS256), got ${privateKey.asymmetricKeyType}`);
   const endpoint = field("login_endpoint");
   let loginEndpoint: URL;
   try {
     loginEndpoint = new URL(endpoint);
   } catch {
-    throw new Error(`${where}: "login_endpoint" is not a URL`);
+    throw bad(`"login_endpoint" is not a URL`);
   }
-  if (loginEndpoint.protocol !== "http:" && loginEndpoint.protocol !== "https:")
-    throw new Error(`${where}: "login_endpoint" must be an http or https URL`);
+  if (loginEndpoint.protocol !== "http:" && loginEndpoint.protocol !== "https:") throw bad(`"login_endpoint" must be an http or https URL`);
   return { uid, privateKey, loginEndpoint };
 }
 

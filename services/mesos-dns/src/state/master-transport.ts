@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import type * as https from "node:https";
+import { invalidArgument } from "@dcnet/core";
 import type { MesosDnsConfig } from "../model";
 import { iamToken, readIamConfig, type IamConfig } from "./iam";
 import type { MasterTransport } from "./master-http";
@@ -8,7 +9,7 @@ function readFileFor(key: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`${key}: cannot read "${file}": ${(err as Error).message}`);
+    throw invalidArgument(key, `cannot read "${file}": ${(err as Error).message}`);
   }
 }
 
