@@ -106,6 +106,7 @@ export class Reloader extends EventEmitter {
     this.transport = masterTransport(cfg);
     this.subscription = new StateSubscription({
       transport: this.transport,
+      setupTimeoutMs: cfg.stateTimeoutSeconds * 1000,
       log: opts.log,
       onEvent: (type, { relevant, running, stopped, removal }) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });

@@ -8,7 +8,9 @@ import { createDnsServer } from "../dns/server";
 import { buildQuery, decode, makeConfig, quietLogger } from "../dns/test-helpers";
 import { agentIdSuffix } from "../records/generator";
 import { hashString } from "../records/hash";
+import { PLAIN_HTTP } from "./master-http";
 import { Reloader, type Generation } from "./reloader";
+import { StateSubscription } from "./subscribe";
 
 const logger = createLogger({ service: "test", level: "silent" });
 
@@ -412,5 +414,28 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
     assert.equal(await gauge("AAAA"), values(set.aaaa));
     assert.equal(await gauge("SRV"), values(set.srv));
     await eventually(async () => assert.ok((await eventReloads()) >= reloads + 2), 5000);
+  });
+});
+
+describe("StateSubscription: a master that never answers SUBSCRIBE", () => {
+  it("gives up after setupTimeoutMs and reports the stream lost (the reload then finds the leader)", async () => {
+    const silent = await fakeMaster(() => undefined);
+    let lost = 0;
+    const sub = new StateSubscription({
+      transport: PLAIN_HTTP,
+      setupTimeoutMs: 200,
+      log: logger,
+      onEvent: () => undefined,
+      onLost: () => lost++,
+    });
+    try {
+      const t0 = Date.now();
+      sub.follow(silent.address);
+      await eventually(() => assert.ok(lost >= 1), 3000);
+      assert.ok(Date.now() - t0 < 2000, "not held by the silent master");
+    } finally {
+      sub.stop();
+      await silent.close();
+    }
   });
 });

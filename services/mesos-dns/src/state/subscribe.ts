@@ -26,6 +26,8 @@ export class StateSubscription {
       onLost?: () => void;
       log: Logger;
       retryMs?: number;
+      /** Bound on the login and the response headers of each SUBSCRIBE (default 300 s: `stateTimeoutSeconds`). */
+      setupTimeoutMs?: number;
     },
   ) {}
 
@@ -63,19 +65,29 @@ export class StateSubscription {
 
   private async stream(master: string, signal: AbortSignal): Promise<void> {
     const { transport } = this.opts;
-    const authorization = await transport.authorization(signal);
-    const body = JSON.stringify({ type: "SUBSCRIBE" });
-    const res = await masterRequest(transport, new URL(`${transport.scheme}://${master}/api/v1`), {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        "content-length": String(Buffer.byteLength(body)),
-        ...(authorization !== undefined ? { authorization } : {}),
-      },
-      body,
-      signal,
-    });
+    // The login and the response headers within setupTimeoutMs (stateTimeoutSeconds); the stream itself has no bound.
+    const setupMs = this.opts.setupTimeoutMs ?? 300_000;
+    const setup = new AbortController();
+    const timer = setTimeout(() => setup.abort(new Error(`SUBSCRIBE: no answer within ${setupMs} ms`)), setupMs);
+    let res;
+    try {
+      const both = AbortSignal.any([signal, setup.signal]);
+      const authorization = await transport.authorization(both);
+      const body = JSON.stringify({ type: "SUBSCRIBE" });
+      res = await masterRequest(transport, new URL(`${transport.scheme}://${master}/api/v1`), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "content-length": String(Buffer.byteLength(body)),
+          ...(authorization !== undefined ? { authorization } : {}),
+        },
+        body,
+        signal: both,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
     if (res.statusCode !== 200) {
       await readBody(res).catch(() => "");
       throw new Error(`SUBSCRIBE: HTTP ${res.statusCode}`);
