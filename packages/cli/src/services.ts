@@ -3,7 +3,7 @@ import { createL4lb, loadL4lbConfig } from "@dcnet/l4lb";
 import { createMesosDns, loadMesosDnsConfig } from "@dcnet/mesos-dns";
 import { createMesosSim, mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { createNodeAgent, nodeConfigSchema } from "@dcnet/node";
-import { loadConfig, type Logger, type Registry, type z } from "@dcnet/core";
+import { invalidArgument, loadConfig, type Logger, type Registry, type z } from "@dcnet/core";
 
 /** A service `dcnet run <name>` can start. Later services add themselves here. */
 export interface RunnableService {
@@ -23,6 +23,16 @@ function configured<S extends z.ZodTypeAny>(
   input: { configFile?: string | undefined; env: Record<string, string | undefined> },
 ): z.output<S> {
   return loadConfig(schema, { file: input.configFile, env: input.env, prefix: "DCNET" });
+}
+
+/** `DCNET_MESOS_DNS_GRPC_PORT`: unset → 50070, `off` → no gRPC server, else a port 0-65535 (0 = any). */
+export function mesosDnsGrpcPort(value: string | undefined): number | undefined {
+  if (value === undefined) return 50070;
+  if (value === "off") return undefined;
+  const port = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isInteger(port) || port > 65535)
+    throw invalidArgument("DCNET_MESOS_DNS_GRPC_PORT", `must be a port 0-65535 or "off", got "${value}"`);
+  return port;
 }
 
 export const services: readonly RunnableService[] = [
@@ -46,16 +56,8 @@ export const services: readonly RunnableService[] = [
     async start(input) {
       const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
       const config = loadMesosDnsConfig({ file: input.configFile, env: input.env }, (msg) => logger.warn(msg));
-      const grpcPort = input.env["DCNET_MESOS_DNS_GRPC_PORT"];
-      const dns = createMesosDns(
-        config,
-        {
-          file: input.configFile,
-          env: input.env,
-          grpcPort: grpcPort === undefined ? 50070 : grpcPort === "off" ? undefined : Number(grpcPort),
-        },
-        { logger, registry: input.registry },
-      );
+      const grpcPort = mesosDnsGrpcPort(input.env["DCNET_MESOS_DNS_GRPC_PORT"]);
+      const dns = createMesosDns(config, { file: input.configFile, env: input.env, grpcPort }, { logger, registry: input.registry });
       await dns.lifecycle.start();
       return { stop: () => dns.lifecycle.stop(), summary: dns.ports() };
     },

@@ -250,6 +250,14 @@ export function validateConfig(c: RawConfig, ctx: ValidateContext): MesosDnsConf
     masters: [...c.masters],
     resolvers,
     zoneResolvers,
+    configured: {
+      // Upstream keeps what the file says (":53" is added when a resolver is used); resolv.conf's servers are shown as their IPs.
+      resolvers:
+        c.resolvers.length > 0 || !c.externalOn
+          ? [...c.resolvers]
+          : resolvers.map((r) => r.replace(/:53$/, "").replace(/^\[(.*)\]$/, "$1")),
+      zoneResolvers: Object.fromEntries(Object.entries(c.zoneResolvers).map(([z, rs]) => [z, [...rs]])),
+    },
     soaMname: soaName(c.soaMname, n("soaMname")),
     soaRname: soaName(c.soaRname.replace(/@/g, "."), n("soaRname")),
     ipSources: c.ipSources as IpSource[],

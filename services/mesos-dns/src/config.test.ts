@@ -46,6 +46,7 @@ describe("mesos-dns config", () => {
       masters: ["127.0.0.1:5050"],
       port: 8053,
       resolvers: ["8.8.8.8:53"],
+      configured: { resolvers: ["8.8.8.8"], zoneResolvers: {} },
       soaMname: "ns1.mesos.",
       soaRname: "root.ns1.mesos.",
       ipSources: ["mesos", "host"],
@@ -63,6 +64,7 @@ describe("mesos-dns config", () => {
       ...DEFAULTS,
       masters: ["10.0.0.1:5050"],
       resolvers: ["8.8.8.8:53"],
+      configured: { resolvers: ["8.8.8.8"], zoneResolvers: {} },
       soaMname: "ns1.mesos.",
       soaRname: "root.ns1.mesos.",
     });
@@ -401,13 +403,28 @@ describe("mesos-dns config", () => {
       assert.equal(shown.File, "/etc/mesos-dns/config.json");
       assert.equal(shown.HttpPort, 8123);
       assert.equal(shown.SOAMname, "ns1.mesos.");
-      assert.deepEqual(shown.Resolvers, ["8.8.8.8:53"]);
+      assert.deepEqual(shown.Resolvers, ["8.8.8.8"]);
     });
 
     it("hides the secret", () => {
       assert.deepEqual(shown.MesosCredentials, { Principal: "dcos", Secret: SECRET_MASK });
       assert.ok(!JSON.stringify(shown).includes("hunter2"));
       assert.deepEqual(configForDisplay(parse(M).cfg, 0, "").MesosCredentials, { Principal: "", Secret: "" });
+    });
+
+    it("shows Resolvers and ZoneResolvers as configured, not normalised, as upstream", () => {
+      const { cfg } = parse({
+        ...M,
+        resolvers: ["8.8.8.8", "2001:db8::53", "[2001:db8::54]:5353"],
+        zoneResolvers: { "Corp.Example": ["10.1.0.2"] },
+      });
+      assert.deepEqual(cfg.resolvers, ["8.8.8.8:53", "[2001:db8::53]:53", "[2001:db8::54]:5353"], "used normalised");
+      assert.deepEqual(cfg.zoneResolvers, { "corp.example": ["10.1.0.2:53"] });
+      const s = configForDisplay(cfg, 0, "");
+      assert.deepEqual(s.Resolvers, ["8.8.8.8", "2001:db8::53", "[2001:db8::54]:5353"]);
+      assert.deepEqual(s.ZoneResolvers, { "Corp.Example": ["10.1.0.2"] });
+      // Empty with externalOn: resolv.conf's servers, as their IPs.
+      assert.deepEqual(configForDisplay(parse({ ...M, resolvers: [] }).cfg, 0, "").Resolvers, ["9.9.9.9"]);
     });
   });
 

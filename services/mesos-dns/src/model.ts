@@ -18,6 +18,11 @@ export interface MesosDnsConfig {
   /** `ip:port` each (`:53` added when absent; IPv6 as `[v6]:port`). */
   resolvers: string[];
   zoneResolvers: Record<string, string[]>;
+  /**
+   * `resolvers` and `zoneResolvers` as configured, for /v1/config (upstream shows them unnormalised;
+   * resolvers taken from resolv.conf as its IPs). Absent: the normalised ones are shown.
+   */
+  configured?: { resolvers: string[]; zoneResolvers: Record<string, string[]> };
   /** Upstream DNS timeout, seconds. */
   timeout: number;
   externalOn: boolean;

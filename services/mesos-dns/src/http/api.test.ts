@@ -16,7 +16,15 @@ const set: RecordSet = {
   ]),
   enumeration: {
     frameworks: [
-      { name: "marathon", tasks: [{ name: "web", id: "web.1", records: [{ name: "web.marathon.mesos.", host: "1.2.3.10", rtype: "A" }] }] },
+      {
+        name: "marathon",
+        tasks: [
+          { name: "web", id: "web.1", records: [{ name: "web.marathon.mesos.", host: "1.2.3.10", rtype: "A" }] },
+          // A second instance whose records an earlier task already added: none of its own.
+          { name: "web", id: "web.1", records: [] },
+        ],
+      },
+      { name: "no tasks", tasks: [] },
     ],
   },
 };
@@ -75,7 +83,26 @@ describe("Mesos-DNS HTTP API (§5)", () => {
         { service: "_leader._tcp.mesos.", host: "leader.mesos.", ip: "1.2.3.4", port: "5050" },
       ]);
       assert.deepEqual(JSON.parse((await s.get("/v1/services/_nowhere._tcp.mesos")).body), [{ service: "", host: "", ip: "", port: "" }]);
-      assert.equal(JSON.parse((await s.get("/v1/enumerate")).body).frameworks[0].tasks[0].id, "web.1");
+      // Upstream's exact body: Go field order (tasks before name), a task without records has "records": null.
+      assert.equal(
+        (await s.get("/v1/enumerate")).body,
+        JSON.stringify(
+          {
+            frameworks: [
+              {
+                tasks: [
+                  { name: "web", id: "web.1", records: [{ name: "web.marathon.mesos.", host: "1.2.3.10", rtype: "A" }] },
+                  { name: "web", id: "web.1", records: null },
+                ],
+                name: "marathon",
+              },
+              { tasks: [], name: "no tasks" },
+            ],
+          },
+          null,
+          2,
+        ),
+      );
       const axfr = JSON.parse((await s.get("/v1/axfr")).body);
       assert.equal(axfr.Serial, 42);
       assert.deepEqual(axfr.Records.SRVs["_leader._tcp.mesos."], ["leader.mesos.:5050"]);
@@ -83,6 +110,19 @@ describe("Mesos-DNS HTTP API (§5)", () => {
       assert.equal(missing.status, 404);
       assert.equal(missing.body, "404: Page Not Found");
       assert.match(missing.type, /text\/plain/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a malformed percent-escape in the path is a 400 with a JSON reason", async () => {
+    const s = await serve();
+    try {
+      const r = await s.get("/v1/hosts/%ZZ");
+      assert.equal(r.status, 400);
+      assert.match(r.type, /application\/json/);
+      assert.deepEqual(JSON.parse(r.body), { error: "invalid_argument", reason: 'the path "/v1/hosts/%ZZ" is not valid percent-encoding' });
+      assert.equal((await s.get("/v1/hosts/slave%2Emesos")).status, 200, "a valid escape is decoded");
     } finally {
       await s.close();
     }

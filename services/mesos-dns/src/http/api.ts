@@ -1,5 +1,5 @@
 import type * as http from "node:http";
-import type { MesosDnsConfig, RecordSet } from "../model";
+import type { Enumeration, MesosDnsConfig, RecordSet } from "../model";
 
 export const MESOS_DNS_VERSION = "v0.7.0-dcnet";
 
@@ -23,6 +23,23 @@ function text(res: http.ServerResponse, status: number, body: string): void {
 const pick = <T>(values: readonly T[] | undefined): T | undefined =>
   values && values.length ? values[Math.floor(Math.random() * values.length)] : undefined;
 
+/**
+ * The /v1/enumerate body in upstream's JSON shape (Go struct field order: a framework's `tasks`
+ * before its `name`; a task's `records` is Go's nil slice, `null`, when the task added no record).
+ */
+export function enumerationBody(e: Enumeration): unknown {
+  return {
+    frameworks: e.frameworks.map((f) => ({
+      tasks: f.tasks.map((t) => ({
+        name: t.name,
+        id: t.id,
+        records: t.records.length === 0 ? null : t.records.map((r) => ({ name: r.name, host: r.host, rtype: r.rtype })),
+      })),
+      name: f.name,
+    })),
+  };
+}
+
 export interface HttpApiDeps {
   config: MesosDnsConfig;
   /** The served set and its serial; undefined before the first reload. */
@@ -39,8 +56,16 @@ export interface HttpApiDeps {
  */
 export function mesosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   return (req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    if (path === "/metrics") return false;
+    const raw = new URL(req.url ?? "/", "http://x").pathname;
+    if (raw === "/metrics") return false;
+    let path: string;
+    try {
+      path = decodeURIComponent(raw);
+    } catch {
+      // Go's server answers 400 too (a plain-text "400 Bad Request"); ours names the problem, in JSON.
+      send(res, 400, { error: "invalid_argument", reason: `the path "${raw}" is not valid percent-encoding` });
+      return true;
+    }
     if (req.method !== "GET") {
       text(res, 405, "405: Method Not Allowed");
       return true;
@@ -85,7 +110,7 @@ export function mesosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, r
       return true;
     }
     if (deps.config.enumerationOn && path === "/v1/enumerate") {
-      send(res, 200, cur ? cur.set.enumeration : { frameworks: null });
+      send(res, 200, cur ? enumerationBody(cur.set.enumeration) : { frameworks: null });
       return true;
     }
     if (deps.config.enumerationOn && path === "/v1/axfr") {

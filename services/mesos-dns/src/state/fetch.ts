@@ -5,21 +5,19 @@
  * if the first fails, try the others in order. A state without `leader`
  * is an error.
  */
+import { masterRequest, PLAIN_HTTP, readBody, type MasterTransport } from "./master-http";
 
 export interface FetchOptions {
+  /** The whole request — IAM login, connect, headers and body — within this (`stateTimeoutSeconds`), as upstream. */
   timeoutMs: number;
   /**
-   * How long to wait for a master's response headers (default 2000 ms, capped
-   * by timeoutMs): a master that is gone (SYN unanswered, EHOSTUNREACH after
-   * seconds) must not hold up asking the next one. The body may then take up
-   * to timeoutMs (`stateTimeoutSeconds`).
+   * Bound on the TCP connect and TLS handshake of each request only (default 2000 ms, capped by
+   * timeoutMs): a master that is gone (SYN unanswered, EHOSTUNREACH after seconds) must not hold up
+   * asking the next one. Not upstream (Go's default dialer has none).
    */
   connectTimeoutMs?: number;
-  /** `http` or `https`. */
-  scheme: "http" | "https";
-  /** Extra headers (basic auth). */
-  headers?: Record<string, string>;
-  fetchImpl?: typeof fetch;
+  /** http or https, TLS options and authentication (master-http.ts); default plain http. */
+  transport?: MasterTransport;
 }
 
 export interface FetchedState {
@@ -44,32 +42,52 @@ function splitHostPort(master: string): [string, string] {
 
 const hostForUrl = (host: string): string => (host.includes(":") ? `[${host}]` : host);
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 async function fetchOne(master: string, opts: FetchOptions): Promise<Record<string, unknown>> {
+  const transport = opts.transport ?? PLAIN_HTTP;
   const [host, port] = splitHostPort(master);
-  const url = `${opts.scheme}://${hostForUrl(host)}:${port}/master/state`;
+  const url = `${transport.scheme}://${hostForUrl(host)}:${port}/master/state`;
   const ac = new AbortController();
-  const whole = setTimeout(() => ac.abort(new Error(`no complete answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-  const connectMs = Math.min(opts.connectTimeoutMs ?? 2000, opts.timeoutMs);
-  const headers = setTimeout(() => ac.abort(new Error(`no answer within ${connectMs} ms`)), connectMs);
-  let res: Response;
+  const whole = setTimeout(
+    () => ac.abort(new Error(`no complete answer within ${opts.timeoutMs} ms (stateTimeoutSeconds)`)),
+    opts.timeoutMs,
+  );
+  let status: number | undefined;
+  let text = "";
   try {
-    res = await (opts.fetchImpl ?? fetch)(url, {
-      headers: { "content-type": "application/json", "user-agent": "Mesos-DNS (dcnet)", ...opts.headers },
-      signal: ac.signal,
-    });
+    const authorization = await transport.authorization(ac.signal);
+    let target = new URL(url);
+    for (let redirects = 0; ; redirects++) {
+      const res = await masterRequest(transport, target, {
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Mesos-DNS (dcnet)",
+          // As Go's client: credentials are not sent on to another host.
+          ...(authorization !== undefined && target.host === new URL(url).host ? { authorization } : {}),
+        },
+        signal: ac.signal,
+        connectTimeoutMs: Math.min(opts.connectTimeoutMs ?? 2000, opts.timeoutMs),
+      });
+      status = res.statusCode;
+      text = await readBody(res);
+      // Go's client follows redirects (up to 10): a non-leading Mesos master redirects /master/state to the leader (307, `Location: //ip:port/master/state`).
+      const location = res.headers.location;
+      if (status === undefined || !REDIRECTS.has(status) || location === undefined) break;
+      if (redirects === 10) throw new Error(`stopped after 10 redirects`);
+      target = new URL(location, target);
+    }
   } catch (err) {
-    clearTimeout(whole);
-    throw new Error(`${url}: ${ac.signal.aborted ? String((ac.signal.reason as Error).message) : (err as Error).message}`);
+    throw new Error(`${url}: ${(err as Error).message}`);
   } finally {
-    clearTimeout(headers);
+    clearTimeout(whole);
   }
   // Upstream ignores the status code and parses any body; a non-JSON body fails the reload.
-  const text = await res.text().finally(() => clearTimeout(whole));
   let state: unknown;
   try {
     state = JSON.parse(text);
   } catch {
-    throw new Error(`${url}: HTTP ${res.status}, body is not JSON`);
+    throw new Error(`${url}: HTTP ${status}, body is not JSON`);
   }
   if (typeof state !== "object" || state === null || Array.isArray(state)) throw new Error(`${url}: state is not a JSON object`);
   return state as Record<string, unknown>;

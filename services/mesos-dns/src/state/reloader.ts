@@ -7,6 +7,8 @@ import type { MesosDnsConfig, RecordSet } from "../model";
 import { generateRecords, type GenerateOptions } from "../records/generator";
 import { parsePid } from "../records/state";
 import { loadMasterState } from "./fetch";
+import type { MasterTransport } from "./master-http";
+import { masterTransport } from "./master-transport";
 import { stateBasis, withoutStoppedTask, withRunningTask } from "./incremental";
 import type { RunningTask, StoppedTask } from "./live-tasks";
 import { StateSubscription } from "./subscribe";
@@ -36,7 +38,9 @@ function hostsToResolve(state: Record<string, unknown>): string[] {
   };
   for (const s of Array.isArray(state["slaves"]) ? (state["slaves"] as Record<string, unknown>[]) : []) add(pidHost(s?.["pid"]));
   for (const f of Array.isArray(state["frameworks"]) ? (state["frameworks"] as Record<string, unknown>[]) : []) {
-    add(f?.["pid"] !== undefined ? pidHost(f["pid"]) : typeof f?.["hostname"] === "string" ? (f["hostname"] as string) : undefined);
+    // As state.ts: a null pid is an absent one (the framework's hostname is used).
+    const pid = f?.["pid"];
+    add(pid !== undefined && pid !== null ? pidHost(pid) : typeof f?.["hostname"] === "string" ? (f["hostname"] as string) : undefined);
   }
   return [...out];
 }
@@ -64,6 +68,13 @@ const RESULTS = {
 /** A SOA serial: the Unix time, or one more than the last when that is not later. */
 const nextSerial = (last: number): number => Math.max(Math.floor(Date.now() / 1000), last + 1);
 
+/** The records of one type: every value of every name. */
+function countValues(map: ReadonlyMap<string, readonly string[]>): number {
+  let n = 0;
+  for (const values of map.values()) n += values.length;
+  return n;
+}
+
 /** Non-loopback addresses of this host (the name-server record for listener 0.0.0.0). */
 export function listenerIps(): string[] {
   return Object.values(os.networkInterfaces())
@@ -83,16 +94,19 @@ export class Reloader extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Immediate | undefined;
   private readonly subscription: StateSubscription;
+  private readonly transport: MasterTransport;
   private readonly metrics;
 
   constructor(
     private readonly cfg: MesosDnsConfig,
-    private readonly opts: { log: Logger; registry: Registry; subscribe?: boolean; fetchImpl?: typeof fetch },
+    private readonly opts: { log: Logger; registry: Registry; subscribe?: boolean },
   ) {
     super();
+    // Reads caCertFile, certFile, keyFile and IAMConfigFile: an unreadable one fails the start, naming its key.
+    this.transport = masterTransport(cfg);
     this.subscription = new StateSubscription({
-      scheme: cfg.mesosHTTPSOn ? "https" : "http",
-      headers: this.authHeaders(),
+      transport: this.transport,
+      setupTimeoutMs: cfg.stateTimeoutSeconds * 1000,
       log: opts.log,
       onEvent: (type, { relevant, running, stopped, removal }) => {
         this.metrics.events.inc({ type, reload: relevant ? "yes" : "no" });
@@ -112,7 +126,7 @@ export class Reloader extends EventEmitter {
       ),
       failures: counter(opts.registry, "mesos_dns_refresh_failures_total", "Reloads that kept the previous record set", []),
       reloads: counter(opts.registry, "mesos_dns_refresh_total", "Successful reloads", ["trigger"]),
-      records: gauge(opts.registry, "mesos_dns_records", "Names in the served record set, by type", ["type"]),
+      records: gauge(opts.registry, "mesos_dns_records", "Records (name and value pairs) in the served record set, by type", ["type"]),
       incremental: counter(
         opts.registry,
         "mesos_dns_incremental_updates_total",
@@ -126,14 +140,6 @@ export class Reloader extends EventEmitter {
         ["type", "reload"],
       ),
     };
-  }
-
-  private authHeaders(): Record<string, string> {
-    if (this.cfg.mesosAuthentication === "basic") {
-      const { principal, secret } = this.cfg.mesosCredentials;
-      return { authorization: `Basic ${Buffer.from(`${principal}:${secret}`).toString("base64")}` };
-    }
-    return {};
   }
 
   /** Resolves after the first successful reload (retrying every second until then). */
@@ -245,8 +251,17 @@ export class Reloader extends EventEmitter {
     }
     this.metrics.incremental.inc({ result: results.done });
     this.current = { set, serial: nextSerial(cur.serial), from: cur.from, at: Date.now() };
-    this.emit("generation", this.current);
+    this.publish();
     return true;
+  }
+
+  /** Announces `current` (a reload's or an event's): the records gauge, then "generation". */
+  private publish(): void {
+    const { set } = this.current!;
+    this.metrics.records.set({ type: "A" }, countValues(set.a));
+    this.metrics.records.set({ type: "AAAA" }, countValues(set.aaaa));
+    this.metrics.records.set({ type: "SRV" }, countValues(set.srv));
+    this.emit("generation", this.current);
   }
 
   /** `records` with the adds and removals of events later than its state, in the order of their events. */
@@ -284,9 +299,7 @@ export class Reloader extends EventEmitter {
     try {
       const { state, from } = await loadMasterState(this.cfg.masters, {
         timeoutMs: this.cfg.stateTimeoutSeconds * 1000,
-        scheme: this.cfg.mesosHTTPSOn ? "https" : "http",
-        headers: this.authHeaders(),
-        ...(this.opts.fetchImpl ? { fetchImpl: this.opts.fetchImpl } : {}),
+        transport: this.transport,
       });
       const resolved = new Map<string, string[]>();
       await Promise.all(
@@ -308,10 +321,7 @@ export class Reloader extends EventEmitter {
       const serial = nextSerial(this.current?.serial ?? 0);
       this.current = { set: records, serial, from, at: Date.now() };
       this.metrics.reloads.inc({ trigger });
-      this.metrics.records.set({ type: "A" }, records.a.size);
-      this.metrics.records.set({ type: "AAAA" }, records.aaaa.size);
-      this.metrics.records.set({ type: "SRV" }, records.srv.size);
-      this.emit("generation", this.current);
+      this.publish();
       if (this.opts.subscribe ?? true) this.subscription.follow(from);
     } catch (err) {
       this.metrics.failures.inc();

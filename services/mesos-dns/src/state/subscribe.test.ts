@@ -8,7 +8,9 @@ import { createDnsServer } from "../dns/server";
 import { buildQuery, decode, makeConfig, quietLogger } from "../dns/test-helpers";
 import { agentIdSuffix } from "../records/generator";
 import { hashString } from "../records/hash";
+import { PLAIN_HTTP } from "./master-http";
 import { Reloader, type Generation } from "./reloader";
+import { StateSubscription } from "./subscribe";
 
 const logger = createLogger({ service: "test", level: "silent" });
 
@@ -385,5 +387,55 @@ describe("mesos-dns reloads on the master's SUBSCRIBE events that can change rec
     await eventually(async () => assert.equal(await eventReloads(), reloads + 1));
     assert.equal(await events("HEARTBEAT", "no"), 0);
     assert.equal(await events("AGENT_ADDED", "yes"), agentEvents + 1);
+  });
+
+  it("mesos_dns_records counts values (not names) by type, also for a generation made from an event", async () => {
+    const gauge = (type: string) => sample(registry, `mesos_dns_records{type="${type}"}`);
+    const values = (m: ReadonlyMap<string, readonly string[]>) => [...m.values()].reduce((n, v) => n + v.length, 0);
+    const reloads = await eventReloads();
+    // A reload under way with the state from before the two instances run: the records below come from their events.
+    stateDelayMs = 500;
+    stream!.write(frame({ type: "FRAMEWORK_UPDATED" }));
+    await new Promise((r) => setTimeout(r, 50));
+    stateDelayMs = 0;
+    for (const [id, ip] of [
+      ["db.1", "10.0.0.21"],
+      ["db.2", "10.0.0.22"],
+    ] as const) {
+      stream!.write(frame({ type: "TASK_ADDED", task_added: { task: v1Task(id, "db", "TASK_STAGING") } }));
+      tasks = [...tasks, { ...task("TASK_RUNNING"), id, name: "db", statuses: [update("TASK_RUNNING", id, ip).task_updated.status] }];
+      stream!.write(frame(update("TASK_RUNNING", id, ip)));
+    }
+    await eventually(() => assert.equal(reloader.current?.set.a.get("db.marathon.mesos.")?.length, 2));
+    assert.equal(await eventReloads(), reloads, "no reload finished yet: the generation is the events'");
+    const set = reloader.current!.set;
+    assert.ok(values(set.a) > set.a.size, "a name with two values");
+    assert.equal(await gauge("A"), values(set.a));
+    assert.equal(await gauge("AAAA"), values(set.aaaa));
+    assert.equal(await gauge("SRV"), values(set.srv));
+    await eventually(async () => assert.ok((await eventReloads()) >= reloads + 2), 5000);
+  });
+});
+
+describe("StateSubscription: a master that never answers SUBSCRIBE", () => {
+  it("gives up after setupTimeoutMs and reports the stream lost (the reload then finds the leader)", async () => {
+    const silent = await fakeMaster(() => undefined);
+    let lost = 0;
+    const sub = new StateSubscription({
+      transport: PLAIN_HTTP,
+      setupTimeoutMs: 200,
+      log: logger,
+      onEvent: () => undefined,
+      onLost: () => lost++,
+    });
+    try {
+      const t0 = Date.now();
+      sub.follow(silent.address);
+      await eventually(() => assert.ok(lost >= 1), 3000);
+      assert.ok(Date.now() - t0 < 2000, "not held by the silent master");
+    } finally {
+      sub.stop();
+      await silent.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { Logger } from "@dcnet/core";
 import { LiveTasks, type TaskEvent } from "./live-tasks";
+import { masterRequest, readBody, type MasterTransport } from "./master-http";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
@@ -17,14 +18,16 @@ export class StateSubscription {
 
   constructor(
     private readonly opts: {
-      scheme: "http" | "https";
-      headers?: Record<string, string>;
+      /** The state fetch's transport: same scheme, TLS options and authentication. */
+      transport: MasterTransport;
       /** Every event but HEARTBEAT, with what it means for the records. */
       onEvent: (type: string, what: TaskEvent) => void;
       /** The stream to the followed master ended or failed (its master may be gone: reload to find the leader). */
       onLost?: () => void;
       log: Logger;
       retryMs?: number;
+      /** Bound on the login and the response headers of each SUBSCRIBE (default 300 s: `stateTimeoutSeconds`). */
+      setupTimeoutMs?: number;
     },
   ) {}
 
@@ -61,17 +64,38 @@ export class StateSubscription {
   }
 
   private async stream(master: string, signal: AbortSignal): Promise<void> {
-    const res = await fetch(`${this.opts.scheme}://${master}/api/v1`, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...this.opts.headers },
-      body: JSON.stringify({ type: "SUBSCRIBE" }),
-      signal,
-    });
-    if (!res.ok || !res.body) throw new Error(`SUBSCRIBE: HTTP ${res.status}`);
+    const { transport } = this.opts;
+    // The login and the response headers within setupTimeoutMs (stateTimeoutSeconds); the stream itself has no bound.
+    const setupMs = this.opts.setupTimeoutMs ?? 300_000;
+    const setup = new AbortController();
+    const timer = setTimeout(() => setup.abort(new Error(`SUBSCRIBE: no answer within ${setupMs} ms`)), setupMs);
+    let res;
+    try {
+      const both = AbortSignal.any([signal, setup.signal]);
+      const authorization = await transport.authorization(both);
+      const body = JSON.stringify({ type: "SUBSCRIBE" });
+      res = await masterRequest(transport, new URL(`${transport.scheme}://${master}/api/v1`), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          "content-length": String(Buffer.byteLength(body)),
+          ...(authorization !== undefined ? { authorization } : {}),
+        },
+        body,
+        signal: both,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.statusCode !== 200) {
+      await readBody(res).catch(() => "");
+      throw new Error(`SUBSCRIBE: HTTP ${res.statusCode}`);
+    }
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
     const tasks = new LiveTasks();
     let buf = Buffer.alloc(0);
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
         const nl = buf.indexOf(0x0a);
