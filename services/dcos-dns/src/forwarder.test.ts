@@ -43,17 +43,30 @@ describe("dcos-dns forwarding (§3.3)", () => {
     }
   });
 
-  it("relays the first reply of any rcode; a slower upstream loses without a failure counted", async () => {
+  it("relays the first reply of any rcode at once; a slower upstream that then times out is still counted as failed", async () => {
     const fast = await startUpstream((m) => upstreamReply(m, { rcode: 3 }));
     const slow = await startUpstream(() => null);
+    const attempts: { label: string; error: string | null }[] = [];
     try {
-      const f = new Forwarder({ perUpstreamMs: 2000 });
+      const f = new Forwarder({
+        perUpstreamMs: 300,
+        onAttempt: (u, _t, _s, err) => attempts.push({ label: u.label, error: err?.reason ?? null }),
+      });
       const q = buildQuery({ id: 77, name: "example.com", qtype: TYPE_A });
+      const t0 = Date.now();
       const r = await f.forward(q, [up(slow.address), up(fast.address)], "udp");
+      assert.ok(Date.now() - t0 < 250, "the client does not wait for the slow upstream");
       assert.ok(r);
       assert.equal(decode(r.reply).rcode, 3);
       assert.equal(r.upstream.label, fast.address);
-      assert.equal(f.failureCount(up(slow.address)), 0);
+      assert.equal(f.failureCount(up(slow.address)), 0, "not yet: its timeout has not passed");
+      await new Promise((res) => setTimeout(res, 500));
+      assert.equal(f.failureCount(up(slow.address)), 1);
+      assert.equal(f.failureCount(up(fast.address)), 0);
+      assert.deepEqual(attempts, [
+        { label: fast.address, error: null },
+        { label: slow.address, error: "timeout" },
+      ]);
     } finally {
       await fast.close();
       await slow.close();

@@ -5,7 +5,9 @@
  *
  * Choice: fewer than 3 upstreams → all of them. Otherwise upstreams are bucketed by their lifetime
  * failure count: two at random from the lowest bucket if it has two or more, else its single member
- * plus one at random from the next bucket. `.mesos` goes to every Mesos-DNS (`all`).
+ * plus one at random from the next bucket. `.mesos` goes to every Mesos-DNS (`all`). An upstream that
+ * times out or errors is counted as failed even when another one has already answered (dcos-net counts
+ * its workers' timeouts the same way); the client is answered at the first reply and does not wait.
  *
  * UDP goes through a pool of connected sockets per upstream with our own query IDs
  * (upstream-pool.ts) rather than a fresh socket per exchange as dcos-net does: the socket churn was
@@ -92,8 +94,9 @@ export class Forwarder {
           },
           (err: unknown) => {
             const e = err instanceof ExchangeError ? err : new ExchangeError("network", String(err));
-            // Losing the race after a winner is not the upstream's failure.
-            if (!done) {
+            // A failure counts (buckets, metric) even after another upstream has answered: the client
+            // has its reply already and does not wait for this; only our own shutdown is not a failure.
+            if (!this.closed) {
               this.failures.set(up.label, this.failureCount(up) + 1);
               this.opts.onAttempt?.(up, transport, seconds(t0), e);
             }
