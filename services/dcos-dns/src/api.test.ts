@@ -77,12 +77,32 @@ describe("dcos-dns APIs and config", function () {
     fs.writeFileSync(file, JSON.stringify({ upstream_resolvers: ["dns.google"] }));
     assert.throws(
       () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
-      (e: DcnetError) => e.field === "upstreamResolvers.0",
+      (e: DcnetError) => e.field === "upstream_resolvers.0" && e.message.startsWith("upstream_resolvers.0: "),
     );
     fs.writeFileSync(file, JSON.stringify({ udp_port: 70000 }));
     assert.throws(
       () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
-      (e: DcnetError) => e.field === "udpPort",
+      (e: DcnetError) => e.field === "udp_port",
+    );
+    fs.writeFileSync(file, JSON.stringify({ producer: { settle_ms: -1 }, forward_zones: { "corp.example": ["10.0.0.3"] } }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
+      (e: DcnetError) => e.field === "producer.settle_ms",
+    );
+    // The environment wins over the file, and its errors name the variable.
+    fs.writeFileSync(file, JSON.stringify({ udp_port: 5454 }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: { DCNET_UDP_PORT: "99999" } }, () => undefined),
+      (e: DcnetError) => e.field === "DCNET_UDP_PORT",
+    );
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: { DCNET_UPSTREAM_RESOLVERS: "10.0.0.1,dns.google" } }, () => undefined),
+      (e: DcnetError) => e.field === "DCNET_UPSTREAM_RESOLVERS.1",
+    );
+    // A key set by no one (a programmatic override) is named in the file's snake_case.
+    assert.throws(
+      () => loadDcosDnsConfig({ env: {}, overrides: { handlerLimit: 0 } }, () => undefined),
+      (e: DcnetError) => e.field === "handler_limit",
     );
     fs.writeFileSync(file, JSON.stringify({ zones: { "dcos.thisdcos.directory": [] } }));
     assert.throws(

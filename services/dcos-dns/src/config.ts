@@ -1,14 +1,27 @@
 /**
  * dcos-dns config: the `dcos-dns.json` keys of §3.9 (snake_case, as DC/OS writes them) plus dcnet's
  * sections, from a file and `DCNET_*` environment variables (`DCNET_UDP_PORT=5353`,
- * `DCNET_UPSTREAM_RESOLVERS=10.0.0.2,10.0.0.3`, `DCNET_BUS__SERVERS=…`). Errors name the key.
+ * `DCNET_UPSTREAM_RESOLVERS=10.0.0.2,10.0.0.3`, `DCNET_BUS__SERVERS=…`). Errors name the key as written
+ * (`upstream_resolvers.0`, `DCNET_UDP_PORT`).
  *
  * Without a `bus` section (file or DCNET_BUS__*), dcos-dns runs standalone: static zones,
  * `.mesos` forwarding and upstreams only (no zones from the bus, no producer).
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";
-import { busSection, clusterSection, envOverrides, listenSection, logSection, readConfigFile, validate, z } from "@dcnet/core";
+import {
+  type KeyOrigin,
+  busSection,
+  clusterSection,
+  envOverrides,
+  listenSection,
+  logSection,
+  mergeOrigins,
+  readConfigFile,
+  snakeFileKeys,
+  validate,
+  z,
+} from "@dcnet/core";
 import { type Upstream, parseResolver } from "@dcnet/dns";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
@@ -107,37 +120,26 @@ export const dcosDnsConfigSchema = z
 
 export type DcosDnsConfig = z.output<typeof dcosDnsConfigSchema>;
 
-const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+/** Sections whose keys are converted from snake_case too (zone names inside forward_zones/zones are kept). */
+const NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
 
-/** Top-level and section keys to camelCase (zone names inside forward_zones/zones are kept). */
-function camelKeys(raw: unknown, warn: (msg: string) => void): unknown {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
-  const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const key = snakeToCamel(k);
-    if (!known.has(key)) {
-      warn(`config key "${k}" is not used by dcos-dns; ignored`);
-      continue;
-    }
-    const nested = ["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"].includes(key);
-    out[key] =
-      nested && typeof v === "object" && v !== null && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).map(([a, b]) => [snakeToCamel(a), b]))
-        : v;
-  }
-  return out;
-}
-
+/**
+ * Defaults ← file ← environment ← overrides. Errors name the key as written: `upstream_resolvers.0`,
+ * `udp_port`, or the environment variable (`DCNET_UDP_PORT`).
+ */
 export function loadDcosDnsConfig(
   opts: { file?: string | undefined; env: Record<string, string | undefined>; overrides?: Record<string, unknown> },
   warn: (msg: string) => void,
 ): DcosDnsConfig {
-  const fromFile = opts.file ? camelKeys(readConfigFile(opts.file), warn) : {};
-  const env = envOverrides(opts.env, "DCNET");
   const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
+  const fileOrigins: KeyOrigin = { snake: true };
+  const fromFile = opts.file
+    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "dcos-dns", warn }, fileOrigins)
+    : {};
+  const envOrigins: KeyOrigin = {};
+  const env = envOverrides(opts.env, "DCNET", envOrigins);
   const fromEnv = Object.fromEntries(Object.entries(env).filter(([k]) => known.has(k)));
-  return validate(dcosDnsConfigSchema, merge(merge(fromFile, fromEnv), opts.overrides ?? {}));
+  return validate(dcosDnsConfigSchema, merge(merge(fromFile, fromEnv), opts.overrides ?? {}), mergeOrigins(fileOrigins, envOrigins));
 }
 
 function merge(base: unknown, over: unknown): unknown {
