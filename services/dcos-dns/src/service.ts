@@ -258,9 +258,16 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
           .filter((d) => d.udp > 0)
           .map((d) => parseResolver(`${d.ip.includes(":") ? `[${d.ip}]` : d.ip}:${d.udp}`))
           .filter((u): u is Upstream => u !== null);
+        const warned = new Set<string>();
+        const warn = (msg: string) => {
+          // Once per distinct reason, not every interval.
+          if (warned.has(msg)) return;
+          warned.add(msg);
+          log.warn({ path: rc.path }, msg);
+        };
         const run = async () => {
           try {
-            const text = await renderResolvConf({ listeners: own, upstreams, search: rc.search });
+            const text = await renderResolvConf({ listeners: own, upstreams, search: rc.search, warn });
             if (writeIfChanged(rc.path, text)) log.info({ path: rc.path }, "resolv.conf rewritten");
           } catch (err) {
             log.warn({ err: (err as Error).message, path: rc.path }, "resolv.conf generation failed");
