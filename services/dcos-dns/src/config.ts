@@ -7,7 +7,6 @@
  * Without a `bus` section (file or DCNET_BUS__*), dcos-dns runs standalone: static zones,
  * `.mesos` forwarding and upstreams only (no zones from the bus, no producer).
  */
-import * as fs from "node:fs";
 import { isIP } from "node:net";
 import {
   type KeyOrigin,
@@ -23,6 +22,7 @@ import {
   z,
 } from "@dcnet/core";
 import { type Upstream, parseResolver } from "@dcnet/dns";
+import { SPARTAN_IPS, loopsBack } from "./loop-guard";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
 const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
@@ -41,7 +41,7 @@ const zoneName = z
   .string()
   .regex(/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i, "must be a DNS name");
 
-export const SPARTAN_IPS = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+export { SPARTAN_IPS };
 
 export const dcosDnsConfigSchema = z
   .object({
@@ -107,6 +107,17 @@ export const dcosDnsConfigSchema = z
     log: logSection,
   })
   .superRefine((c, ctx) => {
+    // Forwarding to ourselves would loop (loop-guard.ts). Ports 0 (ephemeral) are unknown here.
+    const blacklist = new Set(c.bindIpBlacklist);
+    const own = { ips: c.bindIps.filter((ip) => !blacklist.has(ip)), ports: [c.udpPort, c.tcpPort].filter((p) => p > 0) };
+    const check = (list: readonly string[], path: (string | number)[]) =>
+      list.forEach((s, i) => {
+        const up = parseResolver(s);
+        const why = up ? loopsBack(up, own) : null;
+        if (why) ctx.addIssue({ code: "custom", path: [...path, i], message: why });
+      });
+    check(c.upstreamResolvers ?? [], ["upstreamResolvers"]);
+    for (const [zone, list] of Object.entries(c.forwardZones)) check(list, ["forwardZones", zone]);
     for (const zone of Object.keys(c.zones)) {
       const z0 = zone.toLowerCase().replace(/\.?$/, ".");
       if (!z0.endsWith(".thisdcos.directory.") || ["l4lb", "mesos", "dcos"].some((x) => z0 === `${x}.thisdcos.directory.`))
@@ -152,26 +163,4 @@ function merge(base: unknown, over: unknown): unknown {
 
 export function upstreamsOf(list: readonly string[]): Upstream[] {
   return list.map((s) => parseResolver(s)).filter((u): u is Upstream => u !== null);
-}
-
-/**
- * Default upstreams when none are configured: the nameservers of the host's resolv.conf, minus
- * 198.51.100.1–3 and our own bind addresses (querying ourselves would loop, COPS-4616).
- */
-export function defaultUpstreams(resolvConf: string, ours: readonly string[]): string[] {
-  let text = "";
-  try {
-    text = fs.readFileSync(resolvConf, "utf8");
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const ip = m[1]!;
-    if (isIP(ip) === 0 || SPARTAN_IPS.includes(ip) || ours.includes(ip)) continue;
-    out.push(ip);
-  }
-  return out;
 }

@@ -16,7 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Upstream, buildQuery, exchangeUdp } from "@dcnet/dns";
-import { SPARTAN_IPS } from "./config";
+import { SPARTAN_IPS } from "./loop-guard";
 
 /** glibc's MAXNS: later nameserver lines are ignored. */
 export const MAX_NAMESERVERS = 3;

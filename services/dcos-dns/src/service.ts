@@ -14,6 +14,7 @@ import {
   createGrpcServer,
   defaultIPv4,
   histogram,
+  invalidArgument,
   Lifecycle,
   serveHttp,
 } from "@dcnet/core";
@@ -21,11 +22,12 @@ import { parseResolver, type Upstream } from "@dcnet/dns";
 import { dcosdnsv1, descriptorSetPath } from "@dcnet/proto";
 import { allAddresses, ensureLoopbackAddresses } from "./addresses";
 import { Authority } from "./authority";
-import { type DcosDnsConfig, defaultUpstreams, upstreamsOf } from "./config";
+import { type DcosDnsConfig, upstreamsOf } from "./config";
 import { cryptoIdFromClusterKey } from "./crypto-id";
 import { dcosDnsService } from "./grpc-api";
 import { dcosDnsRoutes } from "./http-api";
 import { L4LB_BUCKET, L4lbZone } from "./l4lb-zone";
+import { loopsBack, upstreamsFromResolvConf } from "./loop-guard";
 import { MesosMirror } from "./mesos-mirror";
 import { ZoneProducer } from "./producer";
 import { renderResolvConf, writeIfChanged } from "./resolvconf";
@@ -55,13 +57,26 @@ export interface DcosDnsDeps {
   bus?: Bus;
 }
 
+const RESOLV_CONF = "/etc/resolv.conf";
+
 export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns {
   const log = deps.logger;
   const authority = new Authority(config.loadbalance);
   const nodeIp = config.nodeIp ?? defaultIPv4();
   const blacklist = new Set(config.bindIpBlacklist);
   const bindIps = [...new Set([...config.bindIps, ...(config.bindAll ? allAddresses() : [])])].filter((ip) => !blacklist.has(ip));
-  const upstreams = upstreamsOf(config.upstreamResolvers ?? defaultUpstreams("/etc/resolv.conf", bindIps));
+  const own = { ips: bindIps, ports: [config.udpPort, config.tcpPort].filter((p) => p > 0) };
+  // The schema checked the configured bind IPs; `bind_all` adds the node's addresses only now.
+  for (const [key, list] of [
+    ["upstream_resolvers", config.upstreamResolvers ?? []],
+    ...Object.entries(config.forwardZones).map(([z, l]) => [`forward_zones.${z}`, l] as const),
+  ] as const)
+    list.forEach((s, i) => {
+      const up = parseResolver(s);
+      const why = up ? loopsBack(up, own) : null;
+      if (why) throw invalidArgument(`${key}.${i}`, why);
+    });
+  const upstreams = upstreamsOf(config.upstreamResolvers ?? upstreamsFromResolvConf(RESOLV_CONF, own, log));
   const mesosDns: Upstream[] = upstreamsOf(config.mesosDns ?? config.masters.map((m) => (m.includes(":") ? `[${m}]:61053` : `${m}:61053`)));
   const key = clusterKey(config.cluster);
   const forwardZones = new Map(Object.entries(config.forwardZones).map(([z, list]) => [absolute(z), upstreamsOf(list)] as const));
