@@ -56,6 +56,11 @@ export const dcosDnsConfigSchema = z
     udpServerEnabled: z.boolean().default(true),
     tcpServerEnabled: z.boolean().default(true),
     handlerLimit: z.number().int().min(1).max(100_000).default(1024),
+    /**
+     * Largest authoritative UDP answer (§3.4: the client's EDNS0 size, else 512): the client's
+     * advertised size is honoured up to this cap, which is also the size our OPT advertises.
+     */
+    ednsUdpSize: z.number().int().min(512).max(65_535).default(4096),
     loadbalance: z.enum(["round_robin", "random"]).default("round_robin"),
     /** Master IPs (DC/OS master_list): `.mesos` upstreams at :61053, the zk zone, master.dcos records. */
     masters: listOf(z.string().refine((s) => isIP(s) !== 0, "must be an IP address")).default([]),

@@ -178,3 +178,64 @@ describe("dcos-dns forwarding metrics", function () {
     }
   });
 });
+
+describe("dcos-dns EDNS0 UDP size (§3.4: the client's advertised size)", function () {
+  this.timeout(20_000);
+  let svc: DcosDns;
+  const ips = (n: number) => Array.from({ length: n }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`);
+  before(async () => {
+    svc = await startDcosDns(testConfig());
+    svc.authority.setZone({
+      zone: "edns.thisdcos.directory.",
+      records: new Map([
+        ["mid.edns.thisdcos.directory.", { a: ips(150) }], // ~2.5 KB answer
+        ["big.edns.thisdcos.directory.", { a: ips(300) }], // ~4.9 KB answer
+      ]),
+    });
+  });
+  after(async () => svc?.lifecycle.stop());
+
+  const ask = async (name: string, udpSize?: number) => {
+    const q = buildQuery({ id: 3, name, qtype: TYPE_A, ...(udpSize ? { edns: { udpSize } } : {}) });
+    const r = await udpExchange(svc.ports().dns[0]!.udp, q);
+    assert.ok(r, `no reply for ${name}`);
+    return { size: r.length, d: decode(r) };
+  };
+
+  it("a 4096 advertisement gets a 1232-4096 byte answer whole (no TC), twice (general path, then the fast path)", async () => {
+    for (let i = 0; i < 2; i++) {
+      const { size, d } = await ask("mid.edns.thisdcos.directory", 4096);
+      assert.ok(size > 1232 && size <= 4096, `answer of ${size} bytes`);
+      assert.equal(d.tc, false);
+      assert.equal(d.answers.length, 150);
+    }
+  });
+
+  it("an answer above the advertised size is truncated to it with TC; without EDNS0 the limit is 512", async () => {
+    const big = await ask("big.edns.thisdcos.directory", 4096);
+    assert.equal(big.d.tc, true);
+    assert.ok(big.size <= 4096 && big.size > 3500, `${big.size} bytes`);
+    assert.ok(big.d.answers.length < 300);
+    const small = await ask("mid.edns.thisdcos.directory", 1232);
+    assert.equal(small.d.tc, true);
+    assert.ok(small.size <= 1232);
+    const plain = await ask("mid.edns.thisdcos.directory");
+    assert.equal(plain.d.tc, true);
+    assert.ok(plain.size <= 512);
+  });
+
+  it("edns_udp_size caps the honoured size", async () => {
+    const capped = await startDcosDns(testConfig({ ednsUdpSize: 1232 }));
+    try {
+      capped.authority.setZone({ zone: "edns.thisdcos.directory.", records: new Map([["mid.edns.thisdcos.directory.", { a: ips(150) }]]) });
+      const r = await udpExchange(
+        capped.ports().dns[0]!.udp,
+        buildQuery({ id: 3, name: "mid.edns.thisdcos.directory", qtype: TYPE_A, edns: { udpSize: 4096 } }),
+      );
+      assert.ok(r!.length <= 1232);
+      assert.equal(decode(r!).tc, true);
+    } finally {
+      await capped.lifecycle.stop();
+    }
+  });
+});

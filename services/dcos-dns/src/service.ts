@@ -101,6 +101,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
     udpEnabled: config.udpServerEnabled,
     tcpEnabled: config.tcpServerEnabled,
     handlerLimit: config.handlerLimit,
+    ednsUdpSize: config.ednsUdpSize,
     perUpstreamMs: config.upstreamTimeoutMs,
     overallMs: config.forwardTimeoutMs,
     logger: log,
