@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { buildQuery, decode, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
+import { buildQuery, decode, ExchangeError, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
 import { UdpUpstreamPool } from "./upstream-pool";
 
 describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () => {
@@ -70,6 +70,28 @@ describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () =
     } finally {
       pool.close();
       await silent.close();
+    }
+  });
+
+  it("a failed connect retires the socket: the query fails as a network error, the next query gets a fresh socket", async () => {
+    // Linux refuses connect() to the broadcast address without SO_BROADCAST (EACCES).
+    const bcast = parseResolver("255.255.255.255:53")!;
+    const pool = new UdpUpstreamPool({ socketsPerUpstream: 1 });
+    const list = () => (pool as unknown as { pools: Map<string, unknown[]> }).pools.get(bcast.label) ?? [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(pool.exchange(buildQuery({ id: 1, name: "x.mesos", qtype: TYPE_A }), bcast, 2000), (e: ExchangeError) => {
+          assert.equal(e.reason, "network");
+          assert.match(e.message, /connect: .*EACCES/);
+          return true;
+        });
+        assert.ok(
+          list().every((s) => s === undefined),
+          "the failed socket is not kept",
+        );
+      }
+    } finally {
+      pool.close();
     }
   });
 });

@@ -31,6 +31,8 @@ class PooledSocket {
   used = 0;
   private connected = false;
   private ready: Promise<void>;
+  /** Fails queries waiting for the connect when the socket is closed before it completes. */
+  private rejectReady: ((e: ExchangeError) => void) | undefined;
   private nextId = Math.floor(Math.random() * 0x10000);
 
   constructor(
@@ -40,12 +42,22 @@ class PooledSocket {
     this.sock = dgram.createSocket(up.family === 6 ? "udp6" : "udp4");
     this.sock.on("message", (msg) => this.onMessage(msg));
     this.sock.on("error", (err) => this.close(new ExchangeError("network", `${up.label}: ${err.message}`)));
-    this.ready = new Promise((resolve) =>
-      this.sock.connect(up.port, up.host, () => {
+    // A failed connect (EACCES, ENETUNREACH…) reaches this callback, not "error": the socket is
+    // retired (the pool opens a fresh one for the next query) and its queries fail as "network".
+    this.ready = new Promise((resolve, reject) => {
+      this.rejectReady = reject;
+      this.sock.connect(up.port, up.host, ((err?: Error) => {
+        if (err) {
+          const e = new ExchangeError("network", `${up.label}: connect: ${err.message}`);
+          this.close(e);
+          reject(e);
+          return;
+        }
         this.connected = true;
         resolve();
-      }),
-    );
+      }) as () => void);
+    });
+    this.ready.catch(() => undefined);
   }
 
   /** A free 16-bit ID (random start, then sequential skipping those in flight). */
@@ -70,13 +82,20 @@ class PooledSocket {
     out[1] = id & 0xff;
     return new Promise<Exchanged>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs, clientId: (query[0]! << 8) | query[1]! });
-      this.sock.send(out, (err) => {
-        if (!err) return;
+      const failed = (err: Error) => {
         const p = this.pending.get(id);
         if (!p) return;
         this.pending.delete(id);
         p.reject(new ExchangeError("network", `${this.up.label}: ${err.message}`));
-      });
+      };
+      try {
+        this.sock.send(out, (err) => {
+          if (err) failed(err);
+        });
+      } catch (err) {
+        // Closed under us (an error event retired the socket): fail this query now, not at its deadline.
+        failed(err as Error);
+      }
     });
   }
 
@@ -109,7 +128,12 @@ class PooledSocket {
     this.onDead(this);
   }
 
+  private closed = false;
+
   close(err = new ExchangeError("network", "closed")): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.rejectReady?.(err);
     this.fail(err);
     try {
       this.sock.close();
