@@ -10,9 +10,10 @@
  * times out or errors is counted as failed even when another one has already answered (dcos-net counts
  * its workers' timeouts the same way); the client is answered at the first reply and does not wait.
  *
- * UDP goes through a pool of connected sockets per upstream with our own query IDs
- * (upstream-pool.ts) rather than a fresh socket per exchange as dcos-net does: the socket churn was
- * most of a forward's cost. TCP still opens a connection per exchange.
+ * UDP goes through a pool of connected sockets per upstream (upstream-pool.ts) rather than a fresh
+ * socket per exchange as dcos-net does: the socket churn was most of a forward's cost. A deliberate
+ * deviation; the pool's random query IDs and reply matching on ID and question stand in for the
+ * per-query source port. TCP still opens a connection per exchange.
  */
 import { type Exchanged, type Transport, type Upstream, ExchangeError, exchangeTcp } from "@dcnet/dns";
 import { UdpUpstreamPool } from "./upstream-pool";
