@@ -178,6 +178,8 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       }
     }
     if (route.kind === "none") {
+      // No upstream at all: a forwarder failure for the zone, like every upstream failing.
+      fwdFailures.labels(route.zone).inc();
       count("forward", RCODE_SERVFAIL, transport);
       return errorReply(msg, q, RCODE_SERVFAIL, opt);
     }

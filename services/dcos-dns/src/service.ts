@@ -13,6 +13,7 @@ import {
   counter,
   createGrpcServer,
   defaultIPv4,
+  gauge,
   histogram,
   invalidArgument,
   Lifecycle,
@@ -33,7 +34,7 @@ import { ZoneProducer } from "./producer";
 import { renderResolvConf, writeIfChanged } from "./resolvconf";
 import { Router } from "./router";
 import { type DcosDnsServer, createDcosDnsServer } from "./server";
-import { type RecordValues, type ZoneData, absolute, localhostZone, spartanZone, thisnodeZone, zkZone } from "./zone";
+import { type RecordValues, type ZoneData, absolute, countRecords, localhostZone, spartanZone, thisnodeZone, zkZone } from "./zone";
 import { ZONE_BUCKET } from "./zone-codec";
 import { ZonePublisher } from "./zone-publisher";
 import { ZoneSync } from "./zone-sync";
@@ -86,8 +87,11 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
   const notify = (zone: string, removed: boolean) => {
     for (const l of listeners) l(zone, removed);
   };
+  // The same gauge zone-sync.ts sets for the zones from the bus: every zone served has its count.
+  const zoneRecords = gauge(deps.registry, "dns_zone_records", "Records in each zone served", ["zone"]);
   const setLocal = (z: ZoneData, source: "static" | "local") => {
     authority.setZone(z);
+    zoneRecords.labels(z.zone).set(countRecords(z.records));
     sources.set(z.zone, source);
     notify(z.zone, false);
   };
