@@ -22,7 +22,7 @@ import {
   z,
 } from "@dcnet/core";
 import { type Upstream, parseResolver } from "@dcnet/dns";
-import { SPARTAN_IPS, loopsBack } from "./loop-guard";
+import { SPARTAN_IPS, loopingUpstreams } from "./loop-guard";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
 const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
@@ -115,14 +115,7 @@ export const dcosDnsConfigSchema = z
     // Forwarding to ourselves would loop (loop-guard.ts). Ports 0 (ephemeral) are unknown here.
     const blacklist = new Set(c.bindIpBlacklist);
     const own = { ips: c.bindIps.filter((ip) => !blacklist.has(ip)), ports: [c.udpPort, c.tcpPort].filter((p) => p > 0) };
-    const check = (list: readonly string[], path: (string | number)[]) =>
-      list.forEach((s, i) => {
-        const up = parseResolver(s);
-        const why = up ? loopsBack(up, own) : null;
-        if (why) ctx.addIssue({ code: "custom", path: [...path, i], message: why });
-      });
-    check(c.upstreamResolvers ?? [], ["upstreamResolvers"]);
-    for (const [zone, list] of Object.entries(c.forwardZones)) check(list, ["forwardZones", zone]);
+    for (const { path, message } of loopingUpstreams(c, own)) ctx.addIssue({ code: "custom", path, message });
     for (const zone of Object.keys(c.zones)) {
       const z0 = zone.toLowerCase().replace(/\.?$/, ".");
       if (!z0.endsWith(".thisdcos.directory.") || ["l4lb", "mesos", "dcos"].some((x) => z0 === `${x}.thisdcos.directory.`))

@@ -58,6 +58,16 @@ describe("dcos-dns loop guard (§3.2, COPS-4616)", () => {
       () => createDcosDns(config, { logger: quiet(), registry: createRegistry({ defaultMetrics: false }) }),
       (e: DcnetError) => e.field === "upstream_resolvers.1" && /loop/.test(e.message),
     );
+    const zoned = testConfig({
+      bindAll: true,
+      udpPort: 53,
+      tcpPort: 53,
+      forwardZones: { "Corp.Example": [mine.includes(":") ? `[${mine}]` : mine] },
+    });
+    assert.throws(
+      () => createDcosDns(zoned, { logger: quiet(), registry: createRegistry({ defaultMetrics: false }) }),
+      (e: DcnetError) => e.field === "forward_zones.Corp.Example.0",
+    );
   });
 
   it("default upstreams from resolv.conf: ourselves dropped (a resolv.conf we wrote), and said clearly when none remain", () => {

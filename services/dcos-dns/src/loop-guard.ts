@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import { isIP } from "node:net";
 import type { Logger } from "@dcnet/core";
-import type { Upstream } from "@dcnet/dns";
+import { type Upstream, parseResolver } from "@dcnet/dns";
 
 export const SPARTAN_IPS = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
 
@@ -26,6 +26,23 @@ export function loopsBack(up: Pick<Upstream, "host" | "port">, own: OwnListeners
   if (own.ips.includes(up.host) && own.ports.includes(up.port))
     return `${up.host}:${up.port} is this node's own dcos-dns listener: forwarding to it would loop`;
   return null;
+}
+
+/** The configured upstreams that are us, each with its config path (`upstreamResolvers`/`forwardZones`, index) and why. */
+export function loopingUpstreams(
+  c: { upstreamResolvers?: readonly string[] | undefined; forwardZones: Readonly<Record<string, readonly string[]>> },
+  own: OwnListeners,
+): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const check = (list: readonly string[], path: (string | number)[]) =>
+    list.forEach((s, i) => {
+      const up = parseResolver(s);
+      const why = up ? loopsBack(up, own) : null;
+      if (why) out.push({ path: [...path, i], message: why });
+    });
+  check(c.upstreamResolvers ?? [], ["upstreamResolvers"]);
+  for (const [zone, list] of Object.entries(c.forwardZones)) check(list, ["forwardZones", zone]);
+  return out;
 }
 
 /**

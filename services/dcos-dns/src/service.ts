@@ -8,6 +8,7 @@ import {
   type Logger,
   type MemoryHub,
   type Registry,
+  camelToSnake,
   clusterKey,
   connectBus,
   counter,
@@ -28,7 +29,7 @@ import { cryptoIdFromClusterKey } from "./crypto-id";
 import { dcosDnsService } from "./grpc-api";
 import { dcosDnsRoutes } from "./http-api";
 import { L4LB_BUCKET, L4lbZone } from "./l4lb-zone";
-import { loopsBack, upstreamsFromResolvConf } from "./loop-guard";
+import { loopingUpstreams, upstreamsFromResolvConf } from "./loop-guard";
 import { MesosMirror } from "./mesos-mirror";
 import { ZoneProducer } from "./producer";
 import { renderResolvConf, writeIfChanged } from "./resolvconf";
@@ -68,15 +69,9 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
   const bindIps = [...new Set([...config.bindIps, ...(config.bindAll ? allAddresses() : [])])].filter((ip) => !blacklist.has(ip));
   const own = { ips: bindIps, ports: [config.udpPort, config.tcpPort].filter((p) => p > 0) };
   // The schema checked the configured bind IPs; `bind_all` adds the node's addresses only now.
-  for (const [key, list] of [
-    ["upstream_resolvers", config.upstreamResolvers ?? []],
-    ...Object.entries(config.forwardZones).map(([z, l]) => [`forward_zones.${z}`, l] as const),
-  ] as const)
-    list.forEach((s, i) => {
-      const up = parseResolver(s);
-      const why = up ? loopsBack(up, own) : null;
-      if (why) throw invalidArgument(`${key}.${i}`, why);
-    });
+  const loop = loopingUpstreams(config, own)[0];
+  // The top-level key as in the file (zone names below it are kept as written).
+  if (loop) throw invalidArgument([camelToSnake(String(loop.path[0])), ...loop.path.slice(1)].join("."), loop.message);
   const upstreams = upstreamsOf(config.upstreamResolvers ?? upstreamsFromResolvConf(RESOLV_CONF, own, log));
   const mesosDns: Upstream[] = upstreamsOf(config.mesosDns ?? config.masters.map((m) => (m.includes(":") ? `[${m}]:61053` : `${m}:61053`)));
   const key = clusterKey(config.cluster);
