@@ -90,12 +90,19 @@ export function exchangeUdp(query: Buffer, up: Upstream, timeoutMs: number, sign
       if (!layout) finish(new ExchangeError("invalid", `unparsable reply from ${up.label}`));
       else finish(null, { reply: msg, layout });
     });
-    sock.connect(up.port, up.host, () => {
+    // A failed connect reaches the callback (not "error"), and a send on the unconnected socket
+    // would throw from Node's nextTick: fail the exchange instead.
+    sock.connect(up.port, up.host, ((err?: Error) => {
       if (done) return;
-      sock.send(query, (err) => {
-        if (err) finish(new ExchangeError("network", `${up.label}: ${err.message}`));
-      });
-    });
+      if (err) return finish(new ExchangeError("network", `${up.label}: connect: ${err.message}`));
+      try {
+        sock.send(query, (e) => {
+          if (e) finish(new ExchangeError("network", `${up.label}: ${e.message}`));
+        });
+      } catch (e) {
+        finish(new ExchangeError("network", `${up.label}: ${(e as Error).message}`));
+      }
+    }) as () => void);
   });
 }
 

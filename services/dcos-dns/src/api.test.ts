@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { DcnetError, unary } from "@dcnet/core";
+import { buildQuery, decode, TYPE_A } from "@dcnet/dns";
 import { dcosdnsv1 } from "@dcnet/proto";
 import { loadDcosDnsConfig } from "./config";
 import type { DcosDns } from "./service";
@@ -21,6 +22,15 @@ describe("dcos-dns APIs and config", function () {
         zones: { "alias.thisdcos.directory": [{ type: "cname", name: "www.alias.thisdcos.directory", value: "ready.spartan" }] },
       }),
     );
+    svc.authority.setZone({
+      zone: "mixed.thisdcos.directory.",
+      records: new Map([
+        ["v6.mixed.thisdcos.directory.", { a: ["10.0.0.6"], aaaa: ["fd01:b::1"] }],
+        ["only6.mixed.thisdcos.directory.", { aaaa: ["fd01:b::2"] }],
+        ["_web._tcp.mixed.thisdcos.directory.", { srv: [{ target: "v6.mixed.thisdcos.directory.", port: 80 }] }],
+        ["_v6only._tcp.mixed.thisdcos.directory.", { srv: [{ target: "only6.mixed.thisdcos.directory.", port: 81 }] }],
+      ]),
+    });
     base = `http://127.0.0.1:${svc.ports().http}`;
     client = new dcosdnsv1.DcosDnsServiceClient(`127.0.0.1:${svc.ports().grpc}`, grpc.credentials.createInsecure());
   });
@@ -32,15 +42,48 @@ describe("dcos-dns APIs and config", function () {
   it("HTTP: /v1/version, /v1/hosts, /v1/records, /v1/metrics; 501 and 405 with a reason", async () => {
     assert.deepEqual(await (await fetch(`${base}/v1/version`)).json(), { Service: "dcos-dns", Version: "0.1.0-dcnet" });
     assert.deepEqual(await (await fetch(`${base}/v1/hosts/zk-1.zk`)).json(), [{ host: "zk-1.zk.", ip: "10.0.0.11" }]);
-    const recs = (await (await fetch(`${base}/v1/records`)).json()) as { name: string; host: string; rtype: string }[];
+    const recsRes = await fetch(`${base}/v1/records`);
+    assert.equal(recsRes.headers.get("transfer-encoding"), "chunked", "streamed");
+    const recs = (await recsRes.json()) as { name: string; host: string; rtype: string }[];
     assert.ok(recs.some((r) => r.name === "ready.spartan." && r.host === "127.0.0.1" && r.rtype === "A"));
-    assert.ok(recs.some((r) => r.name === "www.alias.thisdcos.directory." && r.rtype === "CNAME"));
+    assert.ok(recs.some((r) => r.name === "v6.mixed.thisdcos.directory." && r.host === "fd01:b::1" && r.rtype === "AAAA"));
+    assert.ok(
+      recs.some(
+        (r) => r.name === "_web._tcp.mixed.thisdcos.directory." && r.host === "v6.mixed.thisdcos.directory.:80" && r.rtype === "SRV",
+      ),
+    );
+    assert.deepEqual(
+      [...new Set(recs.map((r) => r.rtype))].sort(),
+      ["A", "AAAA", "SRV"],
+      "§7: rtype A|AAAA|SRV (the custom zone's CNAME is not listed)",
+    );
+    // §7: /v1/hosts lists A records; /v1/services resolves the SRV target to A.
+    assert.deepEqual(await (await fetch(`${base}/v1/hosts/v6.mixed.thisdcos.directory`)).json(), [
+      { host: "v6.mixed.thisdcos.directory.", ip: "10.0.0.6" },
+    ]);
+    assert.deepEqual(await (await fetch(`${base}/v1/services/_web._tcp.mixed.thisdcos.directory`)).json(), [
+      { service: "_web._tcp.mixed.thisdcos.directory.", host: "v6.mixed.thisdcos.directory.", port: 80, ip: "10.0.0.6" },
+    ]);
+    assert.deepEqual(await (await fetch(`${base}/v1/services/_v6only._tcp.mixed.thisdcos.directory`)).json(), [
+      { service: "_v6only._tcp.mixed.thisdcos.directory.", host: "only6.mixed.thisdcos.directory.", port: 81 },
+    ]);
     assert.equal((await fetch(`${base}/v1/enumerate`)).status, 501);
     const post = await fetch(`${base}/v1/records`, { method: "POST" });
     assert.equal(post.status, 405);
     assert.match(((await post.json()) as { reason: string }).reason, /read-only/);
     const metrics = await (await fetch(`${base}/v1/metrics`)).text();
     assert.match(metrics, /dns_queries_total|dns_dropped_total/);
+  });
+
+  it("metrics: dns_zone_records for every zone served (static and local ones too); a query with no route is a forwarder failure", async () => {
+    const r = await svc.server().query(buildQuery({ id: 5, name: "example.com", qtype: TYPE_A }), "udp");
+    assert.equal(decode(r!).rcode, 2, "no upstreams configured: SERVFAIL");
+    const metrics = await (await fetch(`${base}/v1/metrics`)).text();
+    assert.match(metrics, /^dns_zone_records\{zone="spartan\."\} 2$/m);
+    assert.match(metrics, /^dns_zone_records\{zone="zk\."\} 5$/m);
+    assert.match(metrics, /^dns_zone_records\{zone="thisnode\.thisdcos\.directory\."\} 1$/m);
+    assert.match(metrics, /^dns_zone_records\{zone="alias\.thisdcos\.directory\."\} 1$/m);
+    assert.match(metrics, /^dns_forwarder_failures_total\{zone="\."\} 1$/m);
   });
 
   it("gRPC: Resolve through the DNS path (CNAME followed), ListZones; bad arguments name the field", async () => {
@@ -77,12 +120,32 @@ describe("dcos-dns APIs and config", function () {
     fs.writeFileSync(file, JSON.stringify({ upstream_resolvers: ["dns.google"] }));
     assert.throws(
       () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
-      (e: DcnetError) => e.field === "upstreamResolvers.0",
+      (e: DcnetError) => e.field === "upstream_resolvers.0" && e.message.startsWith("upstream_resolvers.0: "),
     );
     fs.writeFileSync(file, JSON.stringify({ udp_port: 70000 }));
     assert.throws(
       () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
-      (e: DcnetError) => e.field === "udpPort",
+      (e: DcnetError) => e.field === "udp_port",
+    );
+    fs.writeFileSync(file, JSON.stringify({ producer: { settle_ms: -1 }, forward_zones: { "corp.example": ["10.0.0.3"] } }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: {} }, () => undefined),
+      (e: DcnetError) => e.field === "producer.settle_ms",
+    );
+    // The environment wins over the file, and its errors name the variable.
+    fs.writeFileSync(file, JSON.stringify({ udp_port: 5454 }));
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: { DCNET_UDP_PORT: "99999" } }, () => undefined),
+      (e: DcnetError) => e.field === "DCNET_UDP_PORT",
+    );
+    assert.throws(
+      () => loadDcosDnsConfig({ file, env: { DCNET_UPSTREAM_RESOLVERS: "10.0.0.1,dns.google" } }, () => undefined),
+      (e: DcnetError) => e.field === "DCNET_UPSTREAM_RESOLVERS.1",
+    );
+    // A key set by no one (a programmatic override) is named in the file's snake_case.
+    assert.throws(
+      () => loadDcosDnsConfig({ env: {}, overrides: { handlerLimit: 0 } }, () => undefined),
+      (e: DcnetError) => e.field === "handler_limit",
     );
     fs.writeFileSync(file, JSON.stringify({ zones: { "dcos.thisdcos.directory": [] } }));
     assert.throws(

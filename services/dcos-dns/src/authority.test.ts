@@ -160,6 +160,20 @@ describe("dcos-dns authoritative answers (§3.4)", () => {
     assert.equal(nx.authority[0]!.name, "dclb.thisdcos.directory.");
   });
 
+  it("renamed zone apexes are answered from the zone, under the client's name (SOA at dclb.thisdcos.directory, dcos.thisdcos.global)", () => {
+    for (const [name, qtype] of [
+      ["dclb.thisdcos.directory", TYPE_SOA],
+      ["dcos.thisdcos.global", TYPE_SOA],
+      ["dcos.thisdcos.global", TYPE_NS],
+    ] as const) {
+      const d = ask(auth, name, qtype).d;
+      assert.equal(d.rcode, 0, name);
+      assert.equal(d.aa, true);
+      assert.equal(d.answers.length, 1, `${name} ${qtype}`);
+      assert.equal(d.answers[0]!.name, `${name}.`);
+    }
+  });
+
   it("replacing a zone replaces its answers wholesale", () => {
     const a = new Authority();
     a.setZone(zone("dcos.thisdcos.directory.", { "x.m.autoip.dcos.thisdcos.directory.": { a: ["10.0.0.1"] } }));

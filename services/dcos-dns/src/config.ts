@@ -1,15 +1,28 @@
 /**
  * dcos-dns config: the `dcos-dns.json` keys of §3.9 (snake_case, as DC/OS writes them) plus dcnet's
  * sections, from a file and `DCNET_*` environment variables (`DCNET_UDP_PORT=5353`,
- * `DCNET_UPSTREAM_RESOLVERS=10.0.0.2,10.0.0.3`, `DCNET_BUS__SERVERS=…`). Errors name the key.
+ * `DCNET_UPSTREAM_RESOLVERS=10.0.0.2,10.0.0.3`, `DCNET_BUS__SERVERS=…`). Errors name the key as written
+ * (`upstream_resolvers.0`, `DCNET_UDP_PORT`).
  *
  * Without a `bus` section (file or DCNET_BUS__*), dcos-dns runs standalone: static zones,
  * `.mesos` forwarding and upstreams only (no zones from the bus, no producer).
  */
-import * as fs from "node:fs";
 import { isIP } from "node:net";
-import { busSection, clusterSection, envOverrides, listenSection, logSection, readConfigFile, validate, z } from "@dcnet/core";
+import {
+  type KeyOrigin,
+  busSection,
+  clusterSection,
+  envOverrides,
+  listenSection,
+  logSection,
+  mergeOrigins,
+  readConfigFile,
+  snakeFileKeys,
+  validate,
+  z,
+} from "@dcnet/core";
 import { type Upstream, parseResolver } from "@dcnet/dns";
+import { SPARTAN_IPS, loopingUpstreams } from "./loop-guard";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
 const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
@@ -28,7 +41,7 @@ const zoneName = z
   .string()
   .regex(/^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i, "must be a DNS name");
 
-export const SPARTAN_IPS = ["198.51.100.1", "198.51.100.2", "198.51.100.3"];
+export { SPARTAN_IPS };
 
 export const dcosDnsConfigSchema = z
   .object({
@@ -43,6 +56,11 @@ export const dcosDnsConfigSchema = z
     udpServerEnabled: z.boolean().default(true),
     tcpServerEnabled: z.boolean().default(true),
     handlerLimit: z.number().int().min(1).max(100_000).default(1024),
+    /**
+     * Largest authoritative UDP answer (§3.4: the client's EDNS0 size, else 512): the client's
+     * advertised size is honoured up to this cap, which is also the size our OPT advertises.
+     */
+    ednsUdpSize: z.number().int().min(512).max(65_535).default(4096),
     loadbalance: z.enum(["round_robin", "random"]).default("round_robin"),
     /** Master IPs (DC/OS master_list): `.mesos` upstreams at :61053, the zk zone, master.dcos records. */
     masters: listOf(z.string().refine((s) => isIP(s) !== 0, "must be an IP address")).default([]),
@@ -94,6 +112,10 @@ export const dcosDnsConfigSchema = z
     log: logSection,
   })
   .superRefine((c, ctx) => {
+    // Forwarding to ourselves would loop (loop-guard.ts). Ports 0 (ephemeral) are unknown here.
+    const blacklist = new Set(c.bindIpBlacklist);
+    const own = { ips: c.bindIps.filter((ip) => !blacklist.has(ip)), ports: [c.udpPort, c.tcpPort].filter((p) => p > 0) };
+    for (const { path, message } of loopingUpstreams(c, own)) ctx.addIssue({ code: "custom", path, message });
     for (const zone of Object.keys(c.zones)) {
       const z0 = zone.toLowerCase().replace(/\.?$/, ".");
       if (!z0.endsWith(".thisdcos.directory.") || ["l4lb", "mesos", "dcos"].some((x) => z0 === `${x}.thisdcos.directory.`))
@@ -107,37 +129,26 @@ export const dcosDnsConfigSchema = z
 
 export type DcosDnsConfig = z.output<typeof dcosDnsConfigSchema>;
 
-const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+/** Sections whose keys are converted from snake_case too (zone names inside forward_zones/zones are kept). */
+const NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
 
-/** Top-level and section keys to camelCase (zone names inside forward_zones/zones are kept). */
-function camelKeys(raw: unknown, warn: (msg: string) => void): unknown {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
-  const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const key = snakeToCamel(k);
-    if (!known.has(key)) {
-      warn(`config key "${k}" is not used by dcos-dns; ignored`);
-      continue;
-    }
-    const nested = ["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"].includes(key);
-    out[key] =
-      nested && typeof v === "object" && v !== null && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).map(([a, b]) => [snakeToCamel(a), b]))
-        : v;
-  }
-  return out;
-}
-
+/**
+ * Defaults ← file ← environment ← overrides. Errors name the key as written: `upstream_resolvers.0`,
+ * `udp_port`, or the environment variable (`DCNET_UDP_PORT`).
+ */
 export function loadDcosDnsConfig(
   opts: { file?: string | undefined; env: Record<string, string | undefined>; overrides?: Record<string, unknown> },
   warn: (msg: string) => void,
 ): DcosDnsConfig {
-  const fromFile = opts.file ? camelKeys(readConfigFile(opts.file), warn) : {};
-  const env = envOverrides(opts.env, "DCNET");
   const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
+  const fileOrigins: KeyOrigin = { snake: true };
+  const fromFile = opts.file
+    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "dcos-dns", warn }, fileOrigins)
+    : {};
+  const envOrigins: KeyOrigin = {};
+  const env = envOverrides(opts.env, "DCNET", envOrigins);
   const fromEnv = Object.fromEntries(Object.entries(env).filter(([k]) => known.has(k)));
-  return validate(dcosDnsConfigSchema, merge(merge(fromFile, fromEnv), opts.overrides ?? {}));
+  return validate(dcosDnsConfigSchema, merge(merge(fromFile, fromEnv), opts.overrides ?? {}), mergeOrigins(fileOrigins, envOrigins));
 }
 
 function merge(base: unknown, over: unknown): unknown {
@@ -150,26 +161,4 @@ function merge(base: unknown, over: unknown): unknown {
 
 export function upstreamsOf(list: readonly string[]): Upstream[] {
   return list.map((s) => parseResolver(s)).filter((u): u is Upstream => u !== null);
-}
-
-/**
- * Default upstreams when none are configured: the nameservers of the host's resolv.conf, minus
- * 198.51.100.1–3 and our own bind addresses (querying ourselves would loop, COPS-4616).
- */
-export function defaultUpstreams(resolvConf: string, ours: readonly string[]): string[] {
-  let text = "";
-  try {
-    text = fs.readFileSync(resolvConf, "utf8");
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (!m) continue;
-    const ip = m[1]!;
-    if (isIP(ip) === 0 || SPARTAN_IPS.includes(ip) || ours.includes(ip)) continue;
-    out.push(ip);
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { buildQuery, decode, parseResolver, startUpstream, TYPE_A, upstreamReply, type Upstream } from "@dcnet/dns";
+import * as net from "node:net";
+import { buildQuery, decode, ExchangeError, parseResolver, startUpstream, TYPE_A, upstreamReply, type Upstream } from "@dcnet/dns";
 import { Forwarder } from "./forwarder";
 
 const up = (s: string): Upstream => parseResolver(s)!;
@@ -43,17 +44,30 @@ describe("dcos-dns forwarding (§3.3)", () => {
     }
   });
 
-  it("relays the first reply of any rcode; a slower upstream loses without a failure counted", async () => {
+  it("relays the first reply of any rcode at once; a slower upstream that then times out is still counted as failed", async () => {
     const fast = await startUpstream((m) => upstreamReply(m, { rcode: 3 }));
     const slow = await startUpstream(() => null);
+    const attempts: { label: string; error: string | null }[] = [];
     try {
-      const f = new Forwarder({ perUpstreamMs: 2000 });
+      const f = new Forwarder({
+        perUpstreamMs: 300,
+        onAttempt: (u, _t, _s, err) => attempts.push({ label: u.label, error: err?.reason ?? null }),
+      });
       const q = buildQuery({ id: 77, name: "example.com", qtype: TYPE_A });
+      const t0 = Date.now();
       const r = await f.forward(q, [up(slow.address), up(fast.address)], "udp");
+      assert.ok(Date.now() - t0 < 250, "the client does not wait for the slow upstream");
       assert.ok(r);
       assert.equal(decode(r.reply).rcode, 3);
       assert.equal(r.upstream.label, fast.address);
-      assert.equal(f.failureCount(up(slow.address)), 0);
+      assert.equal(f.failureCount(up(slow.address)), 0, "not yet: its timeout has not passed");
+      await new Promise((res) => setTimeout(res, 500));
+      assert.equal(f.failureCount(up(slow.address)), 1);
+      assert.equal(f.failureCount(up(fast.address)), 0);
+      assert.deepEqual(attempts, [
+        { label: fast.address, error: null },
+        { label: slow.address, error: "timeout" },
+      ]);
     } finally {
       await fast.close();
       await slow.close();
@@ -68,6 +82,65 @@ describe("dcos-dns forwarding (§3.3)", () => {
       const r = await f.forward(buildQuery({ id: 1, name: "x.", qtype: TYPE_A }), [up(silent.address)], "udp");
       assert.equal(r, null);
       assert.ok(Date.now() - t0 < 1000);
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("TCP: the overall deadline ends a forward whose exchange is still connecting, counted as a timeout", async () => {
+    const signals: AbortSignal[] = [];
+    const reasons: string[] = [];
+    const f = new Forwarder({
+      perUpstreamMs: 5000,
+      overallMs: 150,
+      onAttempt: (_u, _t, _s, err) => reasons.push(err?.reason ?? "ok"),
+      // Stands for a connect that never completes (SYN unanswered): settles only when aborted.
+      exchangeTcp: (_q, _u, _ms, signal) =>
+        new Promise((_, reject) => {
+          signals.push(signal!);
+          signal!.addEventListener("abort", () => reject(new ExchangeError("network", "aborted")));
+        }),
+    });
+    const t0 = Date.now();
+    const r = await f.forward(buildQuery({ id: 1, name: "x.", qtype: TYPE_A }), [up("10.0.0.1:53")], "tcp");
+    const took = Date.now() - t0;
+    assert.equal(r, null);
+    assert.ok(took >= 140 && took < 1000, `${took} ms`);
+    await new Promise((res) => setImmediate(res));
+    assert.equal(signals[0]!.aborted, true, "the exchange was abandoned");
+    assert.equal(f.failureCount(up("10.0.0.1:53")), 1);
+    assert.deepEqual(reasons, ["timeout"]);
+  });
+
+  it("TCP: an upstream that accepts but never replies → null at the overall deadline, not twice the per-upstream timeout", async () => {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((s) => sockets.add(s));
+    await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+    try {
+      const f = new Forwarder({ perUpstreamMs: 2000, overallMs: 200 });
+      const t0 = Date.now();
+      const r = await f.forward(
+        buildQuery({ id: 1, name: "x.", qtype: TYPE_A }),
+        [up(`127.0.0.1:${(server.address() as net.AddressInfo).port}`)],
+        "tcp",
+      );
+      assert.equal(r, null);
+      assert.ok(Date.now() - t0 < 1000);
+      f.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((res) => server.close(res));
+    }
+  });
+
+  it("closing the forwarder fails what is in flight without counting failures", async () => {
+    const silent = await startUpstream(() => null);
+    try {
+      const f = new Forwarder({ perUpstreamMs: 2000 });
+      const p = f.forward(buildQuery({ id: 1, name: "x.", qtype: TYPE_A }), [up(silent.address)], "udp");
+      f.close();
+      assert.equal(await p, null);
+      assert.equal(f.failureCount(up(silent.address)), 0);
     } finally {
       await silent.close();
     }

@@ -1,6 +1,7 @@
 /**
- * dcos-dns's REST API (§7, Mesos-DNS-compatible shapes): `/v1/version`, `/v1/hosts/{host}`,
- * `/v1/services/{service}`, `/v1/records` (every record of every zone), `/v1/metrics`
+ * dcos-dns's REST API (§7, Mesos-DNS-compatible shapes): `/v1/version`, `/v1/hosts/{host}` (A),
+ * `/v1/services/{service}` (SRV, target resolved to A), `/v1/records` (every A, AAAA and SRV record
+ * of every zone, streamed), `/v1/metrics`
  * (Prometheus text), `/v1/zones` (ours: each zone with its record count); `/v1/config` and
  * `/v1/enumerate` answer 501 as in dcos-net. Lookups go through the router, so renamed suffixes
  * (`dclb`, `thisdcos.global`, crypto id) work here too. GET only: other methods → 405 with a reason.
@@ -61,12 +62,12 @@ export function dcosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, re
     }
     let m = /^\/v1\/hosts\/([^/]+)$/.exec(path);
     if (m) {
+      // §7: A records only (as Mesos-DNS's /v1/hosts).
       const r = resolve(m[1]!);
-      const ips = [...(r.values?.a ?? []), ...(r.values?.aaaa ?? [])];
       send(
         res,
         200,
-        ips.map((ip) => ({ host: r.name, ip })),
+        (r.values?.a ?? []).map((ip) => ({ host: r.name, ip })),
       );
       return true;
     }
@@ -78,22 +79,33 @@ export function dcosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, re
         const target = absolute(s.target);
         const t = deps.authority.lookup(target)?.values;
         const host = r.map ? r.map(target) : target;
-        const ip = t?.a?.[0] ?? t?.aaaa?.[0];
+        // §7: the SRV target resolved to A.
+        const ip = t?.a?.[0];
         out.push({ service: r.name, host, port: s.port, ...(ip ? { ip } : {}) });
       }
       send(res, 200, out);
       return true;
     }
     if (path === "/v1/records") {
-      const out: { name: string; host: string; rtype: string }[] = [];
+      // §7: a streamed JSON array of A, AAAA and SRV records (SRV host = `target:port`) over all zones.
+      res.writeHead(200, { "content-type": "application/json" });
+      let batch = "[";
+      let first = true;
+      const add = (name: string, host: string, rtype: string) => {
+        batch += (first ? "" : ",") + JSON.stringify({ name, host, rtype });
+        first = false;
+        if (batch.length >= 16_384) {
+          res.write(batch);
+          batch = "";
+        }
+      };
       for (const z of deps.authority.zones())
         for (const [name, v] of z.records) {
-          for (const ip of v.a ?? []) out.push({ name, host: ip, rtype: "A" });
-          for (const ip of v.aaaa ?? []) out.push({ name, host: ip, rtype: "AAAA" });
-          for (const s of v.srv ?? []) out.push({ name, host: `${absolute(s.target)}:${s.port}`, rtype: "SRV" });
-          if (v.cname) out.push({ name, host: absolute(v.cname), rtype: "CNAME" });
+          for (const ip of v.a ?? []) add(name, ip, "A");
+          for (const ip of v.aaaa ?? []) add(name, ip, "AAAA");
+          for (const s of v.srv ?? []) add(name, `${absolute(s.target)}:${s.port}`, "SRV");
         }
-      send(res, 200, out);
+      res.end(batch + "]");
       return true;
     }
     if (path === "/v1/zones") {

@@ -23,6 +23,13 @@ describe("dcos-dns routing (§3.2)", () => {
     ["web.marathon.autoip.dcos.thisdcos.global.", "internal", "web.marathon.autoip.dcos.thisdcos.directory."],
     ["web.marathon.autoip.dcos.abc123.dcos.directory.", "internal", "web.marathon.autoip.dcos.thisdcos.directory."],
     ["web.marathon.autoip.dcos.other9.dcos.directory.", "forward"],
+    // Renamed zone apexes are answered internally too.
+    ["dclb.thisdcos.directory.", "internal", "l4lb.thisdcos.directory."],
+    ["dcos.thisdcos.global.", "internal", "dcos.thisdcos.directory."],
+    ["dclb.thisdcos.global.", "internal", "l4lb.thisdcos.directory."],
+    ["l4lb.abc123.dcos.directory.", "internal", "l4lb.thisdcos.directory."],
+    ["abc123.dcos.directory.", "forward"],
+    ["thisdcos.global.", "forward"],
     ["web.marathon.mesos.", "mesos"],
     ["mesos.", "mesos"],
     ["leader.mesos.", "mesos"],
@@ -71,5 +78,8 @@ describe("dcos-dns routing (§3.2)", () => {
     const c = kind("web.marathon.autoip.dcos.abc123.dcos.directory.");
     assert.ok(c.kind === "internal" && c.map);
     assert.equal(c.map("dcos.thisdcos.directory."), "dcos.abc123.dcos.directory.");
+    const apex = kind("dcos.thisdcos.global.");
+    assert.ok(apex.kind === "internal" && apex.map);
+    assert.equal(apex.map("dcos.thisdcos.directory."), "dcos.thisdcos.global.");
   });
 });

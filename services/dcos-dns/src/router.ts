@@ -3,6 +3,8 @@
  * 1. `*.dclb.thisdcos.directory` → renamed to `l4lb.thisdcos.directory`, internal;
  * 2. `*.dclb.thisdcos.global` → `l4lb.thisdcos.directory`; `*.<X>.thisdcos.global` → `<X>.thisdcos.directory`;
  * 3. `*.<L>.<cryptoid>.dcos.directory` with this cluster's crypto id → `<L>.thisdcos.directory`
+ *    (in 1–3 the renamed zone's apex too: `dclb.thisdcos.directory`, `dcos.thisdcos.global`,
+ *    `l4lb.<cryptoid>.dcos.directory`, as dcos-net's label patterns include it)
  *    (another cluster's id falls through to the upstreams);
  * 4. `*.mesos` → every Mesos-DNS, in parallel;
  * 5. `localhost`, `*.zk`, `*.spartan`, `*.thisdcos.directory` → internal (authoritative);
@@ -29,6 +31,7 @@ export interface RouterConfig {
 
 const THISDCOS = ".thisdcos.directory.";
 const DCLB = ".dclb.thisdcos.directory.";
+const DCLB_APEX = DCLB.slice(1);
 const GLOBAL = ".thisdcos.global.";
 const DCOS_DIRECTORY = ".dcos.directory.";
 
@@ -47,7 +50,7 @@ export class Router {
 
   route(name: string): Route {
     if (name.endsWith(THISDCOS)) {
-      if (name.endsWith(DCLB)) return renamed(name, DCLB, ".l4lb" + THISDCOS);
+      if (name.endsWith(DCLB) || name === DCLB_APEX) return renamed(name, DCLB, ".l4lb" + THISDCOS);
       return { kind: "internal", name, map: null };
     }
     if (name.endsWith(".mesos.") || name === "mesos.") return { kind: "mesos" };
@@ -56,15 +59,13 @@ export class Router {
       const dot = head.lastIndexOf(".");
       const x = head.slice(dot + 1);
       const suffix = "." + x + GLOBAL;
-      if (dot >= 0) return renamed(name, suffix, x === "dclb" ? ".l4lb" + THISDCOS : "." + x + THISDCOS);
+      // The zone apex too (`dcos.thisdcos.global.`), as dcos-net's label patterns include it.
+      if (x !== "") return renamed(name, suffix, x === "dclb" ? ".l4lb" + THISDCOS : "." + x + THISDCOS);
     }
     if (this.cryptoSuffix !== null && name.endsWith(this.cryptoSuffix)) {
       const head = name.slice(0, name.length - this.cryptoSuffix.length);
-      const dot = head.lastIndexOf(".");
-      if (dot >= 0) {
-        const l = head.slice(dot + 1);
-        return renamed(name, "." + l + this.cryptoSuffix, "." + l + THISDCOS);
-      }
+      const l = head.slice(head.lastIndexOf(".") + 1);
+      if (l !== "") return renamed(name, "." + l + this.cryptoSuffix, "." + l + THISDCOS);
     }
     if (name === "localhost." || name.endsWith(".zk.") || name === "zk." || name.endsWith(".spartan.") || name === "spartan.") {
       return { kind: "internal", name, map: null };
@@ -74,11 +75,11 @@ export class Router {
   }
 }
 
-/** `name` ends with `from`; answer internally as if it ended with `to`; map names in replies back. */
+/** `name` ends with `from` (or is its apex); answer internally as if it ended with `to`; map names in replies back. */
 function renamed(name: string, from: string, to: string): Route {
-  const internal = name.slice(0, name.length - from.length) + to;
   const toApex = to.slice(1);
   const fromApex = from.slice(1);
+  const internal = name === fromApex ? toApex : name.slice(0, name.length - from.length) + to;
   const map: NameMap = (n) => (n === toApex ? fromApex : n.endsWith(to) ? n.slice(0, n.length - to.length) + from : n);
   return { kind: "internal", name: internal, map };
 }

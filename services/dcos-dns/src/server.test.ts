@@ -178,3 +178,127 @@ describe("dcos-dns forwarding metrics", function () {
     }
   });
 });
+
+describe("dcos-dns EDNS0 UDP size (§3.4: the client's advertised size)", function () {
+  this.timeout(20_000);
+  let svc: DcosDns;
+  const ips = (n: number) => Array.from({ length: n }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`);
+  before(async () => {
+    svc = await startDcosDns(testConfig());
+    svc.authority.setZone({
+      zone: "edns.thisdcos.directory.",
+      records: new Map([
+        ["mid.edns.thisdcos.directory.", { a: ips(150) }], // ~2.5 KB answer
+        ["big.edns.thisdcos.directory.", { a: ips(300) }], // ~4.9 KB answer
+      ]),
+    });
+  });
+  after(async () => svc?.lifecycle.stop());
+
+  const ask = async (name: string, udpSize?: number) => {
+    const q = buildQuery({ id: 3, name, qtype: TYPE_A, ...(udpSize ? { edns: { udpSize } } : {}) });
+    const r = await udpExchange(svc.ports().dns[0]!.udp, q);
+    assert.ok(r, `no reply for ${name}`);
+    return { size: r.length, d: decode(r) };
+  };
+
+  it("a 4096 advertisement gets a 1232-4096 byte answer whole (no TC), twice (general path, then the fast path)", async () => {
+    for (let i = 0; i < 2; i++) {
+      const { size, d } = await ask("mid.edns.thisdcos.directory", 4096);
+      assert.ok(size > 1232 && size <= 4096, `answer of ${size} bytes`);
+      assert.equal(d.tc, false);
+      assert.equal(d.answers.length, 150);
+    }
+  });
+
+  it("an answer above the advertised size is truncated to it with TC; without EDNS0 the limit is 512", async () => {
+    const big = await ask("big.edns.thisdcos.directory", 4096);
+    assert.equal(big.d.tc, true);
+    assert.ok(big.size <= 4096 && big.size > 3500, `${big.size} bytes`);
+    assert.ok(big.d.answers.length < 300);
+    const small = await ask("mid.edns.thisdcos.directory", 1232);
+    assert.equal(small.d.tc, true);
+    assert.ok(small.size <= 1232);
+    const plain = await ask("mid.edns.thisdcos.directory");
+    assert.equal(plain.d.tc, true);
+    assert.ok(plain.size <= 512);
+  });
+
+  it("edns_udp_size caps the honoured size", async () => {
+    const capped = await startDcosDns(testConfig({ ednsUdpSize: 1232 }));
+    try {
+      capped.authority.setZone({ zone: "edns.thisdcos.directory.", records: new Map([["mid.edns.thisdcos.directory.", { a: ips(150) }]]) });
+      const r = await udpExchange(
+        capped.ports().dns[0]!.udp,
+        buildQuery({ id: 3, name: "mid.edns.thisdcos.directory", qtype: TYPE_A, edns: { udpSize: 4096 } }),
+      );
+      assert.ok(r!.length <= 1232);
+      assert.equal(decode(r!).tc, true);
+    } finally {
+      await capped.lifecycle.stop();
+    }
+  });
+});
+
+describe("dcos-dns bounded in-flight forwarding (handler_limit) and relayed truncation", function () {
+  this.timeout(20_000);
+
+  it("beyond handler_limit forwarded queries are dropped (no reply, counted); internal ones still answered; recovers once drained", async () => {
+    // An upstream that answers after 300 ms, so queries stay in flight.
+    const slow = dgram.createSocket("udp4");
+    await new Promise<void>((r) => slow.bind(0, "127.0.0.1", r));
+    slow.on("message", (m, rinfo) => setTimeout(() => slow.send(upstreamReply(m, { a: ["10.0.0.8"] }), rinfo.port, rinfo.address), 300));
+    const registry = createRegistry({ defaultMetrics: false });
+    const svc = await startDcosDns(testConfig({ upstreamResolvers: [`127.0.0.1:${slow.address().port}`], handlerLimit: 2 }), { registry });
+    try {
+      const server = svc.server();
+      const q = (id: number, name: string) => server.query(buildQuery({ id, name, qtype: TYPE_A }), "udp");
+      const inFlight = [q(1, "a.example.com"), q(2, "b.example.com")];
+      await new Promise((r) => setImmediate(r));
+      assert.equal(server.inFlight(), 2);
+      const over = await Promise.all([q(3, "c.example.com"), q(4, "d.example.com"), q(5, "e.example.com")]);
+      assert.deepEqual(over, [null, null, null], "dropped, as dcos-net does at its cap");
+      const ready = await q(6, "ready.spartan");
+      assert.equal(decode(ready!).answers[0]!.data, "127.0.0.1", "internal answers are not limited");
+      for (const r of await Promise.all(inFlight)) assert.equal(decode(r!).answers[0]!.data, "10.0.0.8");
+      assert.equal(server.inFlight(), 0);
+      const again = await q(7, "f.example.com");
+      assert.equal(decode(again!).answers[0]!.data, "10.0.0.8", "answers again once below the limit");
+      assert.match(await registry.metrics(), /^dns_dropped_total\{reason="handler_limit"\} 3$/m);
+    } finally {
+      await svc.lifecycle.stop();
+      slow.close();
+    }
+  });
+
+  it("a forwarded answer too big for the client's UDP size is cut with TC; the TCP retry gets it whole; an upstream's TC is relayed", async () => {
+    const many = Array.from({ length: 100 }, (_, i) => `10.1.${i}.1`);
+    const up = await startUpstream((m) => {
+      const name = decode(m).questions[0]!.name.replace(/\.$/, "");
+      return name === "tc.example.com" ? upstreamReply(m, { a: ["10.0.0.9"], tc: true }) : upstreamReply(m, { a: many });
+    });
+    const svc = await startDcosDns(testConfig({ upstreamResolvers: [up.address] }));
+    try {
+      const l = svc.ports().dns[0]!;
+      const udpReply = await udpExchange(l.udp, buildQuery({ id: 21, name: "big.example.com", qtype: TYPE_A }));
+      assert.ok(udpReply!.length <= 512, `${udpReply!.length} bytes`);
+      const d = decode(udpReply!);
+      assert.equal(d.tc, true);
+      assert.ok(d.answers.length > 0 && d.answers.length < 100);
+      const withEdns = decode(
+        (await udpExchange(l.udp, buildQuery({ id: 22, name: "big.example.com", qtype: TYPE_A, edns: { udpSize: 4096 } })))!,
+      );
+      assert.equal(withEdns.tc, false, "fits the client's EDNS0 size");
+      assert.equal(withEdns.answers.length, 100);
+      const [tcpReply] = await tcpExchange(l.tcp, [buildQuery({ id: 23, name: "big.example.com", qtype: TYPE_A })]);
+      const t = decode(tcpReply!);
+      assert.equal(t.tc, false);
+      assert.equal(t.answers.length, 100);
+      const relayed = decode((await udpExchange(l.udp, buildQuery({ id: 24, name: "tc.example.com", qtype: TYPE_A })))!);
+      assert.equal(relayed.tc, true, "the upstream's TC bit reaches the client");
+    } finally {
+      await svc.lifecycle.stop();
+      await up.close();
+    }
+  });
+});

@@ -15,7 +15,6 @@ import {
   type SizePolicy,
   type Transport,
   type Upstream,
-  DEFAULT_EDNS_UDP_SIZE,
   RCODE_FORMERR,
   RCODE_NOERROR,
   RCODE_SERVFAIL,
@@ -36,6 +35,9 @@ import type { Authority } from "./authority";
 import { Forwarder } from "./forwarder";
 import type { Route, Router } from "./router";
 
+/** Default cap on an authoritative UDP answer: honours the usual 4096-byte EDNS0 advertisement. */
+export const DCOS_DNS_EDNS_UDP_SIZE = 4096;
+
 export interface DnsServerOptions {
   authority: Authority;
   /** Current router (swapped when the master list or config changes). */
@@ -48,6 +50,8 @@ export interface DnsServerOptions {
   udpEnabled?: boolean;
   tcpEnabled?: boolean;
   handlerLimit?: number;
+  /** Cap on the client's EDNS0 UDP size for authoritative answers, and the size our OPT advertises (default 4096). */
+  ednsUdpSize?: number;
   perUpstreamMs?: number;
   overallMs?: number;
   logger: Logger;
@@ -64,7 +68,8 @@ export interface DcosDnsServer {
 
 export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   const { authority, logger: log, registry } = opts;
-  const policy: SizePolicy = { honourEdns: true, ednsUdpSize: DEFAULT_EDNS_UDP_SIZE };
+  // §3.4: the client's EDNS0 size is the limit (the issue: "EDNS0 UDP size honoured"), up to `ednsUdpSize`.
+  const policy: SizePolicy = { honourEdns: true, ednsUdpSize: opts.ednsUdpSize ?? DCOS_DNS_EDNS_UDP_SIZE };
   const ourOpt = optRecord(policy.ednsUdpSize);
   const badVers = optRecord(policy.ednsUdpSize, 1);
   const limit = opts.handlerLimit ?? 1024;
@@ -173,6 +178,8 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       }
     }
     if (route.kind === "none") {
+      // No upstream at all: a forwarder failure for the zone, like every upstream failing.
+      fwdFailures.labels(route.zone).inc();
       count("forward", RCODE_SERVFAIL, transport);
       return errorReply(msg, q, RCODE_SERVFAIL, opt);
     }

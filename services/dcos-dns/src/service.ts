@@ -8,12 +8,15 @@ import {
   type Logger,
   type MemoryHub,
   type Registry,
+  camelToSnake,
   clusterKey,
   connectBus,
   counter,
   createGrpcServer,
   defaultIPv4,
+  gauge,
   histogram,
+  invalidArgument,
   Lifecycle,
   serveHttp,
 } from "@dcnet/core";
@@ -21,17 +24,18 @@ import { parseResolver, type Upstream } from "@dcnet/dns";
 import { dcosdnsv1, descriptorSetPath } from "@dcnet/proto";
 import { allAddresses, ensureLoopbackAddresses } from "./addresses";
 import { Authority } from "./authority";
-import { type DcosDnsConfig, defaultUpstreams, upstreamsOf } from "./config";
+import { type DcosDnsConfig, upstreamsOf } from "./config";
 import { cryptoIdFromClusterKey } from "./crypto-id";
 import { dcosDnsService } from "./grpc-api";
 import { dcosDnsRoutes } from "./http-api";
 import { L4LB_BUCKET, L4lbZone } from "./l4lb-zone";
+import { loopingUpstreams, upstreamsFromResolvConf } from "./loop-guard";
 import { MesosMirror } from "./mesos-mirror";
 import { ZoneProducer } from "./producer";
 import { renderResolvConf, writeIfChanged } from "./resolvconf";
 import { Router } from "./router";
 import { type DcosDnsServer, createDcosDnsServer } from "./server";
-import { type RecordValues, type ZoneData, absolute, localhostZone, spartanZone, thisnodeZone, zkZone } from "./zone";
+import { type RecordValues, type ZoneData, absolute, countRecords, localhostZone, spartanZone, thisnodeZone, zkZone } from "./zone";
 import { ZONE_BUCKET } from "./zone-codec";
 import { ZonePublisher } from "./zone-publisher";
 import { ZoneSync } from "./zone-sync";
@@ -55,13 +59,20 @@ export interface DcosDnsDeps {
   bus?: Bus;
 }
 
+const RESOLV_CONF = "/etc/resolv.conf";
+
 export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns {
   const log = deps.logger;
   const authority = new Authority(config.loadbalance);
   const nodeIp = config.nodeIp ?? defaultIPv4();
   const blacklist = new Set(config.bindIpBlacklist);
   const bindIps = [...new Set([...config.bindIps, ...(config.bindAll ? allAddresses() : [])])].filter((ip) => !blacklist.has(ip));
-  const upstreams = upstreamsOf(config.upstreamResolvers ?? defaultUpstreams("/etc/resolv.conf", bindIps));
+  const own = { ips: bindIps, ports: [config.udpPort, config.tcpPort].filter((p) => p > 0) };
+  // The schema checked the configured bind IPs; `bind_all` adds the node's addresses only now.
+  const loop = loopingUpstreams(config, own)[0];
+  // The top-level key as in the file (zone names below it are kept as written).
+  if (loop) throw invalidArgument([camelToSnake(String(loop.path[0])), ...loop.path.slice(1)].join("."), loop.message);
+  const upstreams = upstreamsOf(config.upstreamResolvers ?? upstreamsFromResolvConf(RESOLV_CONF, own, log));
   const mesosDns: Upstream[] = upstreamsOf(config.mesosDns ?? config.masters.map((m) => (m.includes(":") ? `[${m}]:61053` : `${m}:61053`)));
   const key = clusterKey(config.cluster);
   const forwardZones = new Map(Object.entries(config.forwardZones).map(([z, list]) => [absolute(z), upstreamsOf(list)] as const));
@@ -71,8 +82,11 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
   const notify = (zone: string, removed: boolean) => {
     for (const l of listeners) l(zone, removed);
   };
+  // The same gauge zone-sync.ts sets for the zones from the bus: every zone served has its count.
+  const zoneRecords = gauge(deps.registry, "dns_zone_records", "Records in each zone served", ["zone"]);
   const setLocal = (z: ZoneData, source: "static" | "local") => {
     authority.setZone(z);
+    zoneRecords.labels(z.zone).set(countRecords(z.records));
     sources.set(z.zone, source);
     notify(z.zone, false);
   };
@@ -86,6 +100,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
     udpEnabled: config.udpServerEnabled,
     tcpEnabled: config.tcpServerEnabled,
     handlerLimit: config.handlerLimit,
+    ednsUdpSize: config.ednsUdpSize,
     perUpstreamMs: config.upstreamTimeoutMs,
     overallMs: config.forwardTimeoutMs,
     logger: log,
@@ -258,9 +273,16 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
           .filter((d) => d.udp > 0)
           .map((d) => parseResolver(`${d.ip.includes(":") ? `[${d.ip}]` : d.ip}:${d.udp}`))
           .filter((u): u is Upstream => u !== null);
+        const warned = new Set<string>();
+        const warn = (msg: string) => {
+          // Once per distinct reason, not every interval.
+          if (warned.has(msg)) return;
+          warned.add(msg);
+          log.warn({ path: rc.path }, msg);
+        };
         const run = async () => {
           try {
-            const text = await renderResolvConf({ listeners: own, upstreams, search: rc.search });
+            const text = await renderResolvConf({ listeners: own, upstreams, search: rc.search, warn });
             if (writeIfChanged(rc.path, text)) log.info({ path: rc.path }, "resolv.conf rewritten");
           } catch (err) {
             log.warn({ err: (err as Error).message, path: rc.path }, "resolv.conf generation failed");

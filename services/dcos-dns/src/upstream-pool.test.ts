@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
-import { buildQuery, decode, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
-import { UdpUpstreamPool } from "./upstream-pool";
+import * as dgram from "node:dgram";
+import { buildQuery, decode, ExchangeError, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
+import { UdpUpstreamPool, sameQuestion } from "./upstream-pool";
 
 describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () => {
   it("gives every reply the client's ID back, many queries in flight at once", async () => {
@@ -71,5 +72,95 @@ describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () =
       pool.close();
       await silent.close();
     }
+  });
+
+  it("a failed connect retires the socket: the query fails as a network error, the next query gets a fresh socket", async () => {
+    // Linux refuses connect() to the broadcast address without SO_BROADCAST (EACCES).
+    const bcast = parseResolver("255.255.255.255:53")!;
+    const pool = new UdpUpstreamPool({ socketsPerUpstream: 1 });
+    const list = () => (pool as unknown as { pools: Map<string, unknown[]> }).pools.get(bcast.label) ?? [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        await assert.rejects(pool.exchange(buildQuery({ id: 1, name: "x.mesos", qtype: TYPE_A }), bcast, 2000), (e: ExchangeError) => {
+          assert.equal(e.reason, "network");
+          assert.match(e.message, /connect: .*EACCES/);
+          return true;
+        });
+        assert.ok(
+          list().every((s) => s === undefined),
+          "the failed socket is not kept",
+        );
+      }
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("query IDs on the wire are random, not sequential", async () => {
+    const up = await startUpstream((m) => upstreamReply(m));
+    const pool = new UdpUpstreamPool({ socketsPerUpstream: 1 });
+    try {
+      for (let i = 0; i < 64; i++)
+        await pool.exchange(buildQuery({ id: 7, name: "x.mesos", qtype: TYPE_A }), parseResolver(up.address)!, 2000);
+      const ids = up.received.map((r) => r.msg.readUInt16BE(0));
+      let steps = 0;
+      for (let i = 1; i < ids.length; i++) if (((ids[i]! - ids[i - 1]!) & 0xffff) === 1) steps++;
+      assert.ok(steps < 4, `${steps} of ${ids.length - 1} IDs were the previous one + 1`);
+      assert.ok(new Set(ids).size > 60);
+    } finally {
+      pool.close();
+      await up.close();
+    }
+  });
+
+  it("a reply with the right ID but another question is ignored; the real reply (any letter case) is taken", async () => {
+    // An upstream that first sends a forged reply (our ID, another name), then the real one with the name in upper case.
+    const sock = dgram.createSocket("udp4");
+    await new Promise<void>((r) => sock.bind(0, "127.0.0.1", r));
+    sock.on("message", (m, rinfo) => {
+      const q = decode(m);
+      const forged = buildQuery({ id: q.id, name: "evil.example", qtype: TYPE_A });
+      forged[2] = forged[2]! | 0x80;
+      sock.send(forged, rinfo.port, rinfo.address);
+      const real = upstreamReply(m, { a: ["10.0.0.7"] });
+      // The question name upper-cased, as an upstream echoing 0x20-randomised case might.
+      for (let i = 12; i < 12 + 9; i++) if (real[i]! >= 0x61 && real[i]! <= 0x7a) real[i] = real[i]! - 0x20;
+      setTimeout(() => sock.send(real, rinfo.port, rinfo.address), 30);
+    });
+    const pool = new UdpUpstreamPool();
+    try {
+      const up = parseResolver(`127.0.0.1:${sock.address().port}`)!;
+      const r = await pool.exchange(buildQuery({ id: 11, name: "web.mesos", qtype: TYPE_A }), up, 2000);
+      const d = decode(r.reply);
+      assert.equal(d.id, 11);
+      assert.deepEqual(
+        d.answers.map((a) => a.data),
+        ["10.0.0.7"],
+      );
+    } finally {
+      pool.close();
+      sock.close();
+    }
+  });
+
+  it("question matching: case-insensitive names; type, class, count and other names differ", () => {
+    const q = buildQuery({ id: 1, name: "Web.Mesos", qtype: TYPE_A });
+    const end = q.length;
+    const same = buildQuery({ id: 1, name: "wEB.mesOS", qtype: TYPE_A });
+    assert.equal(sameQuestion(q, end, same), true);
+    assert.equal(sameQuestion(q, end, buildQuery({ id: 1, name: "web.mesos", qtype: 28 })), false, "type");
+    assert.equal(sameQuestion(q, end, buildQuery({ id: 1, name: "wec.mesos", qtype: TYPE_A })), false, "name");
+    assert.equal(sameQuestion(q, end, buildQuery({ id: 1, name: "web.meso", qtype: TYPE_A })), false, "length");
+    const cls = Buffer.from(same);
+    cls[end - 1] = 3;
+    assert.equal(sameQuestion(q, end, cls), false, "class");
+    const noQ = Buffer.from(same);
+    noQ[5] = 0;
+    assert.equal(sameQuestion(q, end, noQ), false, "count");
+    // Only letters fold: '-' (0x2d) and '\r' (0x0d) differ by 0x20 too.
+    assert.equal(
+      sameQuestion(buildQuery({ id: 1, name: "a-b", qtype: TYPE_A }), 12 + 5 + 4, buildQuery({ id: 1, name: "a\rb", qtype: TYPE_A })),
+      false,
+    );
   });
 });

@@ -47,6 +47,17 @@ describe("l4lb config", () => {
     assert.equal(c.httpListen.port, 1234);
     assert.equal(c.releaseGraceMs, 1000);
     assert.deepEqual(warnings, ['config key "what_is_this" is not used by l4lb; ignored']);
+    // Errors in the file name its keys as written there.
+    fs.writeFileSync(file, JSON.stringify({ bus: { servers: ["nats://a:4222"] }, named_ipv4_range: { min: "11.0.0.300" } }));
+    assert.throws(
+      () => loadL4lbConfig({ file, env: {} }),
+      (e: Error & { field?: string }) => e.field === "named_ipv4_range.min",
+    );
+    fs.writeFileSync(file, JSON.stringify({ bus: { servers: ["nats://a:4222"] }, agent: { poll_interval_ms: "fast" } }));
+    assert.throws(
+      () => loadL4lbConfig({ file, env: {} }),
+      (e: Error & { field?: string }) => e.field === "agent.poll_interval_ms",
+    );
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -78,19 +89,19 @@ describe("l4lb config", () => {
 
   it("errors name the key", () => {
     assert.throws(() => loadL4lbConfig({ env: {} }), /^Error: bus: required: l4lb needs the bus|bus: required/);
-    fails({ DCNET_MODE: "ipvs" }, /^mode$/);
-    fails({ DCNET_NAMED_IPV4_RANGE__MIN: "11.0.0.300" }, /^namedIpv4Range\.min$/);
-    fails({ DCNET_NAMED_IPV6_RANGE__MAX: "11.0.0.1" }, /^namedIpv6Range\.max$/);
-    fails({ DCNET_NAMED_IPV4_RANGE__MIN: "12.0.0.0", DCNET_NAMED_IPV4_RANGE__MAX: "11.0.0.0" }, /^namedIpv4Range$/);
-    fails({ DCNET_RECONCILE_INTERVAL_MS: "10" }, /^reconcileIntervalMs$/);
-    fails({ DCNET_AGENT__POLL_INTERVAL_MS: "fast" }, /^agent\.pollIntervalMs$/);
-    fails({ DCNET_HTTP_LISTEN__PORT: "70000" }, /^httpListen\.port$/);
-    fails({ DCNET_BUS__SERVERS: "http://x" }, /^bus\.servers\.0$/);
-    fails({ DCNET_NFT__TABLE: "bad table" }, /^nft\.table$/);
-    fails({ DCNET_NFT__ROUTE_SOURCE: "eth0" }, /^nft\.routeSource/);
-    fails({ DCNET_NFT__ROUTE_SOURCE: "10.0.0.1,10.0.0.2" }, /^nft\.routeSource/);
-    fails({ DCNET_NFT__SOCKET_LB_CGROUP: "sys/fs/cgroup" }, /^nft\.socketLbCgroup$/);
-    fails({ DCNET_NFT__SOCKET_LB_CGROUP: "Auto" }, /^nft\.socketLbCgroup$/);
+    fails({ DCNET_MODE: "ipvs" }, /^DCNET_MODE$/);
+    fails({ DCNET_NAMED_IPV4_RANGE__MIN: "11.0.0.300" }, /^DCNET_NAMED_IPV4_RANGE__MIN$/);
+    fails({ DCNET_NAMED_IPV6_RANGE__MAX: "11.0.0.1" }, /^DCNET_NAMED_IPV6_RANGE__MAX$/);
+    fails({ DCNET_NAMED_IPV4_RANGE__MIN: "12.0.0.0", DCNET_NAMED_IPV4_RANGE__MAX: "11.0.0.0" }, /^named_ipv4_range$/);
+    fails({ DCNET_RECONCILE_INTERVAL_MS: "10" }, /^DCNET_RECONCILE_INTERVAL_MS$/);
+    fails({ DCNET_AGENT__POLL_INTERVAL_MS: "fast" }, /^DCNET_AGENT__POLL_INTERVAL_MS$/);
+    fails({ DCNET_HTTP_LISTEN__PORT: "70000" }, /^DCNET_HTTP_LISTEN__PORT$/);
+    fails({ DCNET_BUS__SERVERS: "http://x" }, /^DCNET_BUS__SERVERS\.0$/);
+    fails({ DCNET_NFT__TABLE: "bad table" }, /^DCNET_NFT__TABLE$/);
+    fails({ DCNET_NFT__ROUTE_SOURCE: "eth0" }, /^DCNET_NFT__ROUTE_SOURCE/);
+    fails({ DCNET_NFT__ROUTE_SOURCE: "10.0.0.1,10.0.0.2" }, /^DCNET_NFT__ROUTE_SOURCE/);
+    fails({ DCNET_NFT__SOCKET_LB_CGROUP: "sys/fs/cgroup" }, /^DCNET_NFT__SOCKET_LB_CGROUP$/);
+    fails({ DCNET_NFT__SOCKET_LB_CGROUP: "Auto" }, /^DCNET_NFT__SOCKET_LB_CGROUP$/);
   });
 
   it("nft.route_source: auto by default, none, or addresses (file or environment); nft.socket_lb_cgroup off by default", () => {

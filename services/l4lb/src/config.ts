@@ -12,9 +12,12 @@ import {
   busSection,
   clusterSection,
   envOverrides,
+  type KeyOrigin,
   listenSection,
   logSection,
+  mergeOrigins,
   readConfigFile,
+  snakeFileKeys,
   validate,
   z,
 } from "@dcnet/core";
@@ -145,24 +148,7 @@ const NESTED = new Set([
   "httpListen",
   "grpcListen",
 ]);
-const snakeToCamel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Top-level and section keys to camelCase; unknown top-level keys are reported and dropped. */
-function camelKeys(raw: unknown, warn: (msg: string) => void): unknown {
-  if (!isObj(raw)) return raw;
-  const known = new Set(Object.keys(l4lbConfigSchema.shape));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    const key = snakeToCamel(k);
-    if (!known.has(key)) {
-      warn(`config key "${k}" is not used by l4lb; ignored`);
-      continue;
-    }
-    out[key] = NESTED.has(key) && isObj(v) ? Object.fromEntries(Object.entries(v).map(([a, b]) => [snakeToCamel(a), b])) : v;
-  }
-  return out;
-}
 
 function merge(base: unknown, over: unknown): unknown {
   if (!isObj(base) || !isObj(over)) return over;
@@ -172,23 +158,25 @@ function merge(base: unknown, over: unknown): unknown {
 }
 
 /**
- * Defaults ← file ← environment ← overrides. Throws INVALID_ARGUMENT naming the key
- * (`named_ipv4_range.min` is reported as `namedIpv4Range.min`).
+ * Defaults ← file ← environment ← overrides. Throws INVALID_ARGUMENT naming the key as written
+ * (`named_ipv4_range.min` in the file, `DCNET_NAMED_IPV4_RANGE__MIN` in the environment).
  */
 export function loadL4lbConfig(
   opts: { file?: string | undefined; env: Record<string, string | undefined>; overrides?: Record<string, unknown> },
   warn: (msg: string) => void = () => undefined,
 ): L4lbConfig {
-  const fromFile = opts.file ? camelKeys(readConfigFile(opts.file), warn) : {};
   const known = new Set(Object.keys(l4lbConfigSchema.shape));
-  const fromEnv = Object.fromEntries(Object.entries(envOverrides(opts.env, "DCNET")).filter(([k]) => known.has(k)));
+  const fileOrigins: KeyOrigin = { snake: true };
+  const fromFile = opts.file ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "l4lb", warn }, fileOrigins) : {};
+  const envOrigins: KeyOrigin = {};
+  const fromEnv = Object.fromEntries(Object.entries(envOverrides(opts.env, "DCNET", envOrigins)).filter(([k]) => known.has(k)));
   const merged = merge(merge(fromFile, fromEnv), opts.overrides ?? {});
   if (!isObj(merged) || merged["bus"] === undefined)
     throw invalidArgument("bus", "required: l4lb needs the bus (set bus.servers in the file or DCNET_BUS__SERVERS)");
-  return validate(l4lbConfigSchema, merged);
+  return validate(l4lbConfigSchema, merged, mergeOrigins(fileOrigins, envOrigins));
 }
 
 /** The configured named-VIP ranges. */
 export function rangesOf(config: L4lbConfig): { 4: VipRange; 6: VipRange } {
-  return { 4: vipRange(4, config.namedIpv4Range, "namedIpv4Range"), 6: vipRange(6, config.namedIpv6Range, "namedIpv6Range") };
+  return { 4: vipRange(4, config.namedIpv4Range, "named_ipv4_range"), 6: vipRange(6, config.namedIpv6Range, "named_ipv6_range") };
 }

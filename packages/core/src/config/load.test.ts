@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Code, type DcnetError } from "../errors";
 import { busSection, clusterSection, listenSection } from "./common";
-import { envOverrides, list, loadConfig, z } from "./load";
+import { type KeyOrigin, envOverrides, list, loadConfig, snakeFileKeys, validate, z } from "./load";
 
 const schema = z.object({
   cluster: clusterSection,
@@ -45,10 +45,13 @@ describe("config", () => {
   });
 
   const bad: [string, unknown, Record<string, string>, string][] = [
-    ["port out of range", {}, { DCNET_GRPC__PORT: "70000" }, "grpc.port"],
+    ["port out of range (environment)", {}, { DCNET_GRPC__PORT: "70000" }, "DCNET_GRPC__PORT"],
+    ["environment wins over the file", { grpc: { port: 1 } }, { DCNET_GRPC__PORT: "70000" }, "DCNET_GRPC__PORT"],
+    ["list item from the environment", {}, { DCNET_BUS__SERVERS: "nats://a:4222,localhost:4222" }, "DCNET_BUS__SERVERS.1"],
     ["port not a number", { grpc: { port: "http" } }, {}, "grpc.port"],
     ["bad server url", { bus: { servers: ["localhost:4222"] } }, {}, "bus.servers.0"],
-    ["bad cluster id", {}, { DCNET_CLUSTER__ID: "Prod_East" }, "cluster.id"],
+    ["bad cluster id", {}, { DCNET_CLUSTER__ID: "Prod_East" }, "DCNET_CLUSTER__ID"],
+    ["file key beside an environment key", { cluster: { key: "short" } }, { DCNET_CLUSTER__ID: "east" }, "cluster.key"],
     ["short key", { cluster: { key: "short" } }, {}, "cluster.key"],
     ["unknown bus kind", { bus: { kind: "zeromq" } }, {}, "bus.kind"],
   ];
@@ -72,5 +75,39 @@ describe("config", () => {
       () => loadConfig(schema, { file }),
       (e: DcnetError) => e.field === "--config" && /not valid JSON/.test(e.message),
     );
+  });
+
+  it("snake_case files: converted keys, unknown ones warned, errors name the key as written", () => {
+    const snakeSchema = z.object({
+      upstreamResolvers: list(z.string().regex(/^\d/, "must be an IP")).default([]),
+      httpListen: z.object({ port: z.number().max(65535), readTimeoutMs: z.number().min(0).default(1) }).default({ port: 1 }),
+      zones: z.record(z.string(), z.number()).default({}),
+      handlerLimit: z.number().min(1).default(1),
+    });
+    const known = new Set(Object.keys(snakeSchema.shape));
+    const warnings: string[] = [];
+    const load = (raw: unknown, over: Record<string, unknown> = {}) => {
+      const origins: KeyOrigin = {};
+      const value = snakeFileKeys(raw, { known, nested: new Set(["httpListen"]), service: "svc", warn: (m) => warnings.push(m) }, origins);
+      return validate(snakeSchema, { ...(value as object), ...over }, origins);
+    };
+    assert.deepEqual(load({ upstream_resolvers: ["10.0.0.1"], http_listen: { port: 80 }, bogus: 1 }).httpListen, {
+      port: 80,
+      readTimeoutMs: 1,
+    });
+    assert.match(warnings.join(), /"bogus" is not used by svc/);
+    const field = (raw: unknown, over?: Record<string, unknown>) => {
+      try {
+        load(raw, over);
+      } catch (e) {
+        return (e as DcnetError).field;
+      }
+      return "no error";
+    };
+    assert.equal(field({ upstream_resolvers: ["x"] }), "upstream_resolvers.0");
+    assert.equal(field({ http_listen: { port: 70000 } }), "http_listen.port");
+    assert.equal(field({ http_listen: { port: 1, read_timeout_ms: -1 } }), "http_listen.read_timeout_ms");
+    assert.equal(field({ zones: { Corp_Zone: "x" } }), "zones.Corp_Zone", "map keys are kept");
+    assert.equal(field({}, { handlerLimit: 0 }), "handler_limit", "a key the file did not set, in snake_case");
   });
 });
