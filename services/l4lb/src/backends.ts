@@ -13,7 +13,8 @@
  * - Weight 1 when running and healthy; 0 when the health check is pending or failing or the task
  *   is being killed: a drained backend gets no new connections, existing ones continue.
  * - A label that does not parse, or a VIP no backend address fits, is a problem; it never stops
- *   the task's other VIPs.
+ *   the task's other VIPs. So is a label @dcnet/mesos dropped with its port (`task.vipProblems`: a
+ *   legacy `VIP_PORT<n>` with a bad scheme or index, a discovery port with an unusable protocol).
  */
 import type { NormalTask } from "@dcnet/mesos";
 import { familyOf, type Family } from "./ip";
@@ -73,6 +74,8 @@ export function agentBackends(tasks: readonly NormalTask[], agentIp: string, opt
   for (const task of tasks) {
     if (task.state !== "running" && task.state !== "killing") continue;
     const weight = weightOf(task);
+    for (const p of task.vipProblems)
+      problems.push({ taskId: task.id, app: task.name, framework: task.framework, label: p.key, value: p.value, reason: p.reason });
     for (const port of task.ports) {
       for (const label of port.vips) {
         const problem = (reason: string): void => {
