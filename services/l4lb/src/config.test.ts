@@ -21,6 +21,15 @@ describe("l4lb config", () => {
     assert.equal(rangesOf(c)[4].min, 11n << 24n);
   });
 
+  it("ip_vip_allow: CIDRs, from a list or a comma-separated variable (default none); a bad one names the key", () => {
+    assert.deepEqual(loadL4lbConfig({ env: BUS }).ipVipAllow, []);
+    assert.deepEqual(loadL4lbConfig({ env: { ...BUS, DCNET_IP_VIP_ALLOW: "127.0.0.0/8, 11.9.0.0/16" } }).ipVipAllow, [
+      "127.0.0.0/8",
+      "11.9.0.0/16",
+    ]);
+    assert.throws(() => loadL4lbConfig({ env: BUS, overrides: { ipVipAllow: ["127.0.0.1"] } }), /ipVipAllow\.0: a CIDR/);
+  });
+
   it("reads snake_case keys from the file and DCNET_* from the environment (environment wins)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "l4lb-config-"));
     const file = path.join(dir, "l4lb.json");

@@ -21,6 +21,7 @@ import {
 import { isIP } from "node:net";
 import { DEFAULT_V4_RANGE, DEFAULT_V6_RANGE, vipRange, type VipRange } from "./allocate";
 import { DEFAULT_RELEASE_GRACE_MS } from "./vip-claims";
+import { parseCidr } from "./vip-guard";
 
 const range = (family: 4 | 6, dflt: { min: string; max: string }) =>
   z
@@ -67,6 +68,22 @@ export const l4lbConfigSchema = z.object({
   /** Named-VIP address ranges (inclusive; spec §4.4 `dcos_l4lb_min/max_named_ip[6]`). */
   namedIpv4Range: range(4, DEFAULT_V4_RANGE),
   namedIpv6Range: range(6, DEFAULT_V6_RANGE),
+  /**
+   * CIDRs where IP VIP labels are accepted although special (loopback, link-local…, dcos-dns's
+   * listeners) or in a named range (vip-guard.ts); never a node's own address. Default none.
+   */
+  ipVipAllow: z
+    .preprocess(
+      (v) =>
+        typeof v === "string"
+          ? v
+              .split(",")
+              .map((x) => x.trim())
+              .filter((x) => x !== "")
+          : v,
+      z.array(z.string().refine((c) => parseCidr(c) !== undefined, "a CIDR, e.g. 127.0.0.0/8")),
+    )
+    .default([]),
   /** IPv6 VIPs and backends (default on, as DC/OS ≥ 1.13). */
   ipv6: z.boolean().default(true),
   /** Full data plane reconcile, claim repair and re-publishing (spec §4.3: 30 s). */

@@ -8,12 +8,12 @@ import type { L4lb, L4lbSnapshot } from "./service";
 import { RecordingDriver, startL4lb, testConfig } from "./testutil-service";
 
 /**
- * Labels @dcnet/mesos drops with their port (legacy `VIP_PORT<n>` with a bad scheme or index, a
+ * IP VIP labels on addresses vip-guard.ts refuses, and labels @dcnet/mesos drops with their port (legacy `VIP_PORT<n>` with a bad scheme or index, a
  * discovery port whose protocol is not tcp/udp) flow like any bad label through the agent path:
  * logged naming app and label, counted in `l4lb_label_problems`, shown by /v1/vips/detail and
  * gRPC — and the task's good VIPs still work.
  */
-describe("l4lb agent side: labels dropped while reading the task's ports are reported", function () {
+describe("l4lb agent side: refused IP VIPs and labels dropped while reading the task's ports are reported", function () {
   this.timeout(30_000);
   const FRAMEWORK = "fw-1";
   const task = {
@@ -40,6 +40,19 @@ describe("l4lb agent side: labels dropped while reading the task's ports are rep
         ports: [
           { number: 31044, name: "http", protocol: "tcp", labels: { labels: [{ key: "VIP_0", value: "/shop:80" }] } },
           { number: 31045, name: "sctp", protocol: "sctp", labels: { labels: [{ key: "VIP_1", value: "/shop-sctp:80" }] } },
+          {
+            number: 31044,
+            name: "http2",
+            protocol: "tcp",
+            labels: {
+              labels: [
+                { key: "VIP_2", value: "127.0.0.1:80" }, // loopback
+                { key: "VIP_3", value: "11.1.2.3:80" }, // in the named range
+                { key: "VIP_4", value: "10.0.0.7:22" }, // this agent's own address
+                { key: "VIP_5", value: "172.16.0.9:80" }, // fine
+              ],
+            },
+          },
         ],
       },
     },
@@ -90,6 +103,9 @@ describe("l4lb agent side: labels dropped while reading the task's ports are rep
 
   const EXPECTED = [
     ["VIP_1", "/shop-sctp:80", /discovery\.ports\.ports\[1\], whose protocol "sctp" is not tcp or udp/],
+    ["VIP_2", "127.0.0.1:80", /refused: 127\.0\.0\.1 is a loopback address/],
+    ["VIP_3", "11.1.2.3:80", /refused: 11\.1\.2\.3 is in the named-VIP range/],
+    ["VIP_4", "10.0.0.7:22", /refused: 10\.0\.0\.7 is this agent's own address/],
     ["VIP_PORT1", "http://10.1.1.2:80", /has no tcp:\/\/ or udp:\/\/ scheme/],
     ["VIP_PORT9", "tcp://10.1.1.3:80", /names port index 9, but the task has 1 port\(s\)/],
   ] as const;
@@ -97,7 +113,7 @@ describe("l4lb agent side: labels dropped while reading the task's ports are rep
   it("the good VIPs work (an upper-case TCP:// scheme included)", async () => {
     await eventually(() => {
       const ids = svc.snapshot().vips.map((v) => v.id);
-      assert.deepEqual(ids, ["tcp/ip:10.1.1.1/80", "tcp/name:shop.marathon/80"]);
+      assert.deepEqual(ids, ["tcp/ip:10.1.1.1/80", "tcp/ip:172.16.0.9/80", "tcp/name:shop.marathon/80"]);
     }, 10_000);
   });
 

@@ -26,6 +26,7 @@ import {
   Lifecycle,
   serveHttp,
 } from "@dcnet/core";
+import { networkInterfaces } from "node:os";
 import { descriptorSetPath, l4lbv1 } from "@dcnet/proto";
 import { rangesOf, type L4lbConfig } from "./config";
 import type { DataplaneVip } from "./dataplane";
@@ -40,6 +41,7 @@ import { busReachability, membershipReachability, type ReachabilitySource } from
 import { createUserspaceDriver, type UserspaceDriverOptions } from "./proxy";
 import { BACKENDS_FILTER, BACKENDS_PREFIX, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
 import { VipAddresses } from "./vip-addresses";
+import { ipVipGuard } from "./vip-guard";
 import { planVip, type PlannedVip, type VipView } from "./vip-plan";
 import { VipTable, type AgentProblem } from "./vip-table";
 
@@ -104,11 +106,29 @@ export interface L4lbDeps {
 
 const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
 
+/**
+ * The addresses of this host's interfaces other than loopback ones (the userspace proxy's
+ * `addLocalAddress` puts VIPs on lo: they must not count as the node's own).
+ */
+function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) out.push(a.address);
+  return out;
+}
+
 export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   const nodeId = config.node.id ?? defaultIPv4();
   const log = deps.logger;
   const metrics = l4lbMetrics(deps.registry);
   const ranges = rangesOf(config);
+  // What every node refuses to serve as an IP VIP (static: the same answer on every node and over time).
+  const refuseIpStatic = ipVipGuard({ namedRanges: ranges, allow: config.ipVipAllow });
+  // The agent side also refuses node addresses: its own interfaces' and every member's.
+  const refuseIpLabel = ipVipGuard({
+    namedRanges: ranges,
+    allow: config.ipVipAllow,
+    nodeAddresses: () => [...interfaceAddresses(), ...(reach?.knownAddresses() ?? [])],
+  });
   const table = new VipTable();
   const planned = new Map<string, PlannedVip>();
   const idsByName = new Map<string, Set<string>>();
@@ -192,6 +212,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       unreachable: reach.unreachable(),
       rewrites: agent?.rewrites() ?? new Map(),
       ipv6: config.ipv6,
+      refuseIp: refuseIpStatic,
     };
     const changed: string[] = [];
     const fresh: PlannedVip[] = [];
@@ -489,6 +510,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
           },
           // The node agent's record (same node id) on the bus; `node.address` when configured.
           ownAddress: () => (config.node.address !== undefined ? canonicalIp(config.node.address) : undefined) ?? reach?.addressOf(nodeId),
+          refuseIp: refuseIpLabel,
         });
         agent.start();
         log.info({ url: config.agent.url, intervalMs: config.agent.pollIntervalMs }, "polling the local Mesos agent");

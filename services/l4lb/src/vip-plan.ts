@@ -58,6 +58,8 @@ export interface PlanInputs {
   /** This agent's host-port → task-address rewrites (hairpin.ts `localRewrites`); empty off agents. */
   rewrites: ReadonlyMap<string, Endpoint>;
   ipv6: boolean;
+  /** Why an IP VIP's address is not served (vip-guard.ts; agents refuse such labels, this catches older agents' documents). */
+  refuseIp?: (ip: string) => string | undefined;
 }
 
 const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
@@ -77,6 +79,11 @@ export function planVip(tv: TableVip, inputs: PlanInputs): PlannedVip {
     const view: VipView = { ...base, kind: "ip", vip: hostPort(vip.ip, port), addresses: [vip.ip] };
     if (family === 6 && !inputs.ipv6) {
       notes.push("IPv6 is off (ipv6: false): not served");
+      return { view, dataplane: [] };
+    }
+    const refused = inputs.refuseIp?.(vip.ip);
+    if (refused !== undefined) {
+      notes.push(`not served: ${refused}`);
       return { view, dataplane: [] };
     }
     return { view, dataplane: [{ protocol, ip: vip.ip, port, backends: ofFamily(family) }] };
