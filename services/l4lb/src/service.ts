@@ -39,6 +39,7 @@ import { LocalAgent } from "./local-agent";
 import { l4lbMetrics } from "./metrics";
 import { busReachability, membershipReachability, type ReachabilitySource } from "./node-reachability";
 import { createUserspaceDriver, type UserspaceDriverOptions } from "./proxy";
+import { exposeUserspaceStats } from "./proxy-metrics";
 import { BACKENDS_FILTER, BACKENDS_PREFIX, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
 import { VipAddresses } from "./vip-addresses";
 import { ipVipGuard } from "./vip-guard";
@@ -146,6 +147,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   let reach: ReachabilitySource | undefined;
   let agent: LocalAgent | undefined;
   let driver: DataplaneDriver | undefined;
+  let unexposeStats: (() => void) | undefined;
   let http: HttpEndpoint | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -306,13 +308,20 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   const reconcileRound = async (): Promise<void> => {
     if (!running) return;
     if (driver) {
+      // Every round is counted and timed (read-back included), whatever it found.
+      const end = metrics.reconcileDuration.startTimer();
+      let outcome: "clean" | "repaired" | "failed";
       try {
         const n = await driver.reconcile();
         if (n > 0) metrics.reconciled.inc({ mode: driver.mode }, n);
+        outcome = n > 0 ? "repaired" : "clean";
       } catch (err) {
+        outcome = "failed";
         metrics.dataplaneErrors.inc({ op: "reconcile" });
         log.warn({ err: (err as Error).message }, "data plane reconcile failed");
       }
+      end({ outcome });
+      metrics.reconcileRounds.inc({ outcome });
     }
     if (dataplaneStale) schedule();
     if (addresses) {
@@ -352,13 +361,15 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       status.warnings = [...d.warnings];
       return d;
     }
-    return createUserspaceDriver({
+    const d = createUserspaceDriver({
       logger: log,
       addLocalAddress: config.userspace.addLocalAddress,
       udpIdleMs: config.userspace.udpIdleMs,
       connectTimeoutMs: config.userspace.connectTimeoutMs,
       ...deps.userspace,
     });
+    unexposeStats = exposeUserspaceStats(deps.registry, () => d.stats());
+    return d;
   };
 
   // ---- views for the APIs ----
@@ -418,6 +429,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       },
       async () => {
         // The kernel state stays: VIPs keep working across a restart of l4lb.
+        unexposeStats?.();
         await driver?.close();
       },
     )
