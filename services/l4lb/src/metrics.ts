@@ -14,7 +14,12 @@ export function l4lbMetrics(registry: Registry) {
     unreachableNodes: gauge(registry, "l4lb_unreachable_nodes", "Agent IPs the bus marks unreachable", []),
     unreachableVips: gauge(registry, "l4lb_unreachable_vips", "VIPs with backends on unreachable agents", []),
     unreachableBackends: gauge(registry, "l4lb_unreachable_backends", "Backends dropped because their agent is unreachable", []),
-    failedOpenVips: gauge(registry, "l4lb_failed_open_vips", "VIPs whose backends are all unreachable and all kept (fail-open)", []),
+    failedOpenVips: gauge(
+      registry,
+      "l4lb_failed_open_vips",
+      "VIPs with an address family whose backends are all unreachable and all kept (fail-open)",
+      [],
+    ),
     vipsDuration: histogram(
       registry,
       "l4lb_vips_duration_seconds",

@@ -194,10 +194,11 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
     let dropped = 0;
     let failedOpen = 0;
     for (const p of planned.values()) {
-      const down = p.view.backends.filter((b) => !b.reachable).length;
-      if (down > 0) unreachableVips++;
+      const down = p.view.backends.filter((b) => !b.reachable);
+      if (down.length > 0) unreachableVips++;
       if (p.view.failedOpen) failedOpen++;
-      else dropped += down;
+      // Fail-open is per family: a VIP can keep its IPv4 backends and drop IPv6 ones.
+      dropped += down.filter((b) => !b.inUse).length;
     }
     metrics.unreachableVips.set(unreachableVips);
     metrics.unreachableBackends.set(dropped);
