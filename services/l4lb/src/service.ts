@@ -334,6 +334,46 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
     await agent?.reassert().catch((err: unknown) => log.warn({ err: (err as Error).message }, "re-asserting the backends document failed"));
   };
 
+  // ---- the agent IP against membership ----
+
+  /**
+   * Reachability filtering matches backends' agent IPs with the addresses of membership records
+   * (node.address). When this agent's IP is not one of them (the Mesos agent's IP differs from
+   * node.address), its backends can never be marked unreachable anywhere: warned once (log and the
+   * detail API's `dataplane.warnings`) after it has lasted a membership timeout, withdrawn when it ends.
+   */
+  let addressWarning: string | undefined;
+  let mismatch: { ip: string; since: number } | undefined;
+  let addressTimer: NodeJS.Timeout | undefined;
+  const addressGraceMs = config.bus.heartbeatMs * config.bus.missedBeats;
+  const withdrawAddressWarning = (): void => {
+    if (addressWarning === undefined) return;
+    status.warnings = status.warnings.filter((w) => w !== addressWarning);
+    addressWarning = undefined;
+  };
+  const checkAgentAddress = (): void => {
+    const ip = agent?.agentIp();
+    if (!ip || !reach) return;
+    const known = reach.knownAddresses();
+    if (known.has(ip)) {
+      mismatch = undefined;
+      if (addressWarning !== undefined) log.info({ agentIp: ip }, "this agent's IP is a membership address again");
+      withdrawAddressWarning();
+      return;
+    }
+    if (mismatch?.ip !== ip) {
+      mismatch = { ip, since: Date.now() };
+      withdrawAddressWarning();
+    }
+    if (addressWarning !== undefined || Date.now() - mismatch.since < addressGraceMs) return;
+    const list = [...known].sort();
+    addressWarning =
+      `this agent's backends carry the agent IP ${ip}, which no membership record has (node addresses: ${list.join(", ") || "none"}): ` +
+      "they can never be marked unreachable; make node.address and the Mesos agent's IP agree";
+    status.warnings.push(addressWarning);
+    log.warn({ agentIp: ip, nodeAddresses: list }, addressWarning);
+  };
+
   // ---- the data plane ----
 
   const makeDriver = async (): Promise<DataplaneDriver> => {
@@ -527,8 +567,13 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
         });
         agent.start();
         log.info({ url: config.agent.url, intervalMs: config.agent.pollIntervalMs }, "polling the local Mesos agent");
+        addressTimer = setInterval(checkAgentAddress, Math.max(100, Math.min(addressGraceMs, config.agent.pollIntervalMs)));
+        addressTimer.unref();
       },
-      async () => agent?.stop(),
+      async () => {
+        clearInterval(addressTimer);
+        await agent?.stop();
+      },
     )
     .add(
       "http",
