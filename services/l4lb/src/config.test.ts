@@ -15,6 +15,7 @@ describe("l4lb config", () => {
     assert.deepEqual(c.namedIpv4Range, { min: "11.0.0.0", max: "11.255.255.254" });
     assert.equal(c.reconcileIntervalMs, 30_000);
     assert.equal(c.releaseGraceMs, 600_000);
+    assert.equal(c.deadAgentGcMs, 900_000);
     assert.deepEqual(c.agent, { enabled: false, url: "http://127.0.0.1:5051", pollIntervalMs: 2000 });
     assert.equal(c.ipv6, true);
     assert.deepEqual(c.bus.servers, ["nats://n1:4222"]);

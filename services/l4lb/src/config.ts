@@ -37,6 +37,9 @@ const range = (family: 4 | 6, dflt: { min: string; max: string }) =>
       }
     });
 
+/** dead_agent_gc_ms: 15 min (a node reboot or a long network cut stays well under it). */
+export const DEFAULT_DEAD_AGENT_GC_MS = 15 * 60_000;
+
 export const l4lbConfigSchema = z.object({
   cluster: clusterSection,
   /** Required (see loadL4lbConfig): the VIP table, claims and reachability are on the bus. */
@@ -88,6 +91,11 @@ export const l4lbConfigSchema = z.object({
   ipv6: z.boolean().default(true),
   /** Full data plane reconcile, claim repair and re-publishing (spec §4.3: 30 s). */
   reconcileIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * The backends document of an agent the bus has marked unreachable for this long, without a
+   * break, is removed (dead-agent-gc.ts), releasing its VIPs; default 15 min, 0 = never.
+   */
+  deadAgentGcMs: z.number().int().min(0).default(DEFAULT_DEAD_AGENT_GC_MS),
   /** A named VIP keeps its address this long after its last backend went (default 10 min). */
   releaseGraceMs: z.number().int().min(0).default(DEFAULT_RELEASE_GRACE_MS),
   nft: z

@@ -45,6 +45,12 @@ export function l4lbMetrics(registry: Registry) {
     claimFailures: counter(registry, "l4lb_claim_failures_total", "Named-VIP address claims that failed", ["family"]),
     releases: counter(registry, "l4lb_released_addresses_total", "Named-VIP addresses released after the grace period", ["family"]),
     badDocuments: counter(registry, "l4lb_bad_documents_total", "Backends documents on the bus that could not be read", []),
+    deadAgentDocuments: counter(
+      registry,
+      "l4lb_dead_agent_documents_removed_total",
+      "Backends documents of agents unreachable for longer than dead_agent_gc_ms that this node removed",
+      [],
+    ),
     localVips: gauge(registry, "l4lb_local_vips", "VIPs this agent's tasks serve", []),
     localTasks: gauge(registry, "l4lb_local_tasks", "Non-terminal tasks on this agent", []),
     localRunningTasks: gauge(registry, "l4lb_local_running_tasks", "Running tasks on this agent", []),

@@ -7,7 +7,7 @@
  *               local tasks ──▶ hairpin rewrites ────────────────┘
  *                                                     ──▶ DataplaneVip[] ──▶ driver.apply (nft or userspace)
  *   every reconcile_interval_ms: driver.reconcile, claim repair/claims that failed, release after the grace period,
- *   the agent's document re-asserted.
+ *   the agent's document re-asserted, documents of agents unreachable for dead_agent_gc_ms removed (dead-agent-gc.ts).
  *
  * APIs: HTTP `/v1/vips` (+ detail), gRPC dcnet.l4lb.v1.L4lbService, Prometheus metrics.
  */
@@ -31,6 +31,7 @@ import { descriptorSetPath, l4lbv1 } from "@dcnet/proto";
 import { rangesOf, type L4lbConfig } from "./config";
 import type { DataplaneVip } from "./dataplane";
 import type { DataplaneDriver, SocketLbStatus } from "./driver";
+import { DeadAgentGc } from "./dead-agent-gc";
 import { createNftDriver, nftUsable, type NftDriverOptions } from "./driver-nft";
 import { l4lbService } from "./grpc-api";
 import { l4lbRoutes } from "./http-api";
@@ -145,6 +146,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   let watch: KvWatch | undefined;
   let addresses: VipAddresses | undefined;
   let reach: ReachabilitySource | undefined;
+  let gc: DeadAgentGc | undefined;
   let agent: LocalAgent | undefined;
   let driver: DataplaneDriver | undefined;
   let unexposeStats: (() => void) | undefined;
@@ -332,6 +334,15 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       for (const r of await addresses.releaseDue(inUse, Date.now())) metrics.releases.inc({ family: String(r.family) });
     }
     await agent?.reassert().catch((err: unknown) => log.warn({ err: (err as Error).message }, "re-asserting the backends document failed"));
+    if (gc && reach) {
+      const removed = await gc.sweep({
+        unreachable: reach.unreachable(),
+        known: reach.knownAddresses(),
+        agents: table.agents(),
+        self: agent?.agentIp(),
+      });
+      if (removed.length > 0) metrics.deadAgentDocuments.inc(removed.length);
+    }
   };
 
   // ---- the agent IP against membership ----
@@ -482,12 +493,15 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
           : busReachability(bus!, { intervalMs: config.bus.heartbeatMs, missedBeats: config.bus.missedBeats, logger: log });
         let lastUnreachable = new Set<string>();
         reach.onChange((u) => {
+          gc?.observe(u);
           for (const a of u) if (!lastUnreachable.has(a)) markIds(table.idsOfAgent(a));
           for (const a of lastUnreachable) if (!u.has(a)) markIds(table.idsOfAgent(a));
           lastUnreachable = new Set(u);
           schedule();
         });
         await reach.start();
+        gc = new DeadAgentGc({ kv: kv!, afterMs: config.deadAgentGcMs, logger: log });
+        gc.observe(reach.unreachable());
         addresses = new VipAddresses(kv!, {
           ranges,
           graceMs: config.releaseGraceMs,
