@@ -110,12 +110,17 @@ const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${i
 
 /**
  * The addresses of this host's interfaces other than loopback ones (the userspace proxy's
- * `addLocalAddress` puts VIPs on lo: they must not count as the node's own).
+ * `addLocalAddress` puts VIPs on lo: they must not count as the node's own), read at most every 5 s
+ * (the label check asks for every IP VIP label).
  */
+let interfaceCache: { at: number; addresses: string[] } | undefined;
 function interfaceAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) out.push(a.address);
-  return out;
+  const now = Date.now();
+  if (interfaceCache && now - interfaceCache.at < 5000) return interfaceCache.addresses;
+  const addresses: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) addresses.push(a.address);
+  interfaceCache = { at: now, addresses };
+  return addresses;
 }
 
 export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
