@@ -552,9 +552,11 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
 
   /**
    * Our chains' rules as this nft shows them (nft-drift.ts), per family: probed once, the first
-   * time a read needs them; undefined when the probe failed (logged once: rules go unchecked).
+   * time a read needs them; undefined when the probe failed (rules go unchecked that round; a
+   * failed probe — nft could not run — is tried again next time, logged once).
    */
   const expected = new Map<Family, Promise<ExpectedChains | undefined>>();
+  let probeFailureLogged = false;
   const expectedRules = (f: Family): Promise<ExpectedChains | undefined> => {
     let e = expected.get(f);
     if (!e) {
@@ -566,7 +568,10 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
           return x;
         },
         (err: unknown) => {
-          log.warn({ family: f, err: (err as Error).message }, "the nft rule probe failed: chain rules are not checked by reconcile");
+          expected.delete(f);
+          if (!probeFailureLogged)
+            log.warn({ family: f, err: (err as Error).message }, "the nft rule probe failed: chain rules are not checked until it works");
+          probeFailureLogged = true;
           return undefined;
         },
       );
