@@ -15,6 +15,10 @@
  * and the same container port or the same host port; the earlier source's fields win, VIP labels
  * are united. tcp and udp never merge (DCOS_OSS-4395). For a host-networked task every port is a
  * host port: `port` becomes the host port, and ports then equal are merged.
+ *
+ * A VIP label that is dropped here (a legacy label with a bad key, scheme or index; a discovery
+ * port whose protocol or number is unusable) is also reported in `vipProblems`, naming the label,
+ * so the VIP's consumer (l4lb) reports it like a label that does not parse.
  */
 import { isObj, labelsOf, obj, objects, portNumber, str, type Label, type Obj } from "./json";
 
@@ -22,6 +26,13 @@ import { isObj, labelsOf, obj, objects, portNumber, str, type Label, type Obj } 
 export interface VipLabel {
   key: string;
   value: string;
+}
+
+/** A VIP label dropped while reading the task's ports (its value as written, scheme included). */
+export interface VipLabelProblem {
+  key: string;
+  value: string;
+  reason: string;
 }
 
 export interface TaskPort {
@@ -114,41 +125,65 @@ export function resourcePorts(resources: unknown): number[] {
   return out;
 }
 
-function legacyVipPorts(s: PortSources, problems: string[]): Draft[] {
+function legacyVipPorts(s: PortSources, problems: string[], vipProblems: VipLabelProblem[]): Draft[] {
   const legacy = s.legacyLabels.filter((l) => l.key.toLowerCase().startsWith("vip_port"));
   if (legacy.length === 0) return [];
   const ports = resourcePorts(s.task["resources"]);
   const out: Draft[] = [];
+  const drop = (l: Label, why: string): void => {
+    const reason = `${l.key} value ${JSON.stringify(l.value)} ${why}`;
+    problems.push(`label ${reason}; ignored`);
+    vipProblems.push({ key: l.key, value: l.value, reason });
+  };
   for (const l of legacy) {
     const index = l.key.slice("vip_port".length);
-    const scheme = /^(tcp|udp):\/\//.exec(l.value);
-    if (!/^\d+$/.test(index) || !scheme) {
-      problems.push(`label ${l.key}=${l.value}: expected VIP_PORT<n> = tcp://<vip> or udp://<vip>; ignored`);
+    // The scheme is case-insensitive (`TCP://` is tcp), as dcos-net's string:lowercase of it.
+    const scheme = /^(tcp|udp):\/\//i.exec(l.value);
+    if (!/^\d+$/.test(index)) {
+      drop(l, `is on key ${JSON.stringify(l.key)}: expected VIP_PORT<n> with n the port's index (0, 1, …)`);
+      continue;
+    }
+    if (!scheme) {
+      drop(l, "has no tcp:// or udp:// scheme (expected VIP_PORT<n> = tcp://<vip> or udp://<vip>)");
       continue;
     }
     const hostPort = ports[Number(index)];
     if (hostPort === undefined) {
-      problems.push(`label ${l.key}: the task has ${ports.length} port(s) in its resources; ignored`);
+      drop(l, `names port index ${Number(index)}, but the task has ${ports.length} port(s) in its resources`);
       continue;
     }
-    out.push({ protocol: scheme[1] as "tcp" | "udp", hostPort, vips: [{ key: l.key, value: l.value.slice(scheme[0].length) }] });
+    const protocol = scheme[1]!.toLowerCase() as "tcp" | "udp";
+    out.push({ protocol, hostPort, vips: [{ key: l.key, value: l.value.slice(scheme[0].length) }] });
   }
   return out;
 }
 
-function discoveryPorts(s: PortSources, problems: string[]): Draft[] {
+function discoveryPorts(s: PortSources, problems: string[], vipProblems: VipLabelProblem[]): Draft[] {
   const out: Draft[] = [];
   objects(obj(obj(s.task["discovery"])?.["ports"])?.["ports"]).forEach((p, i) => {
     const where = `discovery.ports.ports[${i}]`;
+    const labels = labelsOf(p["labels"]);
+    const vips = labels.filter((l) => l.key.startsWith("VIP") || l.key.startsWith("vip"));
+    /** The port is dropped: so are its VIP labels, each reported. */
+    const dropVips = (why: string): void => {
+      for (const l of vips)
+        vipProblems.push({ key: l.key, value: l.value, reason: `${l.key} value ${JSON.stringify(l.value)} is on ${where}, ${why}` });
+    };
     const number = portNumber(p["number"]);
     if (number === undefined) {
       problems.push(`${where}: number ${JSON.stringify(p["number"]) ?? "undefined"} is not a port; dropped`);
+      dropVips(`whose number ${JSON.stringify(p["number"]) ?? "undefined"} is not a port`);
       return;
     }
     const protocol = protocolOf(p["protocol"], where, problems);
-    if (!protocol || number === 0) return;
-    const labels = labelsOf(p["labels"]);
-    const vips = labels.filter((l) => l.key.startsWith("VIP") || l.key.startsWith("vip"));
+    if (!protocol) {
+      dropVips(`whose protocol ${JSON.stringify(p["protocol"]) ?? "undefined"} is not tcp or udp`);
+      return;
+    }
+    if (number === 0) {
+      dropVips("whose number is 0");
+      return;
+    }
     const scopes = labels.filter((l) => l.key === "network-scope").map((l) => l.value);
     let hostScope = false;
     if (scopes.length === 1 && scopes[0] === "host") hostScope = true;
@@ -217,8 +252,11 @@ function finish(d: Draft): TaskPort {
 }
 
 /** The merged ports, sorted by protocol, port, host port, name (a stable order for comparisons). */
-export function taskPorts(s: PortSources, problems: string[]): TaskPort[] {
-  const merged = mergeInto(discoveryPorts(s, problems), mergeInto(legacyVipPorts(s, problems), portMappings(s, problems)));
+export function taskPorts(s: PortSources, problems: string[], vipProblems: VipLabelProblem[] = []): TaskPort[] {
+  const merged = mergeInto(
+    discoveryPorts(s, problems, vipProblems),
+    mergeInto(legacyVipPorts(s, problems, vipProblems), portMappings(s, problems)),
+  );
   const ports = (s.hostNetworked ? foldHostPorts(merged) : merged).map(finish);
   return ports.sort(
     (a, b) =>

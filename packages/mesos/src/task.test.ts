@@ -33,6 +33,7 @@ describe("normaliseTask", () => {
       runtime: "MESOS",
       ports: [{ protocol: "tcp", port: 31044, hostPort: 31044, name: "http", vips: [{ key: "VIP_0", value: "/echo:80" }] }],
       problems: [],
+      vipProblems: [],
     } satisfies NormalTask);
   });
 
@@ -107,6 +108,32 @@ describe("normaliseTask", () => {
     const t = norm(raw);
     assert.deepEqual(t.ports, [{ protocol: "udp", port: 31101, hostPort: 31101, vips: [{ key: "VIP_PORT1", value: "ok:53" }] }]);
     assert.equal(t.problems.length, 3, t.problems.join("\n"));
+    // Each dropped label is also a VIP problem naming it (l4lb reports those).
+    assert.deepEqual(
+      t.vipProblems.map((p) => [p.key, p.value]),
+      [
+        ["VIP_PORT0", "http://x:80"],
+        ["VIP_PORTx", "tcp://x:80"],
+        ["VIP_PORT7", "tcp://x:80"],
+      ],
+    );
+    assert.match(t.vipProblems[0]!.reason, /VIP_PORT0 value "http:\/\/x:80" has no tcp:\/\/ or udp:\/\/ scheme/);
+    assert.match(t.vipProblems[1]!.reason, /expected VIP_PORT<n> with n the port's index/);
+    assert.match(t.vipProblems[2]!.reason, /names port index 7, but the task has 3 port\(s\)/);
+  });
+
+  it("the legacy scheme is case-insensitive: TCP:// and Udp:// are tcp and udp", () => {
+    const raw = legacyTaskV0();
+    raw["labels"] = [
+      { key: "VIP_PORT0", value: "TCP://1.2.3.4:5000" },
+      { key: "VIP_PORT1", value: "Udp://named-dns:53" },
+    ];
+    const t = norm(raw);
+    assert.deepEqual(t.ports, [
+      { protocol: "tcp", port: 31100, hostPort: 31100, vips: [{ key: "VIP_PORT0", value: "1.2.3.4:5000" }] },
+      { protocol: "udp", port: 31101, hostPort: 31101, vips: [{ key: "VIP_PORT1", value: "named-dns:53" }] },
+    ] satisfies TaskPort[]);
+    assert.deepEqual(t.vipProblems, []);
   });
 
   it("tcp and udp on the same number are never merged", () => {
@@ -128,8 +155,19 @@ describe("normaliseTask", () => {
   it("discovery ports: number 0 dropped, unknown protocol dropped (a problem), default name, upper-case protocol", () => {
     const raw = hostTaskV1();
     set(raw, "discovery.ports.ports", [
-      { number: 0, name: "zero", protocol: "tcp" },
-      { number: 31044, name: "sctp", protocol: "sctp" },
+      { number: 0, name: "zero", protocol: "tcp", labels: { labels: [{ key: "VIP_0", value: "/zero:1" }] } },
+      {
+        number: 31044,
+        name: "sctp",
+        protocol: "sctp",
+        labels: {
+          labels: [
+            { key: "VIP_0", value: "/sctp:1" },
+            { key: "x", value: "y" },
+          ],
+        },
+      },
+      { number: "31047", protocol: "tcp", labels: { labels: [{ key: "VIP_0", value: "/str:1" }] } },
       {
         number: 31045,
         protocol: "TCP",
@@ -146,7 +184,16 @@ describe("normaliseTask", () => {
     assert.deepEqual(t.ports, [
       { protocol: "tcp", port: 31045, hostPort: 31045, name: "default", vips: [{ key: "vip_x", value: "/b:1" }] },
     ]);
-    assert.equal(t.problems.length, 2, t.problems.join("\n"));
+    assert.equal(t.problems.length, 3, t.problems.join("\n"));
+    // The VIP labels of the dropped ports are VIP problems naming the label (a non-VIP label is not).
+    assert.deepEqual(
+      t.vipProblems.map((p) => [p.key, p.value, p.reason]),
+      [
+        ["VIP_0", "/zero:1", 'VIP_0 value "/zero:1" is on discovery.ports.ports[0], whose number is 0'],
+        ["VIP_0", "/sctp:1", 'VIP_0 value "/sctp:1" is on discovery.ports.ports[1], whose protocol "sctp" is not tcp or udp'],
+        ["VIP_0", "/str:1", 'VIP_0 value "/str:1" is on discovery.ports.ports[2], whose number "31047" is not a port'],
+      ],
+    );
   });
 
   it("host networking folds ports of equal host port together (VIPs united)", () => {

@@ -7,9 +7,9 @@
  */
 import { isIP } from "node:net";
 import { idOf, isObj, labelsOf, obj, objects, str, type Obj } from "./json";
-import { taskPorts, type TaskPort } from "./task-ports";
+import { taskPorts, type TaskPort, type VipLabelProblem } from "./task-ports";
 
-export type { TaskPort, VipLabel } from "./task-ports";
+export type { TaskPort, VipLabel, VipLabelProblem } from "./task-ports";
 
 export type TaskState = "preparing" | "running" | "killing" | "terminal";
 
@@ -31,6 +31,8 @@ export interface NormalTask {
   runtime: "MESOS" | "DOCKER";
   ports: TaskPort[];
   problems: string[];
+  /** VIP labels dropped with their port or as malformed legacy labels (also in `problems`); a VIP consumer reports them. */
+  vipProblems: VipLabelProblem[];
 }
 
 export interface NormaliseContext {
@@ -121,6 +123,7 @@ export function normaliseTask(task: unknown, ctx: NormaliseContext): NormalTask 
   const id = taskIdOf(task);
   if (id === undefined || !isObj(task)) return null;
   const problems: string[] = [];
+  const vipProblems: VipLabelProblem[] = [];
   const frameworkId = idOf(task["framework_id"]) ?? "";
   const agentId = idOf(task["agent_id"]) ?? idOf(task["slave_id"]) ?? "";
   const agentIp = ctx.agents.get(agentId) ?? "";
@@ -137,6 +140,7 @@ export function normaliseTask(task: unknown, ctx: NormaliseContext): NormalTask 
     runtime: "MESOS" as const,
     ports: [] as TaskPort[],
     problems,
+    vipProblems,
   };
   try {
     const discoveryName = str(obj(task["discovery"])?.["name"]);
@@ -145,7 +149,11 @@ export function normaliseTask(task: unknown, ctx: NormaliseContext): NormalTask 
     const { status, ips } = networkStatus(task);
     const rt = runtime(task, problems);
     const hostNetworked = ips.length === 0 || (ips.length === 1 && ips[0] === agentIp);
-    const ports = taskPorts({ task, networkStatus: status, runtime: rt, legacyLabels: labelsOf(task["labels"]), hostNetworked }, problems);
+    const ports = taskPorts(
+      { task, networkStatus: status, runtime: rt, legacyLabels: labelsOf(task["labels"]), hostNetworked },
+      problems,
+      vipProblems,
+    );
     return { ...base, name, taskIps: ips, healthy: healthy(task), runtime: rt, ports };
   } catch (err) {
     // Not expected (the readers are total); a bug here must not take the stream down.

@@ -15,6 +15,7 @@ const task = (over: Partial<NormalTask>): NormalTask => ({
   runtime: "MESOS",
   ports: [],
   problems: [],
+  vipProblems: [],
   ...over,
 });
 

@@ -108,6 +108,43 @@ describe("l4lb agent backends (spec §4.2)", () => {
     assert.equal(r.vips[0]!.backends.length, 1);
   });
 
+  it("labels @dcnet/mesos dropped with their port (task.vipProblems) are problems too; the task's other VIPs work", () => {
+    const t = task({
+      id: "t1",
+      ports: [port(80, ["web:80"])],
+      vipProblems: [{ key: "VIP_PORT3", value: "tcp://10.9.9.9:80", reason: "VIP_PORT3 value ... names port index 3" }],
+    });
+    const r = agentBackends([t], AGENT);
+    assert.deepEqual(
+      r.vips.map((v) => v.id),
+      ["tcp/name:web.marathon/80"],
+    );
+    assert.deepEqual(r.problems, [
+      {
+        taskId: "t1",
+        app: "minitwit",
+        framework: "marathon",
+        label: "VIP_PORT3",
+        value: "tcp://10.9.9.9:80",
+        reason: "VIP_PORT3 value ... names port index 3",
+      },
+    ]);
+    // A task that no longer runs reports nothing.
+    assert.deepEqual(agentBackends([{ ...t, state: "terminal" }], AGENT).problems, []);
+  });
+
+  it("an IP VIP refuseIp refuses is a problem naming the label and why; the task's other VIPs work", () => {
+    const refuseIp = (ip: string): string | undefined => (ip.startsWith("127.") ? `${ip} is a loopback address` : undefined);
+    const r = agentBackends([task({ id: "t1", ports: [port(80, ["127.0.0.1:80", "172.16.0.1:80", "web:80"])] })], AGENT, { refuseIp });
+    assert.deepEqual(
+      r.vips.map((v) => v.id),
+      ["tcp/ip:172.16.0.1/80", "tcp/name:web.marathon/80"],
+    );
+    assert.equal(r.problems.length, 1);
+    assert.deepEqual([r.problems[0]!.label, r.problems[0]!.value], ["VIP_0", "127.0.0.1:80"]);
+    assert.equal(r.problems[0]!.reason, 'VIP_0 value "127.0.0.1:80" refused: 127.0.0.1 is a loopback address');
+  });
+
   it("a port without a number is a problem", () => {
     const r = agentBackends([task({ id: "t1", ports: [port(0, ["web:80"])] })], AGENT);
     assert.deepEqual(r.vips, []);

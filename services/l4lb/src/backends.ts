@@ -13,10 +13,13 @@
  * - Weight 1 when running and healthy; 0 when the health check is pending or failing or the task
  *   is being killed: a drained backend gets no new connections, existing ones continue.
  * - A label that does not parse, or a VIP no backend address fits, is a problem; it never stops
- *   the task's other VIPs.
+ *   the task's other VIPs. So is a label @dcnet/mesos dropped with its port (`task.vipProblems`: a
+ *   legacy `VIP_PORT<n>` with a bad scheme or index, a discovery port with an unusable protocol),
+ *   and an IP VIP on an address `refuseIp` refuses (vip-guard.ts: loopback, a node's address…).
  */
 import type { NormalTask } from "@dcnet/mesos";
 import { familyOf, type Family } from "./ip";
+import type { IpVipGuard } from "./vip-guard";
 import { vipKeyId, type VipKey } from "./vip-key";
 import { parseVipLabel } from "./vip-label";
 
@@ -57,6 +60,8 @@ export interface AgentBackends {
 export interface BackendOptions {
   /** Publish IPv6 backends (default true). */
   ipv6?: boolean;
+  /** Why an IP VIP's address is refused (vip-guard.ts): the label is then a problem. */
+  refuseIp?: IpVipGuard;
 }
 
 const weightOf = (t: NormalTask): number => (t.state === "running" && t.healthy ? 1 : 0);
@@ -73,6 +78,8 @@ export function agentBackends(tasks: readonly NormalTask[], agentIp: string, opt
   for (const task of tasks) {
     if (task.state !== "running" && task.state !== "killing") continue;
     const weight = weightOf(task);
+    for (const p of task.vipProblems)
+      problems.push({ taskId: task.id, app: task.name, framework: task.framework, label: p.key, value: p.value, reason: p.reason });
     for (const port of task.ports) {
       for (const label of port.vips) {
         const problem = (reason: string): void => {
@@ -84,6 +91,11 @@ export function agentBackends(tasks: readonly NormalTask[], agentIp: string, opt
           continue;
         }
         const target = parsed.vip;
+        const refused = target.kind === "ip" ? options.refuseIp?.(target.ip) : undefined;
+        if (refused !== undefined) {
+          problem(`${label.key} value ${JSON.stringify(label.value)} refused: ${refused}`);
+          continue;
+        }
         const wanted: Family[] = target.kind === "ip" ? [target.family] : [4, 6];
         const fits = (ip: string): boolean => {
           const f = familyOf(ip);

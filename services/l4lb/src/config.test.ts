@@ -15,10 +15,20 @@ describe("l4lb config", () => {
     assert.deepEqual(c.namedIpv4Range, { min: "11.0.0.0", max: "11.255.255.254" });
     assert.equal(c.reconcileIntervalMs, 30_000);
     assert.equal(c.releaseGraceMs, 600_000);
+    assert.equal(c.deadAgentGcMs, 900_000);
     assert.deepEqual(c.agent, { enabled: false, url: "http://127.0.0.1:5051", pollIntervalMs: 2000 });
     assert.equal(c.ipv6, true);
     assert.deepEqual(c.bus.servers, ["nats://n1:4222"]);
     assert.equal(rangesOf(c)[4].min, 11n << 24n);
+  });
+
+  it("ip_vip_allow: CIDRs, from a list or a comma-separated variable (default none); a bad one names the key", () => {
+    assert.deepEqual(loadL4lbConfig({ env: BUS }).ipVipAllow, []);
+    assert.deepEqual(loadL4lbConfig({ env: { ...BUS, DCNET_IP_VIP_ALLOW: "127.0.0.0/8, 11.9.0.0/16" } }).ipVipAllow, [
+      "127.0.0.0/8",
+      "11.9.0.0/16",
+    ]);
+    assert.throws(() => loadL4lbConfig({ env: BUS, overrides: { ipVipAllow: ["127.0.0.1"] } }), /ipVipAllow\.0: a CIDR/);
   });
 
   it("reads snake_case keys from the file and DCNET_* from the environment (environment wins)", () => {

@@ -24,6 +24,7 @@ import {
 import { isIP } from "node:net";
 import { DEFAULT_V4_RANGE, DEFAULT_V6_RANGE, vipRange, type VipRange } from "./allocate";
 import { DEFAULT_RELEASE_GRACE_MS } from "./vip-claims";
+import { parseCidr } from "./vip-guard";
 
 const range = (family: 4 | 6, dflt: { min: string; max: string }) =>
   z
@@ -38,6 +39,9 @@ const range = (family: 4 | 6, dflt: { min: string; max: string }) =>
         ctx.addIssue({ code: "custom", path, message: e.message.replace(/^range(\.min|\.max)?: /, "") });
       }
     });
+
+/** dead_agent_gc_ms: 15 min (a node reboot or a long network cut stays well under it). */
+export const DEFAULT_DEAD_AGENT_GC_MS = 15 * 60_000;
 
 export const l4lbConfigSchema = z.object({
   cluster: clusterSection,
@@ -70,10 +74,31 @@ export const l4lbConfigSchema = z.object({
   /** Named-VIP address ranges (inclusive; spec §4.4 `dcos_l4lb_min/max_named_ip[6]`). */
   namedIpv4Range: range(4, DEFAULT_V4_RANGE),
   namedIpv6Range: range(6, DEFAULT_V6_RANGE),
+  /**
+   * CIDRs where IP VIP labels are accepted although special (loopback, link-local…, dcos-dns's
+   * listeners) or in a named range (vip-guard.ts); never a node's own address. Default none.
+   */
+  ipVipAllow: z
+    .preprocess(
+      (v) =>
+        typeof v === "string"
+          ? v
+              .split(",")
+              .map((x) => x.trim())
+              .filter((x) => x !== "")
+          : v,
+      z.array(z.string().refine((c) => parseCidr(c) !== undefined, "a CIDR, e.g. 127.0.0.0/8")),
+    )
+    .default([]),
   /** IPv6 VIPs and backends (default on, as DC/OS ≥ 1.13). */
   ipv6: z.boolean().default(true),
   /** Full data plane reconcile, claim repair and re-publishing (spec §4.3: 30 s). */
   reconcileIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /**
+   * The backends document of an agent the bus has marked unreachable for this long, without a
+   * break, is removed (dead-agent-gc.ts), releasing its VIPs; default 15 min, 0 = never.
+   */
+  deadAgentGcMs: z.number().int().min(0).default(DEFAULT_DEAD_AGENT_GC_MS),
   /** A named VIP keeps its address this long after its last backend went (default 10 min). */
   releaseGraceMs: z.number().int().min(0).default(DEFAULT_RELEASE_GRACE_MS),
   nft: z

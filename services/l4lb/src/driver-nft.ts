@@ -14,8 +14,9 @@
  *   cold load); untouched when no VIP address came or went. Routes that fail do not hold the table
  *   back: nft gets it, then apply rejects naming the routes (the next apply tries them again).
  * - `reconcile()`: reads the table back (`nft -j list table`) and the routes, repairs any drift
- *   (delta when the read fits the model, full rebuild otherwise); resolves to the repairs made
- *   (VIP entries and dispatch chains that differed + routes added or removed). Run every
+ *   (delta when the read fits the model, full rebuild otherwise; chains whose rules were flushed
+ *   or edited get their rules back in the delta's transaction, nft-drift.ts); resolves to the
+ *   repairs made (VIP entries and chains that differed + routes added or removed). Run every
  *   `reconcileIntervalMs` (default 30 s; 0 = only when called).
  * - Creation checks that nft works here (NET_ADMIN) and fails with FAILED_PRECONDITION otherwise;
  *   it checks `net.ipv4.ip_forward` (and `net.ipv6.conf.all.forwarding`), which connections from
@@ -45,7 +46,17 @@ import type { VipRange } from "./allocate";
 import type { DataplaneDriver } from "./driver";
 import { canonicalIp, familyOf, type Family } from "./ip";
 import { createNft, type Nft, type TableRead } from "./nft-apply";
-import { countSlots, renderDelta, renderFull, renderStaged, type NftOptions } from "./nft-render";
+import { chainDrift, expectedFromProbe, type ExpectedChains } from "./nft-drift";
+import {
+  DEFAULT_TABLE,
+  countSlots,
+  renderChainRepair,
+  renderDelta,
+  renderFull,
+  renderRuleProbe,
+  renderStaged,
+  type NftOptions,
+} from "./nft-render";
 import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
 import { startSockLb, type SockLb } from "./sock-lb";
@@ -555,6 +566,58 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
   };
 
   /**
+   * Our chains' rules as this nft shows them (nft-drift.ts), per family: probed once, the first
+   * time a read needs them; undefined when the probe failed (rules go unchecked that round; a
+   * failed probe — nft could not run — is tried again next time, logged once).
+   */
+  const expected = new Map<Family, Promise<ExpectedChains | undefined>>();
+  let probeFailureLogged = false;
+  const expectedRules = (f: Family): Promise<ExpectedChains | undefined> => {
+    let e = expected.get(f);
+    if (!e) {
+      const probeTable = `${opts.table ?? DEFAULT_TABLE}_probe`;
+      e = nft.probeChains(f, probeTable, renderRuleProbe(f, probeTable, nftOpts)).then(
+        (chains) => {
+          const x = expectedFromProbe(chains);
+          if (!x) log.warn({ family: f }, "the nft rule probe did not show our chains: chain rules are not checked by reconcile");
+          return x;
+        },
+        (err: unknown) => {
+          expected.delete(f);
+          if (!probeFailureLogged)
+            log.warn({ family: f, err: (err as Error).message }, "the nft rule probe failed: chain rules are not checked until it works");
+          probeFailureLogged = true;
+          return undefined;
+        },
+      );
+      expected.set(f, e);
+    }
+    return e;
+  };
+
+  /** Chains of ours in `read` whose rules drifted (per family, only where `next` keeps the table), and hook problems. */
+  const driftOf = async (
+    read: TableRead,
+    next: DataplaneState,
+  ): Promise<{ chains: { f: Family; names: string[] }[]; problems: string[] }> => {
+    const out: { f: Family; names: string[] }[] = [];
+    const problems: string[] = [];
+    for (const f of [4, 6] as const) {
+      const fk = f === 4 ? "ipv4" : "ipv6";
+      const have = read.chains[fk];
+      if (!have || !next[fk]) continue;
+      const want = await expectedRules(f);
+      if (!want) continue;
+      const d = chainDrift(f, have, want);
+      problems.push(...d.problems);
+      // A dispatch chain `next` no longer has is deleted by the delta anyway.
+      const names = d.drifted.filter((n) => !/_slots_/.test(n) || next[fk]!.slotChains.has(n));
+      if (names.length > 0) out.push({ f, names });
+    }
+    return { chains: out, problems };
+  };
+
+  /**
    * Brings the kernel from whatever it holds to `next`; returns the differences repaired when
    * reading back. `alongside` (route updates) runs concurrently with a cold load, else not at all.
    */
@@ -569,18 +632,25 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     let repaired = 0;
     if (readBack || cut === undefined) {
       const read = await (readEarly ?? nft.read());
-      if (read.problems.length > 0) {
-        log.warn(
-          { problems: read.problems.slice(0, 10), count: read.problems.length },
-          "our nft table does not fit the model: rebuilding it",
-        );
+      const drift = read.problems.length > 0 ? { chains: [], problems: [] } : await driftOf(read, next);
+      const problems = [...read.problems, ...drift.problems];
+      if (problems.length > 0) {
+        log.warn({ problems: problems.slice(0, 10), count: problems.length }, "our nft table does not fit the model: rebuilding it");
         await transact("full", renderFull(next, nftOpts));
         repaired = Math.max(1, countDifferences(read.state, next));
       } else if (!read.state.ipv4 && !read.state.ipv6 && !readBack) {
         await Promise.all([coldLoad(next), alongside?.()]);
       } else {
         repaired = countDifferences(read.state, next);
-        await transact(readBack ? "reconcile" : "delta", renderDelta(read.state, next, nftOpts));
+        // Drifted rules are put back in the same transaction as the elements' delta.
+        const repair: string[] = [];
+        for (const { f, names } of drift.chains) {
+          log.warn({ family: f, chains: names }, "rules of our nft chains differ from ours (flushed or edited?): restoring them");
+          repair.push(...renderChainRepair(f, names, nftOpts));
+          repaired += names.length;
+        }
+        const delta = renderDelta(read.state, next, nftOpts);
+        await transact(readBack ? "reconcile" : "delta", repair.length > 0 ? `${repair.join("\n")}\n${delta}` : delta);
       }
     } else {
       try {

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { connectBus, createMemoryHub, eventually, type Bus, type KvStore, type MemoryHub } from "@dcnet/core";
+import { connectBus, createLogger, createMemoryHub, eventually, type Bus, type KvStore, type MemoryHub } from "@dcnet/core";
 import { backendsKey, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
 import type { L4lb } from "./service";
 import { CLUSTER, FakeAgent, RecordingDriver, quiet, startL4lb, testConfig } from "./testutil-service";
@@ -109,6 +109,44 @@ describe("l4lb agent side: the agent IP when the Mesos agent's hostname is not a
   it("node.address, when configured, wins", async () => {
     await start({ id: "agent-x", address: "10.0.0.8" });
     assert.equal((await published("10.0.0.8")).agentIp, "10.0.0.8");
+  });
+
+  it("an agent IP no membership record has: warned once (log and dataplane.warnings), withdrawn when a record has it", async () => {
+    const other = await new FakeAgent(hub, "10.0.0.7").start(true); // a node agent's record, but with another address
+    running.push(other);
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      service: "l4lb-test",
+      level: "info",
+      destination: { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+    });
+    const svc = await startL4lb(
+      hub,
+      testConfig({ node: { id: "agent-z", address: "10.0.0.9" }, agent: { enabled: true, url, pollIntervalMs: 100 } }),
+      { driver: new RecordingDriver(), logger },
+    );
+    running.push({ stop: () => svc.lifecycle.stop() });
+    await published("10.0.0.9");
+    const warning = await eventually(() => {
+      const w = svc.snapshot().dataplane.warnings.find((x) => x.includes("10.0.0.9"));
+      assert.ok(w, JSON.stringify(svc.snapshot().dataplane.warnings));
+      return w;
+    }, 10_000);
+    assert.match(warning, /agent IP 10\.0\.0\.9, which no membership record has \(node addresses: 10\.0\.0\.7\)/);
+    await new Promise((r) => setTimeout(r, 500)); // several more checks: still one warning, logged once
+    assert.equal(svc.snapshot().dataplane.warnings.filter((x) => x === warning).length, 1);
+    assert.equal(lines.filter((l) => l["level"] === "warn" && l["msg"] === warning).length, 1);
+    // The node agent of this node appears with the agent's IP: the warning goes.
+    const self = await new FakeAgent(hub, "10.0.0.9").start(true);
+    running.push(self);
+    await eventually(
+      () =>
+        assert.deepEqual(
+          svc.snapshot().dataplane.warnings.filter((x) => x.includes("10.0.0.9")),
+          [],
+        ),
+      10_000,
+    );
   });
 
   it("no address known: the polled host, as before", async () => {

@@ -14,6 +14,7 @@ import { localRewrites } from "./hairpin";
 import { canonicalIp } from "./ip";
 import type { L4lbMetrics } from "./metrics";
 import { BackendsPublisher } from "./publisher";
+import type { IpVipGuard } from "./vip-guard";
 
 export interface LocalAgentOptions {
   kv: KvStore;
@@ -32,6 +33,8 @@ export interface LocalAgentOptions {
    * 127.0.0.1 under one key, overwriting the others.
    */
   ownAddress?: () => string | undefined;
+  /** IP VIP addresses refused as bad labels (vip-guard.ts). */
+  refuseIp?: IpVipGuard;
 }
 
 const isLoopback = (ip: string): boolean => ip === "::1" || ip.startsWith("127.");
@@ -85,13 +88,22 @@ export class LocalAgent {
     }
   }
 
+  /** The configured guard, and this agent's own IP (which the bus may not know yet) refused too. */
+  private refuseIp(agentIp: string): IpVipGuard {
+    const guard = this.opts.refuseIp;
+    return (ip) =>
+      canonicalIp(ip) === agentIp
+        ? `${agentIp} is this agent's own address: a VIP there would catch that node's traffic on every node`
+        : guard?.(ip);
+  }
+
   private async flush(): Promise<void> {
     const p = this.pending;
     if (!p || this.stopped) return;
     let agentIp = canonicalIp(p.agentIp) ?? p.agentIp;
     if (agentIp === "" || isLoopback(agentIp)) agentIp = this.opts.ownAddress?.() ?? agentIp;
     const m = this.opts.metrics;
-    const b = agentBackends(p.tasks, agentIp, { ipv6: this.opts.ipv6 });
+    const b = agentBackends(p.tasks, agentIp, { ipv6: this.opts.ipv6, refuseIp: this.refuseIp(agentIp) });
     m.localTasks.set(p.tasks.length);
     m.localRunningTasks.set(p.tasks.filter((t) => t.state === "running").length);
     m.localVips.set(b.vips.length);

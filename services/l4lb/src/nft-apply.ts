@@ -51,10 +51,18 @@ export interface NftRunnerOptions {
   session?: boolean;
 }
 
+/** One chain as `nft -j list table` shows it: its hook (base chains) and each rule's `expr` as JSON text. */
+export interface ChainRead {
+  base?: { type: unknown; hook: unknown; prio: unknown; policy: unknown };
+  rules: string[];
+}
+
 export interface TableRead {
   state: DataplaneState;
   /** What does not fit the model (missing maps, orphan or missing slots); non-empty → rebuild with renderFull. */
   problems: string[];
+  /** Each family's chains by name (families whose table exists), for the rule check (nft-drift.ts). */
+  chains: Partial<Record<"ipv4" | "ipv6", Map<string, ChainRead>>>;
 }
 
 export interface Nft {
@@ -81,6 +89,11 @@ export interface Nft {
   listTable(family: Family): Promise<FamilyState | undefined>;
   /** Both families, with problems found. */
   read(): Promise<TableRead>;
+  /**
+   * Applies `script` (a table named `probeTable` of regular chains: nft-render `renderRuleProbe`),
+   * reads that table's chains back and deletes it: the rules as this kernel and nft show them.
+   */
+  probeChains(family: Family, probeTable: string, script: string): Promise<Map<string, ChainRead>>;
   /** Ends the session, if any (apply still works afterwards, with `nft -f -`). */
   close(): void;
 }
@@ -242,15 +255,22 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
       ? run(nft, args, input, timeoutMs)
       : run("ip", ["netns", "exec", options.netns, nft, ...args], input, timeoutMs);
 
-  const list = async (family: Family, problems: string[]): Promise<FamilyState | undefined> => {
+  const list = async (
+    family: Family,
+    problems: string[],
+    chains?: Map<string, ChainRead>,
+    name = table,
+  ): Promise<FamilyState | undefined> => {
     let out: string;
     try {
-      out = await exec(["-j", "list", "table", family === 4 ? "ip" : "ip6", table]);
+      out = await exec(["-j", "list", "table", family === 4 ? "ip" : "ip6", name]);
     } catch (err) {
       if (err instanceof NftError && /No such file or directory/i.test(err.stderr)) return undefined;
       throw err;
     }
-    return parseTable(family, JSON.parse(out) as unknown, problems);
+    const json = JSON.parse(out) as unknown;
+    if (chains) for (const [k, v] of readChains(json)) chains.set(k, v);
+    return parseTable(family, json, problems);
   };
 
   const argv = options.netns === undefined ? [nft] : ["ip", "netns", "exec", options.netns, nft];
@@ -359,11 +379,31 @@ export function createNft(options: NftRunnerOptions = {}): Nft {
       // Both families at once; problems in family order.
       const p4: string[] = [];
       const p6: string[] = [];
-      const [fs4, fs6] = await Promise.all([list(4, p4), list(6, p6)]);
+      const c4 = new Map<string, ChainRead>();
+      const c6 = new Map<string, ChainRead>();
+      const [fs4, fs6] = await Promise.all([list(4, p4, c4), list(6, p6, c6)]);
       const state: DataplaneState = {};
-      if (fs4) state.ipv4 = fs4;
-      if (fs6) state.ipv6 = fs6;
-      return { state, problems: [...p4, ...p6] };
+      const chains: TableRead["chains"] = {};
+      if (fs4) {
+        state.ipv4 = fs4;
+        chains.ipv4 = c4;
+      }
+      if (fs6) {
+        state.ipv6 = fs6;
+        chains.ipv6 = c6;
+      }
+      return { state, problems: [...p4, ...p6], chains };
+    },
+    probeChains: async (family, probeTable, script) => {
+      const fam = family === 4 ? "ip" : "ip6";
+      try {
+        await exec(["-f", "-"], script);
+        const chains = new Map<string, ChainRead>();
+        await list(family, [], chains, probeTable);
+        return chains;
+      } finally {
+        await exec(["delete", "table", fam, probeTable]).catch(() => undefined);
+      }
     },
   };
 }
@@ -380,6 +420,28 @@ function unwrap(x: unknown): unknown {
 function concat(x: unknown): unknown[] | undefined {
   const v = unwrap(x);
   return isObj(v) && Array.isArray(v["concat"]) ? (v["concat"] as unknown[]) : undefined;
+}
+
+/** Every chain of a `nft -j list table` output by name, with its hook and its rules' expressions (JSON text, in order). */
+export function readChains(json: unknown): Map<string, ChainRead> {
+  const items = isObj(json) && Array.isArray(json["nftables"]) ? (json["nftables"] as unknown[]) : [];
+  const out = new Map<string, ChainRead>();
+  const get = (name: string): ChainRead => {
+    let c = out.get(name);
+    if (!c) out.set(name, (c = { rules: [] }));
+    return c;
+  };
+  for (const it of items) {
+    if (!isObj(it)) continue;
+    const ch = it["chain"];
+    if (isObj(ch) && typeof ch["name"] === "string") {
+      const c = get(ch["name"]);
+      if (ch["hook"] !== undefined) c.base = { type: ch["type"], hook: ch["hook"], prio: ch["prio"], policy: ch["policy"] };
+    }
+    const r = it["rule"];
+    if (isObj(r) && typeof r["chain"] === "string") get(r["chain"]).rules.push(JSON.stringify(r["expr"] ?? null));
+  }
+  return out;
 }
 
 /** The model of one family's table from `nft -j list table` output; what does not fit goes to `problems`. */

@@ -116,27 +116,94 @@ const toState = (x: readonly DataplaneVip[] | DataplaneState): DataplaneState =>
 
 const script = (lines: string[]): string => (lines.length === 0 ? "" : lines.join("\n") + "\n");
 
-/** The table with its maps and chains, no elements (deleting whatever table of that name was there). */
-function familyTable(f: Family, fs: FamilyState, c: Ctx): string[] {
+/** The base chains: their hook as `nft -j list` shows it (type, hook, numeric priority, policy) and as we write it. */
+export const BASE_CHAINS = {
+  prerouting: {
+    type: "nat",
+    hook: "prerouting",
+    prio: -101,
+    policy: "accept",
+    text: "type nat hook prerouting priority dstnat - 1; policy accept;",
+  },
+  output: { type: "nat", hook: "output", prio: -101, policy: "accept", text: "type nat hook output priority -101; policy accept;" },
+  postrouting: {
+    type: "nat",
+    hook: "postrouting",
+    prio: 100,
+    policy: "accept",
+    text: "type nat hook postrouting priority srcnat; policy accept;",
+  },
+} as const;
+
+/** The chains every table of ours has (base chains first), each with its rules. */
+function fixedChains(f: Family, c: Ctx): [string, string[]][] {
+  const dispatch = `${nftFamily(f)} daddr . meta l4proto . th dport vmap @vips`;
+  return [
+    ["prerouting", [dispatch]],
+    ["output", [dispatch]],
+    ["postrouting", [`ct status dnat ct mark & ${c.mark} == ${c.mark} masquerade`]],
+    ["reject_tcp", ["reject with tcp reset"]],
+    ["reject_udp", ["reject"]],
+  ];
+}
+
+const mapDefs = (f: Family): string[] => {
   const fam = nftFamily(f);
-  const addrType = f === 4 ? "ipv4_addr" : "ipv6_addr";
-  const dispatch = `${fam} daddr . meta l4proto . th dport vmap @vips`;
-  const lines = [
-    `table ${fam} ${c.table} {}`,
-    `delete table ${fam} ${c.table}`,
-    `table ${fam} ${c.table} {`,
-    `  map vips { type ${addrType} . inet_proto . inet_service : verdict; }`,
+  return [
+    `  map vips { type ${f === 4 ? "ipv4_addr" : "ipv6_addr"} . inet_proto . inet_service : verdict; }`,
     ...(["tcp", "udp"] as const).map(
       (p) => `  map ${backendMap(p)} { typeof ${fam} daddr . ${p} dport . numgen random mod 1 : ${fam} daddr . ${p} dport; }`,
     ),
-    `  chain prerouting { type nat hook prerouting priority dstnat - 1; policy accept; ${dispatch}; }`,
-    `  chain output { type nat hook output priority -101; policy accept; ${dispatch}; }`,
-    `  chain postrouting { type nat hook postrouting priority srcnat; policy accept; ct status dnat ct mark & ${c.mark} == ${c.mark} masquerade; }`,
-    `  chain reject_tcp { reject with tcp reset; }`,
-    `  chain reject_udp { reject; }`,
   ];
+};
+
+/** The table with its maps and chains, no elements (deleting whatever table of that name was there). */
+function familyTable(f: Family, fs: FamilyState, c: Ctx): string[] {
+  const fam = nftFamily(f);
+  const lines = [`table ${fam} ${c.table} {}`, `delete table ${fam} ${c.table}`, `table ${fam} ${c.table} {`, ...mapDefs(f)];
+  for (const [name, rules] of fixedChains(f, c)) {
+    const base = (BASE_CHAINS as Record<string, { text: string }>)[name];
+    lines.push(`  chain ${name} { ${base ? `${base.text} ` : ""}${rules.join("; ")}; }`);
+  }
   for (const name of sortedChains(fs.slotChains)) lines.push(`  chain ${name} { ${slotChainRules(f, name, c).join("; ")}; }`);
   lines.push("}");
+  return lines;
+}
+
+/** The slot count of the dispatch chains in a rule probe (prime, so `mod <n>` is found only where it is meant). */
+export const PROBE_SLOTS = 65521;
+
+/**
+ * A table `probeTable` with the same maps and, as regular chains (no hook: no packet ever sees
+ * them), every chain of ours with its rules — the dispatch chains as `<proto>_slots_<PROBE_SLOTS>`.
+ * Read back with `nft -j list table`, it gives the rules as the kernel holds them, in nft's JSON,
+ * to compare our table's rules with (nft-drift.ts); then it is deleted.
+ */
+export function renderRuleProbe(f: Family, probeTable: string, options: NftOptions = {}): string {
+  const c = ctx(options);
+  const pc = ctx({ ...options, table: probeTable });
+  const fam = nftFamily(f);
+  const lines = [`table ${fam} ${pc.table} {}`, `delete table ${fam} ${pc.table}`, `table ${fam} ${pc.table} {`, ...mapDefs(f)];
+  for (const [name, rules] of fixedChains(f, c)) lines.push(`  chain ${name} { ${rules.join("; ")}; }`);
+  for (const p of ["tcp", "udp"] as const) {
+    const name = `${p}_slots_${PROBE_SLOTS}`;
+    lines.push(`  chain ${name} { ${slotChainRules(f, name, c).join("; ")}; }`);
+  }
+  lines.push("}");
+  return script(lines);
+}
+
+/** Lines that put back the rules of chains of ours whose rules drifted: each chain flushed and its rules added again. */
+export function renderChainRepair(f: Family, chains: readonly string[], options: NftOptions = {}): string[] {
+  const c = ctx(options);
+  const fam = nftFamily(f);
+  const fixed = new Map(fixedChains(f, c));
+  const lines: string[] = [];
+  for (const name of chains) {
+    const rules = fixed.get(name) ?? slotChainRules(f, name, c);
+    lines.push(`flush chain ${fam} ${c.table} ${name}`);
+    for (const r of rules) lines.push(`add rule ${fam} ${c.table} ${name} ${r}`);
+  }
   return lines;
 }
 

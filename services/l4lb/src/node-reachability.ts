@@ -27,6 +27,8 @@ export interface ReachabilitySource {
   onChange(cb: (unreachable: ReadonlySet<string>) => void): () => void;
   /** The address (canonical) a node id's record on the bus gives, if known: this node's own, for the agent side. */
   addressOf(nodeId: string): string | undefined;
+  /** Every address (canonical) of a member that has not left, reachable or not. */
+  knownAddresses(): ReadonlySet<string>;
 }
 
 interface Seen {
@@ -146,6 +148,7 @@ export function busReachability(bus: Bus, opts: BusReachabilityOptions): Reachab
       return () => listeners.delete(cb);
     },
     addressOf: (nodeId) => nodes.get(nodeId)?.address,
+    knownAddresses: () => new Set([...nodes.values()].filter((s) => !s.gone).map((s) => s.address)),
   };
 }
 
@@ -200,6 +203,14 @@ export function membershipReachability(
     addressOf(nodeId) {
       const m = membership.list().find((x) => x.node.nodeId === nodeId);
       return m ? canonicalIp(m.node.address) : undefined;
+    },
+    knownAddresses() {
+      const out = new Set<string>();
+      for (const m of membership.list()) {
+        const a = canonicalIp(m.node.address);
+        if (a !== undefined) out.add(a);
+      }
+      return out;
     },
   };
 }

@@ -7,7 +7,7 @@
  *               local tasks ──▶ hairpin rewrites ────────────────┘
  *                                                     ──▶ DataplaneVip[] ──▶ driver.apply (nft or userspace)
  *   every reconcile_interval_ms: driver.reconcile, claim repair/claims that failed, release after the grace period,
- *   the agent's document re-asserted.
+ *   the agent's document re-asserted, documents of agents unreachable for dead_agent_gc_ms removed (dead-agent-gc.ts).
  *
  * APIs: HTTP `/v1/vips` (+ detail), gRPC dcnet.l4lb.v1.L4lbService, Prometheus metrics.
  */
@@ -26,10 +26,12 @@ import {
   Lifecycle,
   serveHttp,
 } from "@dcnet/core";
+import { networkInterfaces } from "node:os";
 import { descriptorSetPath, l4lbv1 } from "@dcnet/proto";
 import { rangesOf, type L4lbConfig } from "./config";
 import type { DataplaneVip } from "./dataplane";
 import type { DataplaneDriver, SocketLbStatus } from "./driver";
+import { DeadAgentGc } from "./dead-agent-gc";
 import { createNftDriver, nftUsable, type NftDriverOptions } from "./driver-nft";
 import { l4lbService } from "./grpc-api";
 import { l4lbRoutes } from "./http-api";
@@ -38,8 +40,10 @@ import { LocalAgent } from "./local-agent";
 import { l4lbMetrics } from "./metrics";
 import { busReachability, membershipReachability, type ReachabilitySource } from "./node-reachability";
 import { createUserspaceDriver, type UserspaceDriverOptions } from "./proxy";
+import { exposeUserspaceStats } from "./proxy-metrics";
 import { BACKENDS_FILTER, BACKENDS_PREFIX, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
 import { VipAddresses } from "./vip-addresses";
+import { ipVipGuard } from "./vip-guard";
 import { planVip, type PlannedVip, type VipView } from "./vip-plan";
 import { VipTable, type AgentProblem } from "./vip-table";
 
@@ -104,11 +108,34 @@ export interface L4lbDeps {
 
 const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
 
+/**
+ * The addresses of this host's interfaces other than loopback ones (the userspace proxy's
+ * `addLocalAddress` puts VIPs on lo: they must not count as the node's own), read at most every 5 s
+ * (the label check asks for every IP VIP label).
+ */
+let interfaceCache: { at: number; addresses: string[] } | undefined;
+function interfaceAddresses(): string[] {
+  const now = Date.now();
+  if (interfaceCache && now - interfaceCache.at < 5000) return interfaceCache.addresses;
+  const addresses: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (!a.internal) addresses.push(a.address);
+  interfaceCache = { at: now, addresses };
+  return addresses;
+}
+
 export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   const nodeId = config.node.id ?? defaultIPv4();
   const log = deps.logger;
   const metrics = l4lbMetrics(deps.registry);
   const ranges = rangesOf(config);
+  // What every node refuses to serve as an IP VIP (static: the same answer on every node and over time).
+  const refuseIpStatic = ipVipGuard({ namedRanges: ranges, allow: config.ipVipAllow });
+  // The agent side also refuses node addresses: its own interfaces' and every member's.
+  const refuseIpLabel = ipVipGuard({
+    namedRanges: ranges,
+    allow: config.ipVipAllow,
+    nodeAddresses: () => [...interfaceAddresses(), ...(reach?.knownAddresses() ?? [])],
+  });
   const table = new VipTable();
   const planned = new Map<string, PlannedVip>();
   const idsByName = new Map<string, Set<string>>();
@@ -124,8 +151,10 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   let watch: KvWatch | undefined;
   let addresses: VipAddresses | undefined;
   let reach: ReachabilitySource | undefined;
+  let gc: DeadAgentGc | undefined;
   let agent: LocalAgent | undefined;
   let driver: DataplaneDriver | undefined;
+  let unexposeStats: (() => void) | undefined;
   let http: HttpEndpoint | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -172,10 +201,11 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
     let dropped = 0;
     let failedOpen = 0;
     for (const p of planned.values()) {
-      const down = p.view.backends.filter((b) => !b.reachable).length;
-      if (down > 0) unreachableVips++;
+      const down = p.view.backends.filter((b) => !b.reachable);
+      if (down.length > 0) unreachableVips++;
       if (p.view.failedOpen) failedOpen++;
-      else dropped += down;
+      // Fail-open is per family: a VIP can keep its IPv4 backends and drop IPv6 ones.
+      dropped += down.filter((b) => !b.inUse).length;
     }
     metrics.unreachableVips.set(unreachableVips);
     metrics.unreachableBackends.set(dropped);
@@ -192,6 +222,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       unreachable: reach.unreachable(),
       rewrites: agent?.rewrites() ?? new Map(),
       ipv6: config.ipv6,
+      refuseIp: refuseIpStatic,
     };
     const changed: string[] = [];
     const fresh: PlannedVip[] = [];
@@ -285,13 +316,20 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
   const reconcileRound = async (): Promise<void> => {
     if (!running) return;
     if (driver) {
+      // Every round is counted and timed (read-back included), whatever it found.
+      const end = metrics.reconcileDuration.startTimer();
+      let outcome: "clean" | "repaired" | "failed";
       try {
         const n = await driver.reconcile();
         if (n > 0) metrics.reconciled.inc({ mode: driver.mode }, n);
+        outcome = n > 0 ? "repaired" : "clean";
       } catch (err) {
+        outcome = "failed";
         metrics.dataplaneErrors.inc({ op: "reconcile" });
         log.warn({ err: (err as Error).message }, "data plane reconcile failed");
       }
+      end({ outcome });
+      metrics.reconcileRounds.inc({ outcome });
     }
     if (dataplaneStale) schedule();
     if (addresses) {
@@ -301,6 +339,55 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       for (const r of await addresses.releaseDue(inUse, Date.now())) metrics.releases.inc({ family: String(r.family) });
     }
     await agent?.reassert().catch((err: unknown) => log.warn({ err: (err as Error).message }, "re-asserting the backends document failed"));
+    if (gc && reach) {
+      const removed = await gc.sweep({
+        unreachable: reach.unreachable(),
+        known: reach.knownAddresses(),
+        agents: table.agents(),
+        self: agent?.agentIp(),
+      });
+      if (removed.length > 0) metrics.deadAgentDocuments.inc(removed.length);
+    }
+  };
+
+  // ---- the agent IP against membership ----
+
+  /**
+   * Reachability filtering matches backends' agent IPs with the addresses of membership records
+   * (node.address). When this agent's IP is not one of them (the Mesos agent's IP differs from
+   * node.address), its backends can never be marked unreachable anywhere: warned once (log and the
+   * detail API's `dataplane.warnings`) after it has lasted a membership timeout, withdrawn when it ends.
+   */
+  let addressWarning: string | undefined;
+  let mismatch: { ip: string; since: number } | undefined;
+  let addressTimer: NodeJS.Timeout | undefined;
+  const addressGraceMs = config.bus.heartbeatMs * config.bus.missedBeats;
+  const withdrawAddressWarning = (): void => {
+    if (addressWarning === undefined) return;
+    status.warnings = status.warnings.filter((w) => w !== addressWarning);
+    addressWarning = undefined;
+  };
+  const checkAgentAddress = (): void => {
+    const ip = agent?.agentIp();
+    if (!ip || !reach) return;
+    const known = reach.knownAddresses();
+    if (known.has(ip)) {
+      mismatch = undefined;
+      if (addressWarning !== undefined) log.info({ agentIp: ip }, "this agent's IP is a membership address again");
+      withdrawAddressWarning();
+      return;
+    }
+    if (mismatch?.ip !== ip) {
+      mismatch = { ip, since: Date.now() };
+      withdrawAddressWarning();
+    }
+    if (addressWarning !== undefined || Date.now() - mismatch.since < addressGraceMs) return;
+    const list = [...known].sort();
+    addressWarning =
+      `this agent's backends carry the agent IP ${ip}, which no membership record has (node addresses: ${list.join(", ") || "none"}): ` +
+      "they can never be marked unreachable; make node.address and the Mesos agent's IP agree";
+    status.warnings.push(addressWarning);
+    log.warn({ agentIp: ip, nodeAddresses: list }, addressWarning);
   };
 
   // ---- the data plane ----
@@ -331,13 +418,15 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       status.warnings = [...d.warnings];
       return d;
     }
-    return createUserspaceDriver({
+    const d = createUserspaceDriver({
       logger: log,
       addLocalAddress: config.userspace.addLocalAddress,
       udpIdleMs: config.userspace.udpIdleMs,
       connectTimeoutMs: config.userspace.connectTimeoutMs,
       ...deps.userspace,
     });
+    unexposeStats = exposeUserspaceStats(deps.registry, () => d.stats());
+    return d;
   };
 
   // ---- views for the APIs ----
@@ -397,6 +486,7 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
       },
       async () => {
         // The kernel state stays: VIPs keep working across a restart of l4lb.
+        unexposeStats?.();
         await driver?.close();
       },
     )
@@ -408,12 +498,15 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
           : busReachability(bus!, { intervalMs: config.bus.heartbeatMs, missedBeats: config.bus.missedBeats, logger: log });
         let lastUnreachable = new Set<string>();
         reach.onChange((u) => {
+          gc?.observe(u);
           for (const a of u) if (!lastUnreachable.has(a)) markIds(table.idsOfAgent(a));
           for (const a of lastUnreachable) if (!u.has(a)) markIds(table.idsOfAgent(a));
           lastUnreachable = new Set(u);
           schedule();
         });
         await reach.start();
+        gc = new DeadAgentGc({ kv: kv!, afterMs: config.deadAgentGcMs, logger: log });
+        gc.observe(reach.unreachable());
         addresses = new VipAddresses(kv!, {
           ranges,
           graceMs: config.releaseGraceMs,
@@ -489,11 +582,17 @@ export function createL4lb(config: L4lbConfig, deps: L4lbDeps): L4lb {
           },
           // The node agent's record (same node id) on the bus; `node.address` when configured.
           ownAddress: () => (config.node.address !== undefined ? canonicalIp(config.node.address) : undefined) ?? reach?.addressOf(nodeId),
+          refuseIp: refuseIpLabel,
         });
         agent.start();
         log.info({ url: config.agent.url, intervalMs: config.agent.pollIntervalMs }, "polling the local Mesos agent");
+        addressTimer = setInterval(checkAgentAddress, Math.max(100, Math.min(addressGraceMs, config.agent.pollIntervalMs)));
+        addressTimer.unref();
       },
-      async () => agent?.stop(),
+      async () => {
+        clearInterval(addressTimer);
+        await agent?.stop();
+      },
     )
     .add(
       "http",

@@ -44,9 +44,13 @@ export class RecordingDriver implements DataplaneDriver {
     this.applies++;
   }
 
+  /** What the next reconciles find: a number of repairs, or an error to throw. */
+  reconcileResult: number | Error = 0;
+
   async reconcile(): Promise<number> {
     this.reconciles++;
-    return 0;
+    if (this.reconcileResult instanceof Error) throw this.reconcileResult;
+    return this.reconcileResult;
   }
 
   async close(): Promise<void> {}

@@ -14,6 +14,7 @@ export function task(over: Partial<NormalTask> & { id: string }): NormalTask {
     runtime: "MESOS",
     ports: [],
     problems: [],
+    vipProblems: [],
     ...over,
   };
 }

@@ -3,8 +3,8 @@
  *
  * - its addresses: the IP of an IP VIP; for a named VIP the address claimed for
  *   `vipDnsName(name, framework)` in each family it has backends in (IPv6 only with `ipv6`);
- * - its backends as this node uses them: on unreachable agents dropped unless none is left
- *   (fail-open, reachability.ts), and a backend this agent hosts behind a host port replaced by the
+ * - its backends as this node uses them: on unreachable agents dropped unless none of that address
+ *   family is left (fail-open per family, reachability.ts), and a backend this agent hosts behind a host port replaced by the
  *   task's own address (hairpin.ts);
  * - the data plane entries (one per address) and the API view.
  */
@@ -21,7 +21,7 @@ export const L4LB_DOMAIN = "l4lb.thisdcos.directory";
 export interface BackendView extends Backend {
   /** False when the bus marks the agent unreachable. */
   reachable: boolean;
-  /** Used by this node's data plane (reachable, or all are unreachable: fail-open). */
+  /** Used by this node's data plane (reachable, or all of its family are unreachable: fail-open). */
   inUse: boolean;
 }
 
@@ -58,25 +58,46 @@ export interface PlanInputs {
   /** This agent's host-port → task-address rewrites (hairpin.ts `localRewrites`); empty off agents. */
   rewrites: ReadonlyMap<string, Endpoint>;
   ipv6: boolean;
+  /** Why an IP VIP's address is not served (vip-guard.ts; agents refuse such labels, this catches older agents' documents). */
+  refuseIp?: (ip: string) => string | undefined;
 }
 
 const hostPort = (ip: string, port: number): string => (ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export function planVip(tv: TableVip, inputs: PlanInputs): PlannedVip {
   const { protocol, port, vip } = tv.key;
-  const r = filterReachable(tv.backends, inputs.unreachable);
-  const used = new Set(r.backends);
-  const backends: BackendView[] = tv.backends.map((b) => ({ ...b, reachable: !inputs.unreachable.has(b.agentIp), inUse: used.has(b) }));
-  const serving = rewriteLocal(protocol, r.backends, inputs.rewrites).map((b) => ({ ip: b.ip, port: b.port, weight: b.weight }));
-  const ofFamily = (f: Family) => serving.filter((b) => familyOf(b.ip) === f);
   const notes: string[] = [];
-  const base = { id: tv.id, protocol, port, backends, failedOpen: r.failedOpen, notes };
+  // Per address family: each family's entry is its own VIP in the data plane, so a named VIP whose
+  // IPv4 backends are all unreachable fails open for IPv4 even when IPv6 ones are reachable.
+  const kept: Backend[] = [];
+  let failedOpen = false;
+  for (const f of [4, 6] as const) {
+    const r = filterReachable(
+      tv.backends.filter((b) => familyOf(b.ip) === f),
+      inputs.unreachable,
+    );
+    kept.push(...r.backends);
+    if (r.failedOpen) {
+      failedOpen = true;
+      notes.push(`every IPv${f} backend is on an unreachable agent: all kept (fail-open)`);
+    }
+  }
+  const used = new Set(kept);
+  const backends: BackendView[] = tv.backends.map((b) => ({ ...b, reachable: !inputs.unreachable.has(b.agentIp), inUse: used.has(b) }));
+  const serving = rewriteLocal(protocol, kept, inputs.rewrites).map((b) => ({ ip: b.ip, port: b.port, weight: b.weight }));
+  const ofFamily = (f: Family) => serving.filter((b) => familyOf(b.ip) === f);
+  const base = { id: tv.id, protocol, port, backends, failedOpen, notes };
 
   if (vip.kind === "ip") {
     const family = familyOf(vip.ip)!;
     const view: VipView = { ...base, kind: "ip", vip: hostPort(vip.ip, port), addresses: [vip.ip] };
     if (family === 6 && !inputs.ipv6) {
       notes.push("IPv6 is off (ipv6: false): not served");
+      return { view, dataplane: [] };
+    }
+    const refused = inputs.refuseIp?.(vip.ip);
+    if (refused !== undefined) {
+      notes.push(`not served: ${refused}`);
       return { view, dataplane: [] };
     }
     return { view, dataplane: [{ protocol, ip: vip.ip, port, backends: ofFamily(family) }] };

@@ -141,6 +141,16 @@ export function busContract(name: string, setup: () => Promise<ContractHarness>,
         assert.equal(cur!.revision, r2);
       });
 
+      it("compare-and-delete: deletes only at the current revision", async () => {
+        const kv = await (await bus("a")).kv("casdel");
+        const r1 = await kv.put("doc", enc("1"));
+        const r2 = await kv.put("doc", enc("2"));
+        await assert.rejects(kv.delete("doc", r1), (e: DcnetError) => e instanceof ConflictError && e.field === "revision");
+        assert.equal(dec((await kv.get("doc"))!.value), "2", "a stale revision deletes nothing");
+        await kv.delete("doc", r2);
+        assert.equal(await kv.get("doc"), undefined);
+      });
+
       it("concurrent compare-and-set: exactly one of two writers wins", async () => {
         const k1 = await (await bus("a")).kv("race");
         const k2 = await (await bus("b")).kv("race");

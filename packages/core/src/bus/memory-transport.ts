@@ -51,7 +51,8 @@ export function createMemoryHub(): MemoryHub {
       if (b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
       return write(b, key, data);
     },
-    delete: async (key) => {
+    delete: async (key, expected) => {
+      if (expected !== undefined && b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
       if (!b.entries.delete(key)) return;
       notify(b, { op: "delete", key, revision: ++b.seq });
     },

@@ -128,7 +128,14 @@ export async function createNatsTransport(opts: NatsTransportOptions): Promise<T
         throw isConflict(err) ? new ConflictError(key, expected, err) : err;
       }
     },
-    delete: (key) => retryTransient(() => kv.delete(key)),
+    delete: async (key, expected) => {
+      if (expected === undefined) return retryTransient(() => kv.delete(key));
+      try {
+        return await retryTransient(() => kv.delete(key, { previousSeq: expected }), { idempotent: false });
+      } catch (err) {
+        throw isConflict(err) ? new ConflictError(key, expected, err) : err;
+      }
+    },
     // The listing's consumer is created while iterating, so the whole listing is what gets retried
     // (after a lost server, consumer creation times out for a while: seen in e2e).
     keys: (filter) =>

@@ -65,7 +65,7 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
       put: async (key, value) => raw.put(key, seal(key, value)),
       create: async (key, value) => raw.create(key, seal(key, value)),
       update: async (key, value, rev) => raw.update(key, seal(key, value), rev),
-      delete: async (key) => raw.delete(checkKey(key)),
+      delete: async (key, rev) => raw.delete(checkKey(key), rev),
       keys: async (filter = ">") => raw.keys(checkFilter(filter, "key")),
       watch: (onChange, options = {}) =>
         raw.watch(checkFilter(options.key ?? ">", "key"), options.initial ?? true, (c) => {

@@ -23,7 +23,8 @@ export interface RawKv {
   put(key: string, data: Uint8Array): Promise<number>;
   create(key: string, data: Uint8Array): Promise<number>;
   update(key: string, data: Uint8Array, expectedRevision: number): Promise<number>;
-  delete(key: string): Promise<void>;
+  /** With `expectedRevision`: only if the key is at that revision (ConflictError otherwise). */
+  delete(key: string, expectedRevision?: number): Promise<void>;
   keys(filter: string): Promise<string[]>;
   watch(filter: string, initial: boolean, onChange: (change: RawKvChange) => void): { ready: Promise<void>; stop(): void };
 }

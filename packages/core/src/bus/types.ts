@@ -53,7 +53,11 @@ export interface KvStore {
   create(key: string, value: Uint8Array): Promise<number>;
   /** Compare-and-set: writes only if the key's current revision is `expectedRevision`. */
   update(key: string, value: Uint8Array, expectedRevision: number): Promise<number>;
-  delete(key: string): Promise<void>;
+  /**
+   * Deletes the key (nothing when it is not there). With `expectedRevision`: only if the key's
+   * current revision is that one (compare-and-delete); ConflictError otherwise.
+   */
+  delete(key: string, expectedRevision?: number): Promise<void>;
   /** Keys currently present (optionally matching a filter as in watch). */
   keys(filter?: string): Promise<string[]>;
   watch(onChange: (change: KvChange) => void, options?: KvWatchOptions): KvWatch;
