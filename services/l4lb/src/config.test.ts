@@ -28,7 +28,7 @@ describe("l4lb config", () => {
       "127.0.0.0/8",
       "11.9.0.0/16",
     ]);
-    assert.throws(() => loadL4lbConfig({ env: BUS, overrides: { ipVipAllow: ["127.0.0.1"] } }), /ipVipAllow\.0: a CIDR/);
+    assert.throws(() => loadL4lbConfig({ env: BUS, overrides: { ipVipAllow: ["127.0.0.1"] } }), /ip_vip_allow\.0: a CIDR/);
   });
 
   it("reads snake_case keys from the file and DCNET_* from the environment (environment wins)", () => {
