@@ -30,6 +30,7 @@
 import * as assert from "node:assert/strict";
 import { eventually, sleep } from "@dcnet/core";
 import {
+  DCOS_DNS_HTTP_PORT,
   DCOS_DNS_IPS,
   L4LB_HTTP_PORT,
   L4LB_NFT_TABLE,
@@ -302,13 +303,13 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     return JSON.parse(res.stdout) as T;
   }
 
-  /** GET http://127.0.0.1:62081<path> inside a node container (l4lb listens on loopback only). */
-  function l4lbGet<T>(node: DcnetNode, path: string): Promise<T> {
+  /** GET http://127.0.0.1:62081<path> (or another loopback port) inside a node container (l4lb listens on loopback only). */
+  function l4lbGet<T>(node: DcnetNode, path: string, port = L4LB_HTTP_PORT): Promise<T> {
     return nodeJson<T>(
       node,
       "fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error('HTTP ' + r.status); console.log(await r.text()); })" +
         ".catch((e) => { console.error(String(e.cause ?? e)); process.exit(2); });",
-      [`http://127.0.0.1:${L4LB_HTTP_PORT}${path}`],
+      [`http://127.0.0.1:${port}${path}`],
     );
   }
 
@@ -517,6 +518,13 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
       );
       log(`from the ${node.id} container: ${url} → ${showIds(got.ids)}`);
     }
+
+    // dcos-net's address for the table, 62080 (dcos-dns's REST port, `/net` behind Admin Router), answers l4lb's table.
+    assert.deepEqual(
+      await l4lbGet<CompatVip[]>(master, "/v1/vips", DCOS_DNS_HTTP_PORT),
+      await l4lbGet<CompatVip[]>(master, "/v1/vips"),
+      "/v1/vips on 62080 and 62081",
+    );
 
     // The CLI, in a container.
     const cli = await cluster.node("agent-3").container.exec(["dcnet", "vips"]);

@@ -23,6 +23,7 @@ import {
 } from "@dcnet/core";
 import { type Upstream, parseResolver } from "@dcnet/dns";
 import { SPARTAN_IPS, loopingUpstreams } from "./loop-guard";
+import { parseHostPort } from "./vips-proxy";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
 const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
@@ -108,6 +109,11 @@ export const dcosDnsConfigSchema = z
     bus: busSection.optional(),
     node: z.object({ id: z.string().min(1).optional() }).default({}),
     httpListen: listenSection(62080, "127.0.0.1"),
+    /** l4lb's REST API (`host:port`) that `/v1/vips` on `http_listen` is passed to (vips-proxy.ts); "" = no such route. */
+    l4lbRest: z
+      .string()
+      .refine((s) => s === "" || parseHostPort(s) !== undefined, 'must be host:port (IPv6: [addr]:port) or "" (off)')
+      .default("127.0.0.1:62081"),
     grpcListen: listenSection(50080, "127.0.0.1"),
     log: logSection,
   })

@@ -39,6 +39,7 @@ import { type RecordValues, type ZoneData, absolute, countRecords, localhostZone
 import { ZONE_BUCKET } from "./zone-codec";
 import { ZonePublisher } from "./zone-publisher";
 import { ZoneSync } from "./zone-sync";
+import { vipsProxyRoute } from "./vips-proxy";
 
 export interface DcosDns {
   readonly config: DcosDnsConfig;
@@ -234,6 +235,7 @@ export function createDcosDns(config: DcosDnsConfig, deps: DcosDnsDeps): DcosDns
       "http",
       async () => {
         http = await serveHttp(deps.registry, config.httpListen, [
+          ...(config.l4lbRest !== "" ? [vipsProxyRoute(config.l4lbRest)] : []),
           dcosDnsRoutes({ authority, router: () => router, registry: deps.registry }),
         ]);
         ports.http = http.port;
