@@ -1,11 +1,14 @@
 import { strict as assert } from "node:assert";
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { createRegistry, eventually } from "@dcnet/core";
 import type { DataplaneVip } from "./dataplane";
 import { createNftDriver, type NftDriver } from "./driver-nft";
 import { addNetns, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { quiet } from "./testutil-service";
-import { conntrackArgs, staleFlows, udpBackends } from "./udp-flows";
+import { conntrackArgs, createUdpFlows, staleFlows, udpBackends } from "./udp-flows";
 
 const udp = (ip: string, port: number, backends: [string, number, number][]): DataplaneVip => ({
   protocol: "udp",
@@ -60,6 +63,64 @@ describe("l4lb UDP flows of removed backends", () => {
       "5353",
     ]);
     assert.deepEqual(conntrackArgs({ vip: "fd01:c::1", port: 53, backend: "fd00::1", backendPort: 53 }).slice(0, 3), ["-D", "-f", "ipv6"]);
+  });
+});
+
+describe("l4lb UDP flows: what each table deletes (a recording conntrack)", () => {
+  let dir = "";
+  let log = "";
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "dcnet-udpflows-"));
+    log = path.join(dir, "calls");
+    fs.writeFileSync(
+      path.join(dir, "conntrack"),
+      `#!/bin/sh\necho "$*" >> "${log}"\necho "conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted." >&2\nexit 0\n`,
+      {
+        mode: 0o755,
+      },
+    );
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("deletes only for backends that left, once; unchanged objects cost nothing; a VIP gone takes its backends; counted", async () => {
+    const registry = createRegistry({ defaultMetrics: false });
+    const flows = createUdpFlows({ logger: quiet(), conntrack: path.join(dir, "conntrack"), registry });
+    const calls = (): string[] => (fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []);
+    const a1 = udp("11.0.0.1", 53, [
+      ["10.0.0.1", 53, 1],
+      ["10.0.0.2", 53, 1],
+    ]);
+    const tcp: DataplaneVip = { protocol: "tcp", ip: "11.0.0.1", port: 53, backends: [{ ip: "10.0.0.9", port: 53, weight: 1 }] };
+    flows.update([a1, tcp]);
+    flows.update([a1, tcp]); // the same objects: nothing to compare
+    const a2 = udp("11.0.0.1", 53, [["10.0.0.1", 53, 1]]);
+    flows.update([a2]); // the TCP VIP gone: not ours
+    await flows.idle();
+    assert.deepEqual(calls(), ["-D -p udp --orig-dst 11.0.0.1 --orig-port-dst 53 --reply-src 10.0.0.2 --reply-port-src 53"]);
+    // Two objects at one key (names that sanitise alike): their union counts.
+    const b = udp("11.0.0.1", 53, [["10.0.0.3", 53, 1]]);
+    flows.update([a2, b]);
+    flows.update([b]);
+    flows.update([]);
+    await flows.idle();
+    assert.deepEqual(calls().slice(1), [
+      "-D -p udp --orig-dst 11.0.0.1 --orig-port-dst 53 --reply-src 10.0.0.1 --reply-port-src 53",
+      "-D -p udp --orig-dst 11.0.0.1 --orig-port-dst 53 --reply-src 10.0.0.3 --reply-port-src 53",
+    ]);
+    assert.match(await registry.metrics(), /^l4lb_udp_flows_deleted_total 6$/m);
+  });
+
+  it("without a conntrack binary: warns once, tries no more", async () => {
+    const warned: string[] = [];
+    const logger = Object.assign(quiet(), { warn: (...a: unknown[]) => void warned.push(String(a.find((x) => typeof x === "string"))) });
+    const flows = createUdpFlows({ logger, conntrack: path.join(dir, "missing") });
+    flows.update([udp("11.0.0.1", 53, [["10.0.0.1", 53, 1]])]);
+    flows.update([]);
+    flows.update([udp("11.0.0.2", 53, [["10.0.0.1", 53, 1]])]);
+    flows.update([]);
+    await flows.idle();
+    assert.equal(warned.length, 1, warned.join("; "));
+    assert.match(warned[0]!, /not found: UDP flows to removed backends stay until idle/);
   });
 });
 

@@ -47,6 +47,14 @@ export interface StaleFlow {
 
 type Table = Map<string, Set<string>>;
 
+interface Known {
+  objs: readonly DataplaneVip[];
+  backends: Set<string>;
+}
+
+const sameObjects = (a: readonly DataplaneVip[], b: readonly DataplaneVip[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
 /** `address|port`: the keys of {@link udpBackends} (a VIP) and of its sets (a backend). */
 export const udpBackendKey = (ip: string, port: number): string => `${ip}|${port}`;
 const vipKey = udpBackendKey;
@@ -118,7 +126,8 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
     reg && counter(reg, "l4lb_udp_flows_deleted_total", "UDP conntrack entries deleted because their backend left the VIP", []);
   const failed =
     reg && counter(reg, "l4lb_udp_flow_deletes_failed_total", "conntrack deletions of a removed UDP backend's flows that failed", []);
-  let before: Table = new Map();
+  /** UDP VIP key → the VIP objects of the last table at that key, and their backends. */
+  let known = new Map<string, Known>();
   let queue: Promise<void> = Promise.resolve();
   let unavailable = false;
 
@@ -149,9 +158,30 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
 
   return {
     update(vips) {
-      const after = udpBackends(vips);
-      const stale = staleFlows(before, after);
-      before = after;
+      // Per apply: one pass over the list, and backend sets built only for the UDP VIPs whose
+      // objects changed (the driver hands unchanged VIPs over as the same objects).
+      const objs = new Map<string, DataplaneVip[]>();
+      for (const v of vips) {
+        if (v.protocol !== "udp") continue;
+        const key = vipKey(canonicalIp(v.ip) ?? v.ip, v.port);
+        const list = objs.get(key);
+        if (list) list.push(v);
+        else objs.set(key, [v]);
+      }
+      const after = new Map<string, Known>();
+      const stale: StaleFlow[] = [];
+      for (const [key, list] of objs) {
+        const old = known.get(key);
+        if (old && sameObjects(old.objs, list)) {
+          after.set(key, old);
+          continue;
+        }
+        const backends = udpBackends(list).get(key) ?? new Set<string>();
+        after.set(key, { objs: list, backends });
+        if (old) stale.push(...staleFlows(new Map([[key, old.backends]]), new Map([[key, backends]])));
+      }
+      for (const [key, old] of known) if (!after.has(key)) stale.push(...staleFlows(new Map([[key, old.backends]]), new Map()));
+      known = after;
       for (const f of stale) queue = queue.then(() => flush(f));
     },
     idle: () => queue,
