@@ -12,7 +12,8 @@
  * /etc/resolv.conf (as written by dcos-dns: c-ares and getaddrinfo) or at
  * 198.51.100.1 explicitly, and answers JSON. Then: a new app is resolvable at
  * every node's dcos-dns within seconds; with 2 of the 3 Mesos-DNS unreachable
- * (nftables drop on 61053) `.mesos` still answers; kill -9 of the leading
+ * (nftables drop on 61053), and then stopped (reject: port unreachable, as a dead
+ * process gives), `.mesos` still answers; kill -9 of the leading
  * master leaves no NXDOMAIN window for existing tasks, and the new leader's
  * dcos-dns publishes the next app.
  *
@@ -411,78 +412,85 @@ describe("dcos-dns on every node (testcontainers, mesos-sim)", function () {
     await cluster.marathon(`/v2/apps${APP}`, { method: "DELETE" });
   }).timeout(180_000);
 
-  it("2 of 3 Mesos-DNS unreachable (nftables drop on 61053): .mesos still answers at every dcos-dns and in the tasks", async function () {
-    const [m1, m2, m3] = cluster.masters() as [DcnetNode, DcnetNode, DcnetNode];
-    const agent = cluster.agents()[0]!;
-    const wantA = await mesosDnsAnswer({ name: mesosName(HOST_APP), type: "A" }, agent);
-    const wantSrv = await mesosDnsAnswer({ name: mesosSrv(HOST_APP), type: "SRV" }, agent);
-    const dropped = [m1, m2];
-    const nft = async (node: DcnetNode, script: string): Promise<void> => {
-      const res = await node.container.exec(["sh", "-c", script]);
-      assert.equal(res.exitCode, 0, `${node.id}: ${script}: ${res.output}`);
-    };
-    try {
-      for (const m of dropped)
-        await nft(
-          m,
-          "nft add table inet e2e && nft add chain inet e2e in '{ type filter hook input priority 0; }' && " +
-            `nft add rule inet e2e in udp dport ${MESOS_DNS_PORT} drop && nft add rule inet e2e in tcp dport ${MESOS_DNS_PORT} drop`,
+  // Unreachable (drop: queries time out) and stopped (reject: port unreachable / reset, what a dead process gives).
+  for (const how of ["drop", "reject"] as const)
+    it(`2 of 3 Mesos-DNS ${how === "drop" ? "unreachable (nftables drop" : "stopped (nftables reject"} on 61053): .mesos still answers at every dcos-dns and in the tasks`, async function () {
+      const [m1, m2, m3] = cluster.masters() as [DcnetNode, DcnetNode, DcnetNode];
+      const agent = cluster.agents()[0]!;
+      const wantA = await mesosDnsAnswer({ name: mesosName(HOST_APP), type: "A" }, agent);
+      const wantSrv = await mesosDnsAnswer({ name: mesosSrv(HOST_APP), type: "SRV" }, agent);
+      const dropped = [m1, m2];
+      const nft = async (node: DcnetNode, script: string): Promise<void> => {
+        const res = await node.container.exec(["sh", "-c", script]);
+        assert.equal(res.exitCode, 0, `${node.id}: ${script}: ${res.output}`);
+      };
+      try {
+        for (const m of dropped)
+          await nft(
+            m,
+            "nft add table inet e2e && nft add chain inet e2e in '{ type filter hook input priority 0; }' && " +
+              `nft add rule inet e2e in udp dport ${MESOS_DNS_PORT} ${how} && ` +
+              `nft add rule inet e2e in tcp dport ${MESOS_DNS_PORT} ${how === "drop" ? "drop" : "reject with tcp reset"}`,
+          );
+        // Really down for everyone: the dropped ones time out (the rejected ones fail), the third answers.
+        const direct = await cluster.dns(
+          agent,
+          [m1, m2, m3].map((m) => `${m.ip}:${MESOS_DNS_PORT}`),
+          [{ name: mesosName(HOST_APP), type: "A" }],
         );
-      // Really down for everyone: the dropped ones time out, the third answers.
-      const direct = await cluster.dns(
+        // Dropped: the query times out; rejected: port unreachable at once (ECONNREFUSED), as from a stopped server.
+        const down = how === "drop" ? "ETIMEOUT" : "ECONNREFUSED";
+        assert.deepEqual(
+          direct.map((a) => a.error ?? a.records?.join(" ")),
+          [down, down, wantA.join(" ")],
+          direct.map(show).join("; "),
+        );
+        log(
+          `Mesos-DNS on ${dropped.map((m) => m.id).join(" and ")} ${how === "drop" ? "dropped" : "rejected"} (nftables: ${direct.map(show).join("; ")}), ${m3.id}'s answers`,
+        );
+
+        // Every node's dcos-dns (the dropped masters' too) answers .mesos, from the one Mesos-DNS left, every time.
+        const nodes = running();
+        const rounds = await Promise.all(
+          nodes.map((n) =>
+            cluster.pollDns(
+              n,
+              [LOCAL_DNS],
+              [
+                { name: mesosName(HOST_APP), type: "A" },
+                { name: mesosSrv(HOST_APP), type: "SRV" },
+              ],
+              { durationMs: 3_000, intervalMs: 250 },
+            ),
+          ),
+        );
+        const bad = rounds
+          .flatMap((r, i) => r.flat().map((a) => ({ node: nodes[i]!, a })))
+          .filter(({ a }) => a.records?.join() !== (a.type === "A" ? wantA : wantSrv).join())
+          .map(({ node, a }) => `${node.id}: ${show(a)}`);
+        assert.deepEqual(bad, [], "every .mesos answer at every dcos-dns");
+        // From inside the tasks, through /etc/resolv.conf: answered at once (the three Mesos-DNS are asked in parallel, no 5 s per-upstream wait).
+        const times: string[] = [];
+        for (const p of [host, bridge])
+          for (let i = 0; i < 3; i++) {
+            const got = await resolveIn(p, mesosName(HOST_APP), "A", "system");
+            assert.deepEqual(got.records, wantA, `${p.mode} task: ${got.error ?? ""}`);
+            assert.ok(got.ms < 2_000, `${p.mode} task: answered in ${got.ms} ms`);
+            times.push(`${got.ms}`);
+          }
+        log(
+          `.mesos with 1 of 3 Mesos-DNS (${how}): ${rounds.flat(2).length} answers right at ${nodes.length} nodes; from the tasks in ${times.join(", ")} ms`,
+        );
+      } finally {
+        for (const m of dropped) await nft(m, "nft delete table inet e2e || true").catch((err: Error) => log(`cleanup: ${err.message}`));
+      }
+      const back = await cluster.dns(
         agent,
         [m1, m2, m3].map((m) => `${m.ip}:${MESOS_DNS_PORT}`),
         [{ name: mesosName(HOST_APP), type: "A" }],
       );
-      assert.deepEqual(
-        direct.map((a) => a.error ?? a.records?.join(" ")),
-        ["ETIMEOUT", "ETIMEOUT", wantA.join(" ")],
-        direct.map(show).join("; "),
-      );
-      log(`Mesos-DNS on ${dropped.map((m) => m.id).join(" and ")} dropped (nftables), ${m3.id}'s answers`);
-
-      // Every node's dcos-dns (the dropped masters' too) answers .mesos, from the one Mesos-DNS left, every time.
-      const nodes = running();
-      const rounds = await Promise.all(
-        nodes.map((n) =>
-          cluster.pollDns(
-            n,
-            [LOCAL_DNS],
-            [
-              { name: mesosName(HOST_APP), type: "A" },
-              { name: mesosSrv(HOST_APP), type: "SRV" },
-            ],
-            { durationMs: 3_000, intervalMs: 250 },
-          ),
-        ),
-      );
-      const bad = rounds
-        .flatMap((r, i) => r.flat().map((a) => ({ node: nodes[i]!, a })))
-        .filter(({ a }) => a.records?.join() !== (a.type === "A" ? wantA : wantSrv).join())
-        .map(({ node, a }) => `${node.id}: ${show(a)}`);
-      assert.deepEqual(bad, [], "every .mesos answer at every dcos-dns");
-      // From inside the tasks, through /etc/resolv.conf: answered at once (the three Mesos-DNS are asked in parallel, no 5 s per-upstream wait).
-      const times: string[] = [];
-      for (const p of [host, bridge])
-        for (let i = 0; i < 3; i++) {
-          const got = await resolveIn(p, mesosName(HOST_APP), "A", "system");
-          assert.deepEqual(got.records, wantA, `${p.mode} task: ${got.error ?? ""}`);
-          assert.ok(got.ms < 2_000, `${p.mode} task: answered in ${got.ms} ms`);
-          times.push(`${got.ms}`);
-        }
-      log(
-        `.mesos with 1 of 3 Mesos-DNS: ${rounds.flat(2).length} answers right at ${nodes.length} nodes; from the tasks in ${times.join(", ")} ms`,
-      );
-    } finally {
-      for (const m of dropped) await nft(m, "nft delete table inet e2e || true").catch((err: Error) => log(`cleanup: ${err.message}`));
-    }
-    const back = await cluster.dns(
-      agent,
-      [m1, m2, m3].map((m) => `${m.ip}:${MESOS_DNS_PORT}`),
-      [{ name: mesosName(HOST_APP), type: "A" }],
-    );
-    for (const a of back) assert.deepEqual(a.records, wantA, `rules removed: ${show(a)}`);
-  }).timeout(180_000);
+      for (const a of back) assert.deepEqual(a.records, wantA, `rules removed: ${show(a)}`);
+    }).timeout(180_000);
 
   it("kill -9 of the leading master: no NXDOMAIN for existing tasks on any node; the new leader's dcos-dns publishes a new app", async function () {
     const AFTER = "/dns-after";
