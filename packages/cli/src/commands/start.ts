@@ -79,12 +79,21 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
     for (const a of agents.reverse()) await a.lifecycle.stop();
   };
   const port = (base: number, i: number): number => (base ? base + i : 0);
+  // Each agent on an address of its own (127.0.0.2, .3: all of 127/8 is local), as on separate
+  // machines: l4lb keys an agent's backends by its address, and the agent's node (node-2, node-3)
+  // announces the same address, so membership can mark those backends unreachable.
+  const agentIp = (i: number): string => (opts.host === "127.0.0.1" ? `127.0.0.${i + 2}` : opts.host);
   try {
     for (let i = 0; i < opts.nodes; i++) {
       const config = validate(nodeConfigSchema, {
         cluster,
         bus: { kind: "memory" },
-        node: { id: `node-${i + 1}`, address: opts.host, role: i === 0 ? "master" : "agent", hostname: `node-${i + 1}` },
+        node: {
+          id: `node-${i + 1}`,
+          address: i === 0 ? opts.host : agentIp(i - 1),
+          role: i === 0 ? "master" : "agent",
+          hostname: `node-${i + 1}`,
+        },
         grpc: { host: opts.host, port: port(opts.grpcPort, i) },
         http: { host: opts.host, port: port(opts.httpPort, i + 1) },
         log: { level: opts.logLevel },
@@ -110,9 +119,6 @@ export async function startEmbedded(opts: EmbeddedOptions, out: (line: string) =
       roles: ["master"],
       master: { id: "master-1", ip: opts.host, host: opts.host, port: opts.masterPort, marathonPort: opts.marathonPort },
     });
-    // Each agent on an address of its own (127.0.0.2, .3: all of 127/8 is local), as on separate
-    // machines: l4lb keys an agent's backends by its address.
-    const agentIp = (i: number): string => (opts.host === "127.0.0.1" ? `127.0.0.${i + 2}` : opts.host);
     for (let i = 0; i < 2; i++) {
       await sim({
         roles: ["agent"],
