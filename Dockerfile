@@ -15,7 +15,7 @@ RUN clang -O2 -g -target bpf -I/usr/include/$(uname -m)-linux-gnu -c services/l4
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables conntrack haproxy dnsmasq-base bpftool ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iproute2 nftables conntrack haproxy dnsmasq-base bpftool curl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app
