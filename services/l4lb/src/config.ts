@@ -160,7 +160,7 @@ export const l4lbConfigSchema = z.object({
 
 export type L4lbConfig = z.output<typeof l4lbConfigSchema>;
 
-const NESTED = new Set([
+export const NESTED = new Set([
   "cluster",
   "bus",
   "node",

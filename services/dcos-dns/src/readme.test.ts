@@ -1,0 +1,25 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { configTableProblems, documentedMetrics, markdownTable, readmeSection, registeredMetrics, snakeConfigKeys } from "@dcnet/core";
+import { NESTED, dcosDnsConfigSchema } from "./config";
+
+// The README must say what the code does: config table ↔ schema, metrics section ↔ registered names.
+const root = path.join(__dirname, "..");
+const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+
+describe("dcos-dns README", () => {
+  it("config table lists every key of the schema with its default, and no other", () => {
+    const keys = snakeConfigKeys(dcosDnsConfigSchema, NESTED, dcosDnsConfigSchema.parse({}) as Record<string, unknown>);
+    assert.ok(keys.has("producer.settle_ms") && keys.has("l4lb_rest"));
+    const rows = markdownTable(readmeSection(readme, "## Config (`dcos-dns.json` keys, or `DCNET_<KEY>` in the environment)"));
+    assert.deepEqual(configTableProblems(rows, keys), []);
+  });
+
+  it("metrics section lists every metric registered in src/, and no other", () => {
+    const registered = registeredMetrics(path.join(root, "src"), "dns");
+    assert.ok(registered.has("dns_queries_total"));
+    const documented = documentedMetrics(readmeSection(readme, "## Metrics"), "dns");
+    assert.deepEqual([...documented].sort(), [...registered].sort());
+  });
+});
