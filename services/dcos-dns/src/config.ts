@@ -135,7 +135,7 @@ export const dcosDnsConfigSchema = z
 export type DcosDnsConfig = z.output<typeof dcosDnsConfigSchema>;
 
 /** Sections whose keys are converted from snake_case too (zone names inside forward_zones/zones are kept). */
-export const NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
+export const DCOS_DNS_NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
 
 /**
  * Defaults ← file ← environment ← overrides. Errors name the key as written: `upstream_resolvers.0`,
@@ -148,7 +148,7 @@ export function loadDcosDnsConfig(
   const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
   const fileOrigins: KeyOrigin = { snake: true };
   const fromFile = opts.file
-    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "dcos-dns", warn }, fileOrigins)
+    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: DCOS_DNS_NESTED, service: "dcos-dns", warn }, fileOrigins)
     : {};
   const envOrigins: KeyOrigin = {};
   const env = envOverrides(opts.env, "DCNET", envOrigins);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configTableProblems, documentedMetrics, markdownTable, readmeSection, registeredMetrics, snakeConfigKeys } from "@dcnet/core";
-import { NESTED, dcosDnsConfigSchema } from "./config";
+import { DCOS_DNS_NESTED, dcosDnsConfigSchema } from "./config";
 
 // The README must say what the code does: config table ↔ schema, metrics section ↔ registered names.
 const root = path.join(__dirname, "..");
@@ -10,7 +10,7 @@ const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
 
 describe("dcos-dns README", () => {
   it("config table lists every key of the schema with its default, and no other", () => {
-    const keys = snakeConfigKeys(dcosDnsConfigSchema, NESTED, dcosDnsConfigSchema.parse({}) as Record<string, unknown>);
+    const keys = snakeConfigKeys(dcosDnsConfigSchema, DCOS_DNS_NESTED, dcosDnsConfigSchema.parse({}) as Record<string, unknown>);
     assert.ok(keys.has("producer.settle_ms") && keys.has("l4lb_rest"));
     const rows = markdownTable(readmeSection(readme, "## Config (`dcos-dns.json` keys, or `DCNET_<KEY>` in the environment)"));
     assert.deepEqual(configTableProblems(rows, keys), []);

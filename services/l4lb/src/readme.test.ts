@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { configTableProblems, documentedMetrics, markdownTable, readmeSection, registeredMetrics, snakeConfigKeys } from "@dcnet/core";
-import { NESTED, l4lbConfigSchema } from "./config";
+import { L4LB_NESTED, l4lbConfigSchema } from "./config";
 
 // The README must say what the code does: config table ↔ schema, metrics section ↔ registered names.
 const root = path.join(__dirname, "..");
@@ -10,7 +10,7 @@ const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
 
 describe("l4lb README", () => {
   it("configuration table lists every key of the schema with its default, and no other", () => {
-    const keys = snakeConfigKeys(l4lbConfigSchema, NESTED, l4lbConfigSchema.parse({ bus: {} }) as Record<string, unknown>);
+    const keys = snakeConfigKeys(l4lbConfigSchema, L4LB_NESTED, l4lbConfigSchema.parse({ bus: {} }) as Record<string, unknown>);
     assert.ok(keys.has("nft.socket_lb_cgroup") && keys.has("dead_agent_gc_ms"));
     const rows = markdownTable(readmeSection(readme, "### Configuration"));
     assert.deepEqual(configTableProblems(rows, keys), []);

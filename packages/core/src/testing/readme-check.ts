@@ -150,3 +150,13 @@ export function configTableProblems(rows: readonly string[][], keys: ReadonlyMap
     if (!seen.has(k) && !wildcards.some((w) => k.startsWith(w))) problems.push(`key missing from the README: ${k}`);
   return problems;
 }
+
+/** Whether `schema` (objects, through defaults, optionals and effects) has the camelCase key path `keys`. */
+export function schemaHasPath(schema: z.ZodTypeAny, keys: readonly string[]): boolean {
+  let t: z.ZodTypeAny | undefined = schema;
+  for (const k of keys) {
+    t = t && objectShape(t)?.[k];
+    if (t === undefined) return false;
+  }
+  return true;
+}
