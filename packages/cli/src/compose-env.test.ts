@@ -81,7 +81,8 @@ describe("docker-compose.yml environment", () => {
       for (const name of Object.keys(env)) {
         if (name.startsWith("DCNET_")) {
           if (!dcnetKnown(name)) unknown.push(`${where}: ${name}`);
-        } else if (!name.startsWith("MESOS_DNS_") && !text.includes(`process.env.${name}`)) unknown.push(`${where}: ${name} (read by nothing)`);
+        } else if (!name.startsWith("MESOS_DNS_") && !text.includes(`process.env.${name}`))
+          unknown.push(`${where}: ${name} (read by nothing)`);
       }
     assert.deepEqual(unknown, []);
     assert.equal(dcnetKnown("DCNET_PRODUCER__SETTLE_MS"), true);

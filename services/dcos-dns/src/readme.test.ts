@@ -1,7 +1,17 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { configTableProblems, documentedMetrics, markdownTable, readmeSection, registeredMetrics, snakeConfigKeys } from "@dcnet/core";
+import {
+  configTableProblems,
+  documentedMetrics,
+  markdownTable,
+  readmeSection,
+  registeredMetrics,
+  snakeConfigKeys,
+  documentedMetricLabels,
+  metricLabelProblems,
+  registeredMetricLabels,
+} from "@dcnet/core";
 import { DCOS_DNS_NESTED, dcosDnsConfigSchema } from "./config";
 
 // The README must say what the code does: config table ↔ schema, metrics section ↔ registered names.
@@ -21,5 +31,12 @@ describe("dcos-dns README", () => {
     assert.ok(registered.has("dns_queries_total"));
     const documented = documentedMetrics(readmeSection(readme, "## Metrics"), "dns");
     assert.deepEqual([...documented].sort(), [...registered].sort());
+  });
+
+  it("metrics section shows each labelled metric's labels as the code registers them", () => {
+    const registered = registeredMetricLabels(path.join(root, "src"), "dns");
+    assert.ok(registered.size >= 10);
+    const documented = documentedMetricLabels(readmeSection(readme, "## Metrics"), "dns");
+    assert.deepEqual(metricLabelProblems(documented, registered), []);
   });
 });

@@ -1,7 +1,16 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { codeSpans, documentedMetrics, markdownTable, readmeSection, registeredMetrics } from "@dcnet/core";
+import {
+  codeSpans,
+  documentedMetrics,
+  markdownTable,
+  readmeSection,
+  registeredMetrics,
+  documentedMetricLabels,
+  metricLabelProblems,
+  registeredMetricLabels,
+} from "@dcnet/core";
 import { CONFIG_KEYS } from "./config";
 
 // The docs must say what the code does: CONFIG.md's key table ↔ CONFIG_KEYS (config.test.ts also
@@ -24,5 +33,12 @@ describe("mesos-dns docs", () => {
     assert.ok(registered.has("mesos_dns_refresh_total"));
     const documented = documentedMetrics(readmeSection(read("README.md"), "## Metrics"), "mesos_dns");
     assert.deepEqual([...documented].sort(), [...registered].sort());
+  });
+
+  it("metrics section shows each labelled metric's labels as the code registers them", () => {
+    const registered = registeredMetricLabels(path.join(root, "src"), "mesos_dns");
+    assert.ok(registered.size >= 10);
+    const documented = documentedMetricLabels(readmeSection(read("README.md"), "## Metrics"), "mesos_dns");
+    assert.deepEqual(metricLabelProblems(documented, registered), []);
   });
 });

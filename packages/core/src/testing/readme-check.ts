@@ -53,24 +53,72 @@ export function codeSpans(text: string): string[] {
 
 /** Metric names (`prefix_…`, labels `{…}` stripped) written as code spans in `text`. */
 export function documentedMetrics(text: string, prefix: string): Set<string> {
-  const re = new RegExp(`^${prefix}_[a-z0-9_]+`);
-  return new Set(codeSpans(text).flatMap((s) => re.exec(s)?.[0] ?? []));
+  return new Set(documentedMetricLabels(text, prefix).keys());
 }
 
-/** Metric names: string literals `"prefix_…"` in the non-test `.ts` files under `srcDir`. */
-export function registeredMetrics(srcDir: string, prefix: string): Set<string> {
-  const out = new Set<string>();
-  const re = new RegExp(`"(${prefix}_[a-z0-9_]+)"`, "g");
+/**
+ * Metric names written as code spans in `text` with the labels shown (`name{a,b}` → [a, b]; a
+ * name shown with labels anywhere has those labels, else []).
+ */
+export function documentedMetricLabels(text: string, prefix: string): Map<string, string[]> {
+  const re = new RegExp(`^(${prefix}_[a-z0-9_]+)(?:\\{([a-z0-9_, ]*)\\})?`);
+  const out = new Map<string, string[]>();
+  for (const span of codeSpans(text)) {
+    const m = re.exec(span);
+    if (!m) continue;
+    const labels = m[2] === undefined ? [] : m[2].split(",").map((l) => l.trim());
+    if (labels.length > 0 || !out.has(m[1]!)) out.set(m[1]!, labels);
+  }
+  return out;
+}
+
+const sources = (srcDir: string): string[] => {
+  const out: string[] = [];
   const walk = (dir: string): void => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts"))
-        for (const m of fs.readFileSync(p, "utf8").matchAll(re)) out.add(m[1]!);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")) out.push(fs.readFileSync(p, "utf8"));
     }
   };
   walk(srcDir);
   return out;
+};
+
+/** Metric names: string literals `"prefix_…"` in the non-test `.ts` files under `srcDir`. */
+export function registeredMetrics(srcDir: string, prefix: string): Set<string> {
+  const re = new RegExp(`"(${prefix}_[a-z0-9_]+)"`, "g");
+  return new Set(sources(srcDir).flatMap((text) => [...text.matchAll(re)].map((m) => m[1]!)));
+}
+
+/**
+ * Label names of the metrics registered through core's `counter(reg, "name", "help", [labels])`
+ * (and `gauge`, `histogram`) under `srcDir`; metrics registered otherwise are not listed.
+ */
+export function registeredMetricLabels(srcDir: string, prefix: string): Map<string, string[]> {
+  const re = new RegExp(
+    `(?:counter|gauge|histogram)\\(\\s*[\\w.]+,\\s*"(${prefix}_[a-z0-9_]+)",\\s*(?:"[^"]*"|\`[^\`]*\`),\\s*\\[([^\\]]*)\\]`,
+    "g",
+  );
+  const out = new Map<string, string[]>();
+  for (const text of sources(srcDir))
+    for (const m of text.matchAll(re))
+      out.set(
+        m[1]!,
+        [...m[2]!.matchAll(/"([^"]+)"/g)].map((l) => l[1]!),
+      );
+  return out;
+}
+
+/** Metrics whose labels in the docs differ from the code's (docs that show none count as none). */
+export function metricLabelProblems(documented: ReadonlyMap<string, string[]>, registered: ReadonlyMap<string, string[]>): string[] {
+  const problems: string[] = [];
+  for (const [name, labels] of registered) {
+    const shown = documented.get(name);
+    if (shown !== undefined && shown.join(",") !== labels.join(","))
+      problems.push(`${name}: README {${shown.join(",")}}, code {${labels.join(",")}}`);
+  }
+  return problems;
 }
 
 const camelToSnake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
