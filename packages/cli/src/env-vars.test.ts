@@ -3,13 +3,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DCOS_DNS_NESTED, dcosDnsConfigSchema, loadDcosDnsConfig } from "@dcnet/dcos-dns";
 import { L4LB_NESTED, l4lbConfigSchema, loadL4lbConfig } from "@dcnet/l4lb";
-import { loadMesosDnsConfig } from "@dcnet/mesos-dns";
+import { CONFIG_KEYS, loadMesosDnsConfig } from "@dcnet/mesos-dns";
 import { mesosSimConfigSchema } from "@dcnet/mesos-sim";
 import { nodeConfigSchema } from "@dcnet/node";
+import { helpText } from "./help";
 import { loadConfig, schemaHasPath, snakeToCamel, type z } from "@dcnet/core";
 
-// docker-compose.yml's environment blocks must hold real keys: a misspelt DCNET_* variable is
-// silently ignored by every service (they share the environment), a MESOS_DNS_* one only warned about.
+// docker-compose.yml's environment blocks and the docs' examples must name real keys: a misspelt
+// DCNET_* variable is silently ignored by every service (they share the environment), a MESOS_DNS_*
+// one only warned about.
 
 type Env = Record<string, string>;
 
@@ -102,5 +104,39 @@ describe("docker-compose.yml environment", () => {
         assert.doesNotThrow(() => loadMesosDnsConfig({ env }, warn), `mesos-dns: ${where}`);
       assert.deepEqual(warnings, [], where);
     }
+  });
+});
+
+describe("environment variables the docs name", () => {
+  const repo = path.resolve(__dirname, "../../..");
+  const docs = [
+    "README.md",
+    "docker-compose.yml",
+    ...["services", "packages"].flatMap((d) =>
+      fs.readdirSync(path.join(repo, d)).flatMap((p) => ["README.md", "CONFIG.md"].map((f) => path.join(d, p, f))),
+    ),
+  ].filter((f) => fs.existsSync(path.join(repo, f)));
+
+  it("are real keys (DCNET_* of a service or the CLI, MESOS_DNS_* of mesos-dns)", () => {
+    const mesosDns = new Set(CONFIG_KEYS.map((k) => k.env));
+    const problems: string[] = [];
+    let seen = 0;
+    const texts: [string, string][] = [
+      ...docs.map((f): [string, string] => [f, fs.readFileSync(path.join(repo, f), "utf8")]),
+      ["dcnet --help", helpText()],
+    ];
+    for (const [f, text] of texts) {
+      // `DCNET_BUS__*`-style prefixes name a section, not a key; DCNET_CLUSTER_KEY is compose's own variable.
+      for (const [name] of text.matchAll(/\bDCNET_[A-Z0-9_]*[A-Z0-9]\b(?!__)/g)) {
+        seen++;
+        if (name !== "DCNET_CLUSTER_KEY" && !dcnetKnown(name)) problems.push(`${f}: ${name}`);
+      }
+      for (const [name] of text.matchAll(/(?<!DCNET_)\bMESOS_DNS_[A-Z0-9]+\b/g)) {
+        seen++;
+        if (!mesosDns.has(name)) problems.push(`${f}: ${name}`);
+      }
+    }
+    assert.ok(seen >= 50, `only ${seen} found`);
+    assert.deepEqual(problems, []);
   });
 });
