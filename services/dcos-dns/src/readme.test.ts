@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import {
   configTableProblems,
@@ -12,7 +13,7 @@ import {
   metricLabelProblems,
   registeredMetricLabels,
 } from "@dcnet/core";
-import { DCOS_DNS_NESTED, dcosDnsConfigSchema } from "./config";
+import { DCOS_DNS_NESTED, dcosDnsConfigSchema, loadDcosDnsConfig } from "./config";
 
 // The README must say what the code does: config table ↔ schema, metrics section ↔ registered names.
 const root = path.join(__dirname, "..");
@@ -38,5 +39,16 @@ describe("dcos-dns README", () => {
     assert.ok(registered.size >= 10);
     const documented = documentedMetricLabels(readmeSection(readme, "## Metrics"), "dns");
     assert.deepEqual(metricLabelProblems(documented, registered), []);
+  });
+
+  it("the example dcos-dns.json loads with no warning", () => {
+    const example = /```json\n([^`]*)```/.exec(readme)?.[1];
+    assert.ok(example?.includes("upstream_resolvers"));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "dcos-dns-readme-")), "dcos-dns.json");
+    fs.writeFileSync(file, example!);
+    const warnings: string[] = [];
+    const c = loadDcosDnsConfig({ file, env: {} }, (m) => warnings.push(m));
+    assert.deepEqual(warnings, []);
+    assert.equal(c.udpPort, 8053);
   });
 });

@@ -11,7 +11,7 @@ import {
   metricLabelProblems,
   registeredMetricLabels,
 } from "@dcnet/core";
-import { CONFIG_KEYS } from "./config";
+import { CONFIG_KEYS, parseMesosDnsConfig } from "./config";
 
 // The docs must say what the code does: CONFIG.md's key table ↔ CONFIG_KEYS (config.test.ts also
 // checks the whole generated text), README metrics ↔ the names registered in src/.
@@ -40,5 +40,14 @@ describe("mesos-dns docs", () => {
     assert.ok(registered.size >= 10);
     const documented = documentedMetricLabels(readmeSection(read("README.md"), "## Metrics"), "mesos_dns");
     assert.deepEqual(metricLabelProblems(documented, registered), []);
+  });
+
+  it("CONFIG.md's example config.json loads with no warning", () => {
+    const example = /```json\n([^`]*)```/.exec(read("CONFIG.md"))?.[1];
+    assert.ok(example?.includes("masters"));
+    const warnings: string[] = [];
+    const c = parseMesosDnsConfig(JSON.parse(example!), { env: {}, warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
+    assert.equal(c.refreshSeconds, 30);
   });
 });
