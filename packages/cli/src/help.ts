@@ -2,7 +2,7 @@ import { services } from "./services";
 
 export function helpText(): string {
   return [
-    "dcnet — the DC/OS networking stack (Mesos-DNS, dcos-dns, l4lb, overlay, edge-lb) in TypeScript",
+    "dcnet — the DC/OS networking stack in TypeScript: Mesos-DNS, dcos-dns, l4lb (overlay and edge-lb are planned)",
     "",
     "Usage: dcnet <command> [options]",
     "",
@@ -10,7 +10,7 @@ export function helpText(): string {
     "  start [--nodes N] [--grpc-port P] [--http-port P] [--log-level L] [--no-demo]",
     "                               run the embedded stack in this process (in-process bus, loopback):",
     "                               nodes, a Mesos master + Marathon (5050, 8080), 2 agents, a demo app",
-    "  run <service> [<service>...] [--config FILE]",
+    "  run <service> [<service>...] [--config|-c FILE]",
     "                               run services in the foreground, in one process (JSON logs; SIGTERM stops them)",
     "  status [--addr HOST:PORT] [--json]",
     "                               a node's view of itself and the cluster members",
@@ -20,18 +20,21 @@ export function helpText(): string {
     "                               Marathon apps (default URL http://127.0.0.1:8080 or $DCNET_MARATHON)",
     "  dns lookup NAME [TYPE] [--server IP[:PORT]] [--json]",
     "                               a DNS query (default server 198.51.100.1:53 or $DCNET_DNS); exit 0 on NOERROR",
-    "  dns zones [--addr HOST:PORT] the zones a dcos-dns serves (gRPC, default 127.0.0.1:50080)",
+    "  dns zones [--addr HOST:PORT] [--json]",
+    "                               the zones a dcos-dns serves (gRPC, default 127.0.0.1:50080)",
     "  vips [--addr HOST:PORT] [--json]",
     "                               the VIPs a node's l4lb serves: addresses, backends, weights, label problems",
     "                               (gRPC, default 127.0.0.1:50090)",
     "  version                      print the version",
-    "  help                         this text",
+    "  help, --help, -h             this text",
     "",
     "Services (dcnet run <service>):",
     ...services.map((s) => `  ${s.name.padEnd(29)}${s.description}`),
     "",
-    "Configuration: --config FILE (JSON), then environment overrides DCNET_<SECTION>__<KEY>",
-    "(e.g. DCNET_BUS__SERVERS=nats://n1:4222,nats://n2:4222, DCNET_CLUSTER__KEY=...).",
+    "Configuration: --config FILE (JSON), then environment overrides: DCNET_<KEY> for a top-level key,",
+    "DCNET_<SECTION>__<KEY> for a section's (e.g. DCNET_UDP_PORT=5353, DCNET_BUS__SERVERS=nats://n1:4222,nats://n2:4222,",
+    "DCNET_CLUSTER__KEY=...). mesos-dns reads an upstream config.json and MESOS_DNS_<KEY> (MESOS_DNS_PORT=61053);",
+    "DCNET_DCOS_DNS_CONFIG / DCNET_L4LB_CONFIG give dcos-dns / l4lb a file of their own when several services share a --config.",
     "Invalid values stop the service with an error naming the key.",
   ].join("\n");
 }

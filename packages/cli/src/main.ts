@@ -8,6 +8,7 @@ import { run } from "./commands/run";
 import { embeddedDefaults, startEmbedded } from "./commands/start";
 import { health, status } from "./commands/status";
 import { vipsCommand } from "./commands/vips";
+import { cliOptions } from "./options";
 import { VERSION } from "@dcnet/node";
 
 /** The only place that reads argv/env, handles signals and exits. */
@@ -15,20 +16,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      addr: { type: "string", default: "127.0.0.1:50051" },
-      service: { type: "string", default: "" },
-      json: { type: "boolean", default: false },
-      nodes: { type: "string" },
-      "grpc-port": { type: "string" },
-      "http-port": { type: "string" },
-      "log-level": { type: "string" },
-      marathon: { type: "string", default: process.env["DCNET_MARATHON"] ?? "http://127.0.0.1:8080" },
-      "no-demo": { type: "boolean", default: false },
-      server: { type: "string", default: process.env["DCNET_DNS"] ?? "198.51.100.1:53" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+    options: cliOptions(process.env),
   });
   const [command, ...rest] = positionals;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);

@@ -67,9 +67,12 @@ export const services: readonly RunnableService[] = [
     description:
       "dcos-dns (spartan): DNS on 198.51.100.1-3:53, *.thisdcos.directory from the bus, .mesos to every Mesos-DNS; --config takes a dcos-dns.json",
     async start(input) {
-      const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
       const file = input.env["DCNET_DCOS_DNS_CONFIG"] ?? input.configFile;
-      const config = loadDcosDnsConfig({ file, env: input.env }, (msg) => logger.warn(msg));
+      // The logger takes `log.level` (file or DCNET_LOG__LEVEL), so the config's warnings wait for it.
+      const warnings: string[] = [];
+      const config = loadDcosDnsConfig({ file, env: input.env }, (msg) => warnings.push(msg));
+      const logger = input.logger(config.log.level);
+      for (const msg of warnings) logger.warn(msg);
       const dns = createDcosDns(config, { logger, registry: input.registry });
       await dns.lifecycle.start();
       const p = dns.ports();
@@ -81,9 +84,12 @@ export const services: readonly RunnableService[] = [
     description:
       "l4lb (minuteman): VIPs from port labels on every node (nftables, or a userspace proxy); agents publish their backends; HTTP /v1/vips 62081, gRPC 50090",
     async start(input) {
-      const logger = input.logger(input.env["DCNET_LOG__LEVEL"] ?? "info");
       const file = input.env["DCNET_L4LB_CONFIG"] ?? input.configFile;
-      const config = loadL4lbConfig({ file, env: input.env }, (msg) => logger.warn(msg));
+      // The logger takes `log.level` (file or DCNET_LOG__LEVEL), so the config's warnings wait for it.
+      const warnings: string[] = [];
+      const config = loadL4lbConfig({ file, env: input.env }, (msg) => warnings.push(msg));
+      const logger = input.logger(config.log.level);
+      for (const msg of warnings) logger.warn(msg);
       const l4lb = createL4lb(config, { logger, registry: input.registry });
       await l4lb.lifecycle.start();
       const p = l4lb.ports();

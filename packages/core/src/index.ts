@@ -22,5 +22,6 @@ export * from "./testing/eventually";
 export * from "./grpc/probe";
 export * from "./coalesce";
 export * from "./testing/random";
+export * from "./testing/readme-check";
 export * from "./net";
 export * from "./node-internals";

@@ -142,6 +142,18 @@ describe("dcos-dns APIs and config", function () {
       () => loadDcosDnsConfig({ file, env: { DCNET_UPSTREAM_RESOLVERS: "10.0.0.1,dns.google" } }, () => undefined),
       (e: DcnetError) => e.field === "DCNET_UPSTREAM_RESOLVERS.1",
     );
+    // Every address list takes a,b,c from the environment (public_ips did not).
+    const lists = loadDcosDnsConfig(
+      { env: { DCNET_PUBLIC_IPS: "203.0.113.5, 203.0.113.6", DCNET_MASTERS: "10.0.0.11,10.0.0.12", DCNET_BIND_IPS: "127.0.0.1" } },
+      () => undefined,
+    );
+    assert.deepEqual(lists.publicIps, ["203.0.113.5", "203.0.113.6"]);
+    assert.deepEqual(lists.masters, ["10.0.0.11", "10.0.0.12"]);
+    assert.deepEqual(lists.bindIps, ["127.0.0.1"]);
+    assert.throws(
+      () => loadDcosDnsConfig({ env: { DCNET_PUBLIC_IPS: "203.0.113.5,nope" } }, () => undefined),
+      (e: DcnetError) => e.field === "DCNET_PUBLIC_IPS.1",
+    );
     // A key set by no one (a programmatic override) is named in the file's snake_case.
     assert.throws(
       () => loadDcosDnsConfig({ env: {}, overrides: { handlerLimit: 0 } }, () => undefined),

@@ -26,7 +26,6 @@ import { SPARTAN_IPS, loopingUpstreams } from "./loop-guard";
 import { parseHostPort } from "./vips-proxy";
 
 const resolver = z.string().refine((s) => parseResolver(s) !== null, "must be ip or ip:port (IPv6: [ip]:port)");
-const ipList = z.array(z.string().refine((s) => isIP(s) !== 0, "must be an IP address"));
 const listOf = <T extends z.ZodTypeAny>(t: T) =>
   z.preprocess(
     (v) =>
@@ -72,7 +71,7 @@ export const dcosDnsConfigSchema = z
       .string()
       .refine((s) => isIP(s) !== 0, "must be an IP address")
       .optional(),
-    publicIps: ipList.default([]),
+    publicIps: listOf(z.string().refine((s) => isIP(s) !== 0, "must be an IP address")).default([]),
     /** Per-upstream and overall forwarding timeouts (§3.3: 5 s and 10 s). */
     upstreamTimeoutMs: z.number().int().min(10).max(60_000).default(5000),
     forwardTimeoutMs: z.number().int().min(10).max(120_000).default(10_000),
@@ -136,7 +135,7 @@ export const dcosDnsConfigSchema = z
 export type DcosDnsConfig = z.output<typeof dcosDnsConfigSchema>;
 
 /** Sections whose keys are converted from snake_case too (zone names inside forward_zones/zones are kept). */
-const NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
+export const DCOS_DNS_NESTED = new Set(["producer", "resolvconf", "bus", "cluster", "httpListen", "grpcListen", "log", "node"]);
 
 /**
  * Defaults ← file ← environment ← overrides. Errors name the key as written: `upstream_resolvers.0`,
@@ -149,7 +148,7 @@ export function loadDcosDnsConfig(
   const known = new Set(Object.keys(dcosDnsConfigSchema._def.schema.shape));
   const fileOrigins: KeyOrigin = { snake: true };
   const fromFile = opts.file
-    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "dcos-dns", warn }, fileOrigins)
+    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: DCOS_DNS_NESTED, service: "dcos-dns", warn }, fileOrigins)
     : {};
   const envOrigins: KeyOrigin = {};
   const env = envOverrides(opts.env, "DCNET", envOrigins);

@@ -1,5 +1,5 @@
 export * from "./service";
-export { dcosDnsConfigSchema, loadDcosDnsConfig, type DcosDnsConfig } from "./config";
+export { DCOS_DNS_NESTED, dcosDnsConfigSchema, loadDcosDnsConfig, type DcosDnsConfig } from "./config";
 export { Authority } from "./authority";
 export { Router } from "./router";
 export * from "./zone";

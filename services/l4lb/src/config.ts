@@ -160,7 +160,7 @@ export const l4lbConfigSchema = z.object({
 
 export type L4lbConfig = z.output<typeof l4lbConfigSchema>;
 
-const NESTED = new Set([
+export const L4LB_NESTED = new Set([
   "cluster",
   "bus",
   "node",
@@ -192,7 +192,9 @@ export function loadL4lbConfig(
 ): L4lbConfig {
   const known = new Set(Object.keys(l4lbConfigSchema.shape));
   const fileOrigins: KeyOrigin = { snake: true };
-  const fromFile = opts.file ? snakeFileKeys(readConfigFile(opts.file), { known, nested: NESTED, service: "l4lb", warn }, fileOrigins) : {};
+  const fromFile = opts.file
+    ? snakeFileKeys(readConfigFile(opts.file), { known, nested: L4LB_NESTED, service: "l4lb", warn }, fileOrigins)
+    : {};
   const envOrigins: KeyOrigin = {};
   const fromEnv = Object.fromEntries(Object.entries(envOverrides(opts.env, "DCNET", envOrigins)).filter(([k]) => known.has(k)));
   const merged = merge(merge(fromFile, fromEnv), opts.overrides ?? {});

@@ -1,3 +1,3 @@
 export * from "./service";
-export { parseMesosDnsConfig, configForDisplay } from "./config";
+export { CONFIG_KEYS, parseMesosDnsConfig, configForDisplay } from "./config";
 export type { MesosDnsConfig, RecordSet } from "./model";
