@@ -439,3 +439,43 @@ describe("StateSubscription: a master that never answers SUBSCRIBE", () => {
     }
   });
 });
+
+describe("StateSubscription: liveness of the stream (3 × heartbeat_interval_seconds)", () => {
+  const subscribed = (heartbeatSeconds: number) => ({ type: "SUBSCRIBED", subscribed: { get_state: {}, heartbeat_interval_seconds: heartbeatSeconds } });
+
+  it("a stream gone silent after SUBSCRIBED (connection left open) is dropped, reported lost and subscribed again", async () => {
+    const master = await fakeMaster((_req, res) => startStream(res, subscribed(0.1)));
+    let lost = 0;
+    const sub = new StateSubscription({ transport: PLAIN_HTTP, log: logger, onEvent: () => undefined, onLost: () => lost++ });
+    try {
+      const t0 = Date.now();
+      sub.follow(master.address);
+      await eventually(() => assert.ok(lost >= 1), 3000);
+      assert.ok(Date.now() - t0 >= 250, "not before 3 heartbeat intervals");
+      await eventually(() => assert.ok(master.connections() >= 2, "subscribed again"), 3000);
+    } finally {
+      sub.stop();
+      await master.close();
+    }
+  });
+
+  it("HEARTBEATs keep the stream: no loss while they come", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const master = await fakeMaster((_req, res) => {
+      startStream(res, subscribed(0.1));
+      timers.push(setInterval(() => res.write(frame({ type: "HEARTBEAT" })), 50));
+    });
+    let lost = 0;
+    const sub = new StateSubscription({ transport: PLAIN_HTTP, log: logger, onEvent: () => undefined, onLost: () => lost++ });
+    try {
+      sub.follow(master.address);
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(lost, 0);
+      assert.equal(master.connections(), 1);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      sub.stop();
+      await master.close();
+    }
+  });
+});

@@ -9,8 +9,14 @@ import { masterRequest, readBody, type MasterTransport } from "./master-http";
  * and framework events) triggers an immediate reload, so a task is resolvable
  * within milliseconds of TASK_RUNNING instead of up to `refreshSeconds` later. The
  * periodic refresh stays as the safety net. Reconnects with a backoff; a master
- * without the API is asked again after `retryMs`.
+ * without the API is asked again after `retryMs`. Liveness: a stream with no
+ * record for 3 × `heartbeat_interval_seconds` (from SUBSCRIBED; 15 s if absent)
+ * is dropped and reported lost, so a master that vanished without closing the
+ * connection (rebooted, partitioned) does not leave the stream silent for good.
  */
+/** Mesos' default `heartbeat_interval_seconds`, for a SUBSCRIBED that does not say. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
+
 export class StateSubscription {
   private abort: AbortController | undefined;
   private stopped = false;
@@ -94,8 +100,28 @@ export class StateSubscription {
     }
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
     const tasks = new LiveTasks();
+    let heartbeatMs = DEFAULT_HEARTBEAT_MS;
+    let liveness: NodeJS.Timeout | undefined;
+    const alive = (): void => {
+      clearTimeout(liveness);
+      const ms = 3 * heartbeatMs;
+      liveness = setTimeout(() => res.destroy(new Error(`SUBSCRIBE: no record from the master for ${ms} ms`)), ms);
+    };
+    alive();
+    try {
+      await this.read(res, tasks, (ms) => {
+        if (ms !== undefined) heartbeatMs = ms;
+        alive();
+      });
+    } finally {
+      clearTimeout(liveness);
+    }
+  }
+
+  /** Reads the RecordIO stream; `onRecord` after each record, with the heartbeat interval (ms) SUBSCRIBED gives. */
+  private async read(res: AsyncIterable<Buffer>, tasks: LiveTasks, onRecord: (heartbeatMs?: number) => void): Promise<void> {
     let buf = Buffer.alloc(0);
-    for await (const chunk of res as AsyncIterable<Buffer>) {
+    for await (const chunk of res) {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
         const nl = buf.indexOf(0x0a);
@@ -108,8 +134,10 @@ export class StateSubscription {
         if (buf.length < nl + 1 + len) break;
         const record = buf.subarray(nl + 1, nl + 1 + len).toString();
         buf = buf.subarray(nl + 1 + len);
-        const event = JSON.parse(record) as { type?: unknown } | null;
+        const event = JSON.parse(record) as { type?: unknown; subscribed?: { heartbeat_interval_seconds?: unknown } } | null;
         const type = typeof event?.type === "string" ? event.type : "";
+        const hb = type === "SUBSCRIBED" ? event?.subscribed?.heartbeat_interval_seconds : undefined;
+        onRecord(typeof hb === "number" && hb > 0 && Number.isFinite(hb) ? hb * 1000 : undefined);
         const what = tasks.take(event);
         if (type !== "HEARTBEAT") this.opts.onEvent(type, what);
       }
