@@ -441,7 +441,10 @@ describe("StateSubscription: a master that never answers SUBSCRIBE", () => {
 });
 
 describe("StateSubscription: liveness of the stream (3 × heartbeat_interval_seconds)", () => {
-  const subscribed = (heartbeatSeconds: number) => ({ type: "SUBSCRIBED", subscribed: { get_state: {}, heartbeat_interval_seconds: heartbeatSeconds } });
+  const subscribed = (heartbeatSeconds: number) => ({
+    type: "SUBSCRIBED",
+    subscribed: { get_state: {}, heartbeat_interval_seconds: heartbeatSeconds },
+  });
 
   it("a stream gone silent after SUBSCRIBED (connection left open) is dropped, reported lost and subscribed again", async () => {
     const master = await fakeMaster((_req, res) => startStream(res, subscribed(0.1)));
