@@ -43,6 +43,57 @@ describe("lifecycle", () => {
     assert.deepEqual(events, ["start bus", "stop bus"]);
   });
 
+  it("stop() while a component is starting: it is stopped too (so its start gives up), then what started; the rest never start", async () => {
+    const events: string[] = [];
+    let giveUp: () => void = () => undefined;
+    const lc = new Lifecycle(log)
+      .add(
+        "bus",
+        async () => void events.push("start bus"),
+        async () => void events.push("stop bus"),
+      )
+      .add(
+        "first reload",
+        () => new Promise<void>((_ok, fail) => (giveUp = () => fail(new Error("stopped before the first successful reload")))),
+        async () => {
+          events.push("stop first reload");
+          giveUp();
+        },
+      )
+      .add(
+        "dns",
+        async () => void events.push("start dns"),
+        async () => void events.push("stop dns"),
+      );
+    const started = lc.start();
+    await new Promise((r) => setImmediate(r));
+    await lc.stop();
+    await assert.rejects(started, /stopped before the first successful reload/);
+    assert.deepEqual(events, ["start bus", "stop first reload", "stop bus"]);
+  });
+
+  it("a start that completes after stop() stopped it is stopped again, and start() rejects", async () => {
+    const events: string[] = [];
+    let finish: () => void = () => undefined;
+    const lc = new Lifecycle(log)
+      .add(
+        "http",
+        () => new Promise<void>((ok) => (finish = () => (events.push("start http"), ok()))),
+        async () => void events.push("stop http"),
+      )
+      .add(
+        "grpc",
+        async () => void events.push("start grpc"),
+        async () => void events.push("stop grpc"),
+      );
+    const started = lc.start();
+    await new Promise((r) => setImmediate(r));
+    await lc.stop();
+    finish();
+    await assert.rejects(started, /stopped while starting http/);
+    assert.deepEqual(events, ["stop http", "start http", "stop http"]);
+  });
+
   it("keeps stopping the rest when one stop fails", async () => {
     const events: string[] = [];
     const lc = new Lifecycle(log)

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { createLogger } from "@dcnet/core";
 import * as dgram from "node:dgram";
+import * as net from "node:net";
 import { createDnsListener, type DnsHandler } from "./listener";
 import { rawUdpAvailable } from "./raw-udp";
 import { buildQuery, decode, tcpExchange, udpExchange } from "./testing";
@@ -103,3 +104,40 @@ for (const rawUdp of [true, false]) {
     });
   });
 }
+
+describe("dns/listener (TCP backpressure)", () => {
+  it("a client that sends queries but reads no replies: reading stops once its replies fill the socket (memory stays bounded)", async () => {
+    let handled = 0;
+    const big = Buffer.alloc(16_000);
+    const l = createDnsListener({
+      host: "127.0.0.1",
+      port: 0,
+      logger,
+      udp: false,
+      tcpIdleTimeoutMs: 60_000,
+      handle: (msg) => {
+        handled++;
+        const r = Buffer.from(big);
+        msg.copy(r, 0, 0, 2);
+        return r;
+      },
+    });
+    const { tcp } = await l.start();
+    const client = net.connect(tcp, "127.0.0.1");
+    try {
+      await new Promise<void>((r) => client.once("connect", () => r()));
+      // 3,000 queries (~100 kB: the kernel takes them all); the replies would be 48 MB. No "data" listener: never read.
+      const q = buildQuery({ id: 1, name: "x.example.", qtype: TYPE_A });
+      const frame = Buffer.alloc(q.length + 2);
+      frame.writeUInt16BE(q.length, 0);
+      q.copy(frame, 2);
+      client.write(Buffer.concat(Array.from({ length: 3000 }, () => frame)));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(handled > 0, "some queries answered");
+      assert.ok(handled < 1500, `${handled} of 3000 queries handled for a client that reads nothing`);
+    } finally {
+      client.destroy();
+      await l.stop();
+    }
+  });
+});

@@ -5,8 +5,9 @@
  *
  * - UDP: the reply goes back from the bound address (one socket per bound IP) to the sender.
  * - TCP: 2-byte length framing, many queries per connection, answered as they complete (possibly
- *   out of order, RFC 7766 §6.2.1.1), reads paused while `maxTcpInFlight` are pending, closed after
- *   `tcpIdleTimeoutMs` idle, at most `maxTcpConnections` at once.
+ *   out of order, RFC 7766 §6.2.1.1), reads paused while `maxTcpInFlight` are pending or while
+ *   replies the client does not read fill the socket's buffer (so a client that only sends cannot
+ *   grow our memory), closed after `tcpIdleTimeoutMs` idle, at most `maxTcpConnections` at once.
  * - The handler returns a reply, null (drop), or a promise of either; synchronous replies are sent
  *   without a promise or closure on the hot path.
  */
@@ -85,6 +86,8 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     let buf: Buffer | null = null;
     let inFlight = 0;
     let ended = false;
+    /** Replies the client has not read fill the socket's buffer: stop reading queries until it drains. */
+    let blocked = false;
     sock.setNoDelay(true);
     sock.setTimeout(idleMs, () => sock.destroy());
     const maybeEnd = () => {
@@ -96,9 +99,17 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
         const framed = Buffer.allocUnsafe(reply.length + 2);
         framed.writeUInt16BE(reply.length, 0);
         reply.copy(framed, 2);
-        sock.write(framed);
+        if (!sock.write(framed) && !blocked) {
+          blocked = true;
+          sock.pause();
+          sock.once("drain", () => {
+            blocked = false;
+            sock.resume();
+            drain();
+          });
+        }
       }
-      if (sock.isPaused() && inFlight < maxInFlight) {
+      if (!blocked && sock.isPaused() && inFlight < maxInFlight) {
         sock.resume();
         drain();
       }
@@ -110,7 +121,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     };
     const drain = () => {
       while (buf !== null && buf.length >= 2) {
-        if (inFlight >= maxInFlight) {
+        if (inFlight >= maxInFlight || blocked) {
           sock.pause();
           return;
         }

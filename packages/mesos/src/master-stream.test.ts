@@ -172,3 +172,30 @@ describe("createMasterStream against a fake master", () => {
     assert.equal(views.length, 0);
   });
 });
+
+describe("createMasterStream: no master reachable", () => {
+  it("warns once for a run of failed rounds, naming each master's reason", async () => {
+    const lines: { level: string; msg: string; reasons?: Record<string, string> }[] = [];
+    const log = createLogger({ service: "test", level: "debug", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+    // Two ports nothing listens on (any more).
+    const closed = await Promise.all(
+      [0, 1].map(async () => {
+        const m = await fakeMaster(() => undefined);
+        await m.close();
+        return m.address;
+      }),
+    );
+    const s = createMasterStream({ masters: closed, logger: log, retryMinMs: 10, retryMaxMs: 20, settleMs: 0 });
+    const rounds = () => lines.filter((l) => l.msg.startsWith("mesos: no leading master reachable"));
+    s.start();
+    try {
+      await eventually(() => assert.ok(rounds().length >= 5), 5000);
+      const warned = rounds().filter((l) => l.level === "warn");
+      assert.equal(warned.length, 1);
+      assert.deepEqual(Object.keys(warned[0]!.reasons ?? {}).sort(), [...closed].sort());
+      assert.match(warned[0]!.reasons![closed[0]!]!, /ECONNREFUSED/);
+    } finally {
+      await s.stop();
+    }
+  });
+});

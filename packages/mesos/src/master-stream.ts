@@ -102,6 +102,9 @@ export function createMasterStream(opts: MasterStreamOptions): MasterStream {
     }
   };
 
+  /** Why each master did not give a stream, this round (for the warning when none did). */
+  const failures = new Map<string, string>();
+
   /** SUBSCRIBE at `url`, following redirects; the open stream, or undefined. */
   async function open(master: string, stop: AbortSignal): Promise<Connection | undefined> {
     let url = `${baseUrl(master)}/api/v1`;
@@ -119,7 +122,13 @@ export function createMasterStream(opts: MasterStreamOptions): MasterStream {
           signal: abort.signal,
         });
       } catch (err) {
-        log.debug({ url, err: (abort.signal.reason as Error | undefined)?.message ?? (err as Error).message }, "mesos: SUBSCRIBE failed");
+        // fetch says "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND…).
+        const why =
+          (abort.signal.reason as Error | undefined)?.message ??
+          ((err as Error).cause as Error | undefined)?.message ??
+          (err as Error).message;
+        failures.set(master, why);
+        log.debug({ url, err: why }, "mesos: SUBSCRIBE failed");
         return undefined;
       } finally {
         clearTimeout(timer);
@@ -133,6 +142,7 @@ export function createMasterStream(opts: MasterStreamOptions): MasterStream {
         url = new URL(location, url).toString();
         continue;
       }
+      failures.set(master, `HTTP ${res.status}`);
       log.debug({ url, status: res.status }, "mesos: SUBSCRIBE refused");
       return undefined;
     }
@@ -217,13 +227,17 @@ export function createMasterStream(opts: MasterStreamOptions): MasterStream {
 
   async function run(stop: AbortSignal): Promise<void> {
     const backoff = new Backoff(o.retryMinMs, o.retryMaxMs);
+    /** Whether this run of rounds without a leader has been warned about (once, not every round). */
+    let noLeaderWarned = false;
     while (!stop.aborted) {
       let conn: Connection | undefined;
+      failures.clear();
       for (const m of opts.masters) {
         conn = await open(m, stop);
         if (conn || stop.aborted) break;
       }
       if (conn) {
+        noLeaderWarned = false;
         const established = await follow(conn);
         if (stop.aborted) return;
         if (established) {
@@ -231,7 +245,10 @@ export function createMasterStream(opts: MasterStreamOptions): MasterStream {
           for (const cb of lostCbs) safely("onLost", cb);
         }
       } else if (!stop.aborted) {
-        log.debug({ masters: opts.masters }, "mesos: no leading master reachable");
+        const reasons = Object.fromEntries(failures);
+        if (noLeaderWarned) log.debug({ reasons }, "mesos: no leading master reachable");
+        else log.warn({ reasons }, "mesos: no leading master reachable (retrying with backoff; warned once until one answers)");
+        noLeaderWarned = true;
       }
       await sleep(backoff.delay(), stop);
     }

@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { connectBus, createLogger, createMemoryHub, eventually, type Bus, type KvStore, type MemoryHub } from "@dcnet/core";
+import { connectBus, createLogger, createMemoryHub, createRegistry, eventually, type Bus, type KvStore, type MemoryHub } from "@dcnet/core";
+import { LocalAgent } from "./local-agent";
+import { l4lbMetrics } from "./metrics";
 import { backendsKey, L4LB_BUCKET, parseBackendsDoc } from "./publisher";
 import type { L4lb } from "./service";
 import { CLUSTER, FakeAgent, RecordingDriver, quiet, startL4lb, testConfig } from "./testutil-service";
@@ -152,5 +154,61 @@ describe("l4lb agent side: the agent IP when the Mesos agent's hostname is not a
   it("no address known: the polled host, as before", async () => {
     await start({ id: "agent-y" });
     assert.equal((await published("127.0.0.1")).agentIp, "127.0.0.1");
+  });
+});
+
+describe("l4lb agent side: publishing while the bus fails", () => {
+  it("one warning for a run of failed publishes (the rest at debug, all counted), and the recovery is logged", async () => {
+    const agentServer = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const type = (JSON.parse(body) as { type: string }).type;
+        const answer =
+          type === "GET_AGENT"
+            ? { type, get_agent: { agent_info: { id: { value: "a1" }, hostname: "10.0.0.5", port: 5051 } } }
+            : { type, get_state: { get_tasks: { launched_tasks: [] }, get_frameworks: { frameworks: [] } } };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+      });
+    });
+    await new Promise<void>((ok) => agentServer.listen(0, "127.0.0.1", ok));
+    let down = true;
+    const fail = async (): Promise<never> => {
+      throw new Error("bus is down");
+    };
+    const kv = {
+      bucket: L4LB_BUCKET,
+      get: async () => (down ? fail() : undefined),
+      put: async () => (down ? fail() : 1),
+      create: fail,
+      update: fail,
+      delete: async () => (down ? fail() : undefined),
+      keys: async () => [],
+      watch: () => ({ ready: Promise.resolve(), stop: () => undefined }),
+    } as unknown as KvStore;
+    const lines: { level: string; msg: string }[] = [];
+    const logger = createLogger({ service: "test", level: "debug", destination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+    const registry = createRegistry({ defaultMetrics: false });
+    const agent = new LocalAgent({
+      kv,
+      url: `127.0.0.1:${(agentServer.address() as AddressInfo).port}`,
+      intervalMs: 30,
+      ipv6: false,
+      logger,
+      metrics: l4lbMetrics(registry),
+      onTasks: () => undefined,
+    });
+    const failures = () => lines.filter((l) => l.msg === "publishing this agent's backends failed: retrying");
+    try {
+      agent.start();
+      await eventually(() => assert.ok(failures().length >= 4), 5000);
+      assert.equal(failures().filter((l) => l.level === "warn").length, 1);
+      assert.ok(/l4lb_backends_publishes_total\{result="error"\} ([4-9]|[1-9]\d+)\n/.test(await registry.metrics()));
+      down = false;
+      await eventually(() => assert.ok(lines.some((l) => l.level === "info" && l.msg === "this agent's backends published again")), 5000);
+    } finally {
+      await agent.stop();
+      agentServer.close();
+    }
   });
 });

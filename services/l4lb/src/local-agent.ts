@@ -50,6 +50,8 @@ export class LocalAgent {
   private pending: { tasks: NormalTask[]; agentIp: string } | undefined;
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Publishes failed since the last one that worked. */
+  private failedInARow = 0;
 
   constructor(private readonly opts: LocalAgentOptions) {
     this.poller = createAgentPoller({ agent: opts.url, intervalMs: opts.intervalMs, logger: opts.logger });
@@ -129,9 +131,15 @@ export class LocalAgent {
       const r = await this.publisher.publish(agentIp, b);
       if (this.pending === p) this.pending = undefined;
       m.publishes.inc({ result: r });
+      if (this.failedInARow > 0) this.opts.logger.info({ failedInARow: this.failedInARow }, "this agent's backends published again");
+      this.failedInARow = 0;
     } catch (err) {
       m.publishes.inc({ result: "error" });
-      this.opts.logger.warn({ err: (err as Error).message }, "publishing this agent's backends failed: retrying");
+      // While the bus stays down: one warning, then debug (each failure counted in l4lb_backends_publishes_total{result="error"}).
+      this.opts.logger[this.failedInARow++ === 0 ? "warn" : "debug"](
+        { err: (err as Error).message, failedInARow: this.failedInARow },
+        "publishing this agent's backends failed: retrying",
+      );
       clearTimeout(this.retry);
       this.retry = setTimeout(() => void this.flush(), this.opts.intervalMs);
       this.retry.unref();

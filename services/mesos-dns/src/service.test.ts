@@ -178,3 +178,32 @@ describe("mesos-dns service: fake.json master → DNS (UDP, TCP), HTTP, gRPC", f
     assert.deepEqual(await resolver.resolve4("marathon-two.mesos"), ["1.2.3.11"]);
   });
 });
+
+describe("mesos-dns service: stopped while waiting for the first reload", () => {
+  it("lifecycle.stop() with every master failing: start() rejects, no more reloads, no servers left", async () => {
+    let requests = 0;
+    const srv = http.createServer((req, res) => {
+      requests++;
+      res.writeHead(503).end("down");
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    const address = `127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const config = parseMesosDnsConfig(
+      { masters: [address], port: 0, httpport: 0, listener: "127.0.0.1", HTTPListener: "127.0.0.1" },
+      { env: {}, warn: () => undefined },
+    );
+    const svc = createMesosDns(config, { env: {}, subscribe: false }, { logger, registry: createRegistry({ defaultMetrics: false }) });
+    try {
+      const started = svc.lifecycle.start();
+      await eventually(() => assert.ok(requests >= 1), 3000);
+      await svc.lifecycle.stop();
+      await assert.rejects(started, /stopped before the first successful reload/);
+      const n = requests;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(requests, n, "no reload after stop");
+      assert.deepEqual(svc.ports(), { dnsUdp: 0, dnsTcp: 0, http: 0, grpc: 0 });
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
+  });
+});

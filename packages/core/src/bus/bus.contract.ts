@@ -98,6 +98,30 @@ export function busContract(name: string, setup: () => Promise<ContractHarness>,
         assert.deepEqual(counts, new Array(10).fill(1));
       });
 
+      it("a handler that throws is reported, and delivery goes on (to it and to the other subscriptions)", async () => {
+        const a = await bus("a");
+        const errors: string[] = [];
+        const b = createBus(await h.transport(), {
+          clusterId: cluster,
+          clusterKey: KEY,
+          nodeId: "b",
+          onHandlerError: (err, kind, place) => errors.push(`${kind} ${place}: ${(err as Error).message}`),
+        });
+        open.push(b);
+        const got: string[] = [];
+        b.subscribe("boom", (e) => {
+          got.push(`boom ${dec(e.payload)}`);
+          if (dec(e.payload) === "1") throw new Error("handler bug");
+        });
+        b.subscribe("calm", (e) => got.push(`calm ${dec(e.payload)}`));
+        await b.flush();
+        await a.publish("boom", enc("1"));
+        await eventually(() => assert.deepEqual(errors, ["event boom: handler bug"]));
+        await a.publish("calm", enc("2"));
+        await a.publish("boom", enc("3"));
+        await eventually(() => assert.deepEqual(got, ["boom 1", "calm 2", "boom 3"]), 3000);
+      });
+
       it("rejects an invalid subject with INVALID_ARGUMENT naming the field", async () => {
         const a = await bus("a");
         await assert.rejects(
@@ -201,6 +225,36 @@ export function busContract(name: string, setup: () => Promise<ContractHarness>,
         await watch.ready;
         await a.put("new", enc("2"));
         await eventually(() => assert.deepEqual(seen, ["new"]));
+        watch.stop();
+      });
+
+      it("a watch callback that throws is reported, and later changes still arrive, each once", async () => {
+        const errors: string[] = [];
+        const w = createBus(await h.transport(), {
+          clusterId: cluster,
+          clusterKey: KEY,
+          nodeId: "w",
+          onHandlerError: (err, kind, place) => errors.push(`${kind} ${place}: ${(err as Error).message}`),
+        });
+        open.push(w);
+        const kv = await w.kv("throwing");
+        const a = await (await bus("a")).kv("throwing");
+        const seen: string[] = [];
+        const watch = kv.watch(
+          (c) => {
+            if (c.op !== "put") return;
+            seen.push(c.entry.key);
+            if (c.entry.key === "k1") throw new Error("watcher bug");
+          },
+          { initial: false },
+        );
+        await watch.ready;
+        await a.put("k1", enc("1"));
+        await eventually(() => assert.deepEqual(errors, ["kv throwing/k1: watcher bug"]));
+        await a.put("k2", enc("2"));
+        await eventually(() => assert.deepEqual(seen, ["k1", "k2"]), 3000);
+        await sleep(100);
+        assert.deepEqual(seen, ["k1", "k2"]);
         watch.stop();
       });
 

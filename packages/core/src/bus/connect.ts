@@ -40,6 +40,8 @@ export async function connectBus(opts: ConnectBusOptions): Promise<Bus & { rejec
     nodeId: opts.nodeId,
     ...(opts.registry ? { registry: opts.registry } : {}),
     onReject: (reason, kind, place) => log.warn({ reason, kind, place }, "bus message rejected"),
+    onHandlerError: (err, kind, place) =>
+      log.error({ err, kind, place }, "bus handler failed (the message was dropped for it; delivery goes on)"),
   });
 }
 

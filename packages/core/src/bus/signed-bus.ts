@@ -19,6 +19,12 @@ export interface BusOptions {
   verifyCache?: boolean;
   /** Called for every rejected message (logging). */
   onReject?: (reason: RejectReason, kind: "event" | "kv", place: string) => void;
+  /**
+   * Called when a subscriber's handler or a watch callback throws (logging; default: a process
+   * warning). The error goes no further: it must not end the delivery to anyone (NATS stops
+   * reading the connection when a callback throws; the memory transport would crash the process).
+   */
+  onHandlerError?: (err: unknown, kind: "event" | "kv", place: string) => void;
 }
 
 /**
@@ -35,6 +41,15 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
   const eventPrefix = namespace.subject(clusterId, "");
   /** Subjects already checked and scoped (the publish hot path). */
   const published = new Map<string, string>();
+
+  const handlerFailed = (err: unknown, kind: "event" | "kv", place: string): void => {
+    try {
+      if (opts.onHandlerError) opts.onHandlerError(err, kind, place);
+      else process.emitWarning(`bus ${kind} handler for ${place} failed: ${(err as Error)?.message ?? String(err)}`);
+    } catch {
+      /* the reporter failed too: nothing more to do */
+    }
+  };
 
   const reject = (reason: RejectReason, kind: "event" | "kv", place: string): void => {
     counts[reason] = (counts[reason] ?? 0) + 1;
@@ -69,9 +84,17 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
       keys: async (filter = ">") => raw.keys(checkFilter(filter, "key")),
       watch: (onChange, options = {}) =>
         raw.watch(checkFilter(options.key ?? ">", "key"), options.initial ?? true, (c) => {
-          if (c.op === "delete") return onChange(c);
-          const entry = verifyEntry(bucket, c.entry);
-          if (entry) onChange({ op: "put", entry } satisfies KvChange);
+          let change: KvChange;
+          if (c.op === "put") {
+            const entry = verifyEntry(bucket, c.entry);
+            if (!entry) return;
+            change = { op: "put", entry };
+          } else change = c;
+          try {
+            onChange(change);
+          } catch (err) {
+            handlerFailed(err, "kv", `${bucket}/${c.op === "delete" ? c.key : c.entry.key}`);
+          }
         }),
     };
   };
@@ -107,7 +130,11 @@ export function createBus(transport: Transport, opts: BusOptions): Bus & { rejec
           if (!(err instanceof Rejected)) throw err;
           return reject(err.reason, "event", subject);
         }
-        handler(event);
+        try {
+          handler(event);
+        } catch (err) {
+          handlerFailed(err, "event", subject);
+        }
       });
     },
     kv: async (bucket) => store(bucket, await transport.kv(namespace.bucket(clusterId, checkBucket(bucket)))),

@@ -1,4 +1,5 @@
 import { promises as dnsp } from "node:dns";
+import { setTimeout as sleep } from "node:timers/promises";
 import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import * as os from "node:os";
@@ -146,29 +147,33 @@ export class Reloader extends EventEmitter {
   async start(): Promise<void> {
     for (;;) {
       await this.reload("start");
+      if (this.stopped) throw new Error("stopped before the first successful reload");
       if (this.current) break;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000, undefined, { signal: this.stopper.signal }).catch(() => undefined);
     }
     this.timer = setInterval(() => void this.reload("timer"), this.cfg.refreshSeconds * 1000);
     this.timer.unref();
   }
 
   /**
-   * The followed master's stream is gone: reload now, and every second until a
-   * reload succeeds, so records follow a new leader at once instead of at the
-   * next refresh.
+   * The followed master's stream is gone: reload now, then after 1 s, 2 s, 4 s …
+   * (at most `refreshSeconds`, the periodic reload's own pace) until a reload
+   * succeeds, so records follow a new leader at once instead of at the next
+   * refresh, without asking masters that are all down once a second.
    */
   private recover(): void {
     if (this.recovering || this.stopped) return;
     this.recovering = true;
     const before = this.current;
+    let delayMs = 1000;
     const attempt = (): void => {
       void this.reload("stream-lost").then(() => {
         if (this.stopped || this.current !== before) {
           this.recovering = false;
           return;
         }
-        this.recoverTimer = setTimeout(attempt, 1000);
+        this.recoverTimer = setTimeout(attempt, delayMs);
+        delayMs = Math.min(delayMs * 2, this.cfg.refreshSeconds * 1000);
       });
     };
     attempt();
@@ -176,10 +181,12 @@ export class Reloader extends EventEmitter {
 
   private recovering = false;
   private stopped = false;
+  private readonly stopper = new AbortController();
   private recoverTimer: NodeJS.Timeout | undefined;
 
   stop(): void {
     this.stopped = true;
+    this.stopper.abort();
     if (this.recoverTimer) clearTimeout(this.recoverTimer);
     if (this.timer) clearInterval(this.timer);
     if (this.debounce) clearImmediate(this.debounce);
@@ -290,6 +297,9 @@ export class Reloader extends EventEmitter {
   }
 
   private lastTrigger = "start";
+  /** Reloads failed since the last one that succeeded, and when the last of them was logged as a warning. */
+  private failedInARow = 0;
+  private lastFailureWarnAt = 0;
   private readonly coalesced = coalesce(() => this.reloadOnce(this.lastTrigger));
 
   private async reloadOnce(trigger: string): Promise<void> {
@@ -321,11 +331,22 @@ export class Reloader extends EventEmitter {
       const serial = nextSerial(this.current?.serial ?? 0);
       this.current = { set: records, serial, from, at: Date.now() };
       this.metrics.reloads.inc({ trigger });
+      if (this.failedInARow > 0) this.opts.log.info({ failedInARow: this.failedInARow, from }, "records reloaded again");
+      this.failedInARow = 0;
+      this.lastFailureWarnAt = 0;
       this.publish();
       if (this.opts.subscribe ?? true) this.subscription.follow(from);
     } catch (err) {
       this.metrics.failures.inc();
-      this.opts.log.warn({ err: (err as Error).message }, "Error generating records; keeping old DNS state");
+      this.failedInARow++;
+      // While the masters stay down: a warning at most once per refreshSeconds (the rest at debug).
+      const now = Date.now();
+      const warn = now - this.lastFailureWarnAt >= this.cfg.refreshSeconds * 1000;
+      if (warn) this.lastFailureWarnAt = now;
+      this.opts.log[warn ? "warn" : "debug"](
+        { err: (err as Error).message, failedInARow: this.failedInARow },
+        "Error generating records; keeping old DNS state",
+      );
     } finally {
       end();
     }
