@@ -121,6 +121,48 @@ describe("dead agents' backends documents (DeadAgentGc on the in-process bus)", 
   });
 });
 
+describe("dead agents' backends documents: members long dead do not count as 'most of the cluster'", () => {
+  it("6 replaced nodes unreachable for long, 4 live: a newly dead agent is still collected; a broken view (nobody else reachable) is not", async () => {
+    const hub = createMemoryHub();
+    const bus = await connectBus({
+      cluster: CLUSTER,
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      nodeId: "gc-test-2",
+      logger: quiet(),
+      hub,
+    });
+    try {
+      const kv = await bus.kv(L4LB_BUCKET);
+      for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) await kv.put(backendsKey(ip), doc(ip));
+      let now = 0;
+      const gc = new DeadAgentGc({ kv, afterMs: 1000, logger: quiet(), now: () => now });
+      const replaced = ["10.0.1.1", "10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5", "10.0.1.6"];
+      const live = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"];
+      const at = (unreachable: string[], known = [...live, ...replaced]) => ({
+        unreachable: new Set(unreachable),
+        known: new Set(known),
+        agents: ["10.0.0.1", "10.0.0.2", "10.0.0.3"],
+        self: "10.0.0.1",
+      });
+      await gc.sweep(at(replaced));
+      now = 5000;
+      assert.deepEqual(await gc.sweep(at([...replaced, "10.0.0.3"])), [], "10.0.0.3 only just died");
+      now = 6000;
+      // 7 of 10 members unreachable, but 6 of them for long: 1 recent of 4 live.
+      assert.deepEqual(await gc.sweep(at([...replaced, "10.0.0.3"])), ["10.0.0.3"]);
+      assert.equal(await kv.get(backendsKey("10.0.0.3")), undefined);
+      // This node's own view broken: every other member unreachable, long enough: nothing goes.
+      now = 20_000;
+      assert.deepEqual(await gc.sweep(at([...replaced, "10.0.0.2", "10.0.0.3", "10.0.0.4"])), []);
+      now = 30_000;
+      assert.deepEqual(await gc.sweep(at([...replaced, "10.0.0.2", "10.0.0.3", "10.0.0.4"])), []);
+      assert.ok(await kv.get(backendsKey("10.0.0.2")));
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
 describe("l4lb service: a permanently dead agent's VIPs are released (dead_agent_gc_ms)", function () {
   this.timeout(20_000);
   let hub: MemoryHub;

@@ -11,7 +11,9 @@
  *    break, as this node saw it — a node that just started waits the full time;
  * 2. is not this node's own agent IP;
  * 3. and this node does not see most of the cluster unreachable (then it is more likely the one
- *    cut off: nothing is deleted, logged once);
+ *    cut off: nothing is deleted, logged once). Members unreachable for `afterMs` or longer count
+ *    as dead, not as members, so nodes replaced over a cluster's life never block it; and at least
+ *    one other member must be reachable;
  *
  * and the deletion is a compare-and-delete on the revision read just before (a document the agent
  * rewrote in between is kept). Every node may try; one wins, the others get a conflict. An agent
@@ -58,11 +60,23 @@ export class DeadAgentGc {
     this.observe(inputs.unreachable);
     if (this.opts.afterMs <= 0) return [];
     const now = (this.opts.now ?? Date.now)();
+    // Members unreachable for afterMs or longer are dead, not a sign that this node is cut off: left
+    // out of the count, or nodes replaced over the cluster's life would outnumber the live ones and
+    // stop the collection for good. At least one other member must be reachable (a node whose own
+    // view is broken sees nobody).
     const members = new Set([...inputs.known, ...inputs.unreachable]);
-    if (inputs.unreachable.size * 2 > members.size) {
+    let recent = 0;
+    for (const ip of inputs.unreachable) {
+      const t = this.since.get(ip);
+      if (t !== undefined && now - t >= this.opts.afterMs) members.delete(ip);
+      else recent++;
+    }
+    let reachableOthers = 0;
+    for (const ip of members) if (!inputs.unreachable.has(ip) && ip !== inputs.self) reachableOthers++;
+    if (recent * 2 > members.size || reachableOthers === 0) {
       if (!this.cutOffLogged)
         this.opts.logger.warn(
-          { unreachable: inputs.unreachable.size, members: members.size },
+          { unreachable: inputs.unreachable.size, recentlyUnreachable: recent, members: members.size, reachableOthers },
           "most of the cluster looks unreachable from here: dead agents' backends documents are not collected",
         );
       this.cutOffLogged = true;
