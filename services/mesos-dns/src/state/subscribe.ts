@@ -1,6 +1,7 @@
 import type { Logger } from "@dcnet/core";
 import { LiveTasks, type TaskEvent } from "./live-tasks";
 import { masterRequest, readBody, type MasterTransport } from "./master-http";
+import { RecordReader } from "./recordio";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
@@ -94,20 +95,9 @@ export class StateSubscription {
     }
     // Per stream: a new stream starts with SUBSCRIBED, which sets the running tasks afresh.
     const tasks = new LiveTasks();
-    let buf = Buffer.alloc(0);
+    const reader = new RecordReader();
     for await (const chunk of res as AsyncIterable<Buffer>) {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const nl = buf.indexOf(0x0a);
-        if (nl < 0) {
-          if (buf.length > 12) throw new Error("RecordIO: length prefix too long");
-          break;
-        }
-        const len = Number(buf.subarray(0, nl).toString());
-        if (!Number.isInteger(len) || len < 0) throw new Error("RecordIO: bad length prefix");
-        if (buf.length < nl + 1 + len) break;
-        const record = buf.subarray(nl + 1, nl + 1 + len).toString();
-        buf = buf.subarray(nl + 1 + len);
+      for (const record of reader.push(chunk)) {
         const event = JSON.parse(record) as { type?: unknown } | null;
         const type = typeof event?.type === "string" ? event.type : "";
         const what = tasks.take(event);
