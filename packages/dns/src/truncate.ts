@@ -5,7 +5,7 @@
  * is still ≥ the limit, keep the largest answer prefix whose length is < the limit. TC is set when
  * anything was cut (or an upstream already set it) if SetTruncateBit, and always cleared otherwise.
  */
-import { type Edns, type Layout, FLAG_TC, HEADER_LEN, skipName } from "./wire";
+import { type Edns, type Layout, FLAG_TC, HEADER_LEN, skipName, walkMessage } from "./wire";
 
 export const UDP_MIN = 512;
 export const TCP_MAX = 65535;
@@ -108,11 +108,27 @@ export function truncateRelayed(
     parts.push(reply.subarray(0, Math.min(end, Math.max(HEADER_LEN, limit - optLen))));
   }
   if (opt) parts.push(opt);
-  const out = Buffer.concat(parts);
+  let out = finish(Buffer.concat(parts), an, ns, opt !== null, setTruncateBit);
+  // A compression pointer may point forward (miekg reads those), into what was cut: the kept part
+  // would no longer parse. Then only the question is kept, or, if even that does not parse on its
+  // own (or does not fit), the header alone.
+  if (walkMessage(out) === null) {
+    out = finish(Buffer.concat([reply.subarray(0, layout.qEnd), opt ?? Buffer.alloc(0)]), 0, 0, opt !== null, setTruncateBit);
+    if (out.length > limit || walkMessage(out) === null) {
+      out = finish(Buffer.concat([reply.subarray(0, HEADER_LEN), opt ?? Buffer.alloc(0)]), 0, 0, opt !== null, setTruncateBit);
+      out.writeUInt16BE(0, 4);
+      if (walkMessage(out) === null) out = finish(Buffer.from(out.subarray(0, HEADER_LEN)), 0, 0, false, setTruncateBit);
+    }
+  }
+  return { buf: out, truncated: true };
+}
+
+/** Sets the section counts and the TC bit of a cut reply. */
+function finish(out: Buffer, an: number, ns: number, hasOpt: boolean, setTruncateBit: boolean): Buffer {
   out.writeUInt16BE(an, 6);
   out.writeUInt16BE(ns, 8);
-  out.writeUInt16BE(opt ? 1 : 0, 10);
+  out.writeUInt16BE(hasOpt ? 1 : 0, 10);
   if (setTruncateBit) out[2] = out[2]! | (FLAG_TC >> 8);
   else out[2] = out[2]! & ~(FLAG_TC >> 8);
-  return { buf: out, truncated: true };
+  return out;
 }

@@ -35,11 +35,21 @@ export function dcosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, re
     return { name, route, values: found?.values, map: route.map };
   };
   return async (req, res) => {
+    // The request target is origin-form (`/path?query`): `//x/…` is a path, not an authority
+    // (as a relative URL it would be, and `//` or `//[` would not parse at all).
+    const target = req.url ?? "/";
+    let raw: string;
     let path: string;
     try {
-      path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+      raw = new URL(target.startsWith("/") ? `http://x${target}` : target).pathname;
     } catch {
-      send(res, 400, { error: "invalid_argument", reason: "the path is not valid percent-encoding" });
+      send(res, 400, { error: "invalid_argument", reason: `the request target ${JSON.stringify(target)} is not a URL path` });
+      return true;
+    }
+    try {
+      path = decodeURIComponent(raw);
+    } catch {
+      send(res, 400, { error: "invalid_argument", reason: `the path ${JSON.stringify(raw)} is not valid percent-encoding` });
       return true;
     }
     if (!path.startsWith("/v1/")) return false;

@@ -61,7 +61,16 @@ export function l4lbRoutes(deps: {
   registry: Registry;
 }): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   return async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
+    // The request target is origin-form (`/path?query`): `//x/…` is a path, not an authority
+    // (as a relative URL it would be, and `//` or `//[` would not parse at all).
+    const target = req.url ?? "/";
+    let url: URL;
+    try {
+      url = new URL(target.startsWith("/") ? `http://x${target}` : target);
+    } catch {
+      send(req, res, 400, { error: "invalid_argument", reason: `the request target ${JSON.stringify(target)} is not a URL path` });
+      return true;
+    }
     const path = url.pathname.replace(/\/+$/, "");
     if (!path.startsWith("/v1/")) return false;
     if (path !== "/v1/vips" && path !== "/v1/vips/detail" && path !== "/v1/metrics") return false;

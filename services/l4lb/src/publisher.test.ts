@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { connectBus, createMemoryHub, type KvChange, type KvStore } from "@dcnet/core";
 import { agentBackends } from "./backends";
+import { slotsOf } from "./dataplane";
 import { BackendsPublisher, agentToken, backendsKey, parseBackendsDoc, L4LB_BUCKET } from "./publisher";
 import { port, task } from "./testutil";
 import { CLUSTER, quiet } from "./testutil-service";
@@ -53,6 +54,20 @@ describe("l4lb backends documents on the bus", () => {
       [["tcp/ip:172.16.0.1/80", [{ ip: "172.17.0.2", port: 80, weight: 1, taskId: "", agentIp: "10.0.0.1" }]]],
     );
     assert.equal(r.doc.problems.length, 1);
+  });
+
+  it("a weight JSON reads as Infinity (1e999) drops that backend, an infinite updatedMs reads as 0 (fuzz seed 21; such a weight overflowed the stack in slotsOf on every node)", () => {
+    const text =
+      '{"v":1,"agentIp":"10.0.0.1","updatedMs":1e999,"vips":[{"id":"tcp/ip:172.16.0.1/80","backends":[' +
+      '{"ip":"172.17.0.2","port":80,"weight":1e999},{"ip":"172.17.0.3","port":80,"weight":-1e999},{"ip":"172.17.0.4","port":80,"weight":1}]}]}';
+    const r = parseBackendsDoc("backends.10_0_0_1", Buffer.from(text));
+    assert.ok(r.ok);
+    assert.deepEqual(
+      r.doc.vips[0]!.backends.map((b) => [b.ip, b.weight]),
+      [["172.17.0.4", 1]],
+    );
+    assert.equal(r.doc.updatedMs, 0);
+    assert.deepEqual(slotsOf(r.doc.vips[0]!.backends, 4), [{ ip: "172.17.0.4", port: 80 }]);
   });
 
   describe("BackendsPublisher", () => {

@@ -73,7 +73,11 @@ export function parseBackendsDoc(key: string, value: Uint8Array): ParsedDoc {
       if (!isObj(b) || !str(b["ip"]) || !port(b["port"])) continue;
       const ip = canonicalIp(b["ip"]);
       if (ip === undefined) continue;
-      const weight = typeof b["weight"] === "number" && b["weight"] >= 0 ? Math.floor(b["weight"]) : 1; // legacy entries: weight 1
+      // Legacy entries (no weight): weight 1. JSON reads `1e999` as Infinity: not a weight (slots
+      // could not be computed from it), so such a backend is dropped like one without a port.
+      const w = b["weight"];
+      if (typeof w === "number" && !Number.isFinite(w)) continue;
+      const weight = typeof w === "number" && w >= 0 ? Math.floor(w) : 1;
       backends.push({ ip, port: b["port"], weight, taskId: str(b["taskId"]) ? b["taskId"] : "", agentIp });
     }
     if (backends.length > 0) vips.push({ key: k, id: vipKeyId(k), backends });
@@ -93,7 +97,7 @@ export function parseBackendsDoc(key: string, value: Uint8Array): ParsedDoc {
       });
     }
   }
-  const updatedMs = typeof raw["updatedMs"] === "number" ? raw["updatedMs"] : 0;
+  const updatedMs = typeof raw["updatedMs"] === "number" && Number.isFinite(raw["updatedMs"]) ? raw["updatedMs"] : 0;
   return { ok: true, doc: { v: 1, agentIp, vips, problems, updatedMs } };
 }
 

@@ -40,10 +40,24 @@ export async function readJson(req: http.IncomingMessage, limit = 1 << 20): Prom
   }
 }
 
-/** `path?query` → [path, URLSearchParams]. */
+/**
+ * `path?query` → [decoded path, URLSearchParams]. The target is origin-form: `//x/…` is a path, not
+ * an authority. A target that is not a URL path or a path that is not valid percent-encoding →
+ * HttpError 400 naming it.
+ */
 export function splitUrl(url: string | undefined): [string, URLSearchParams] {
-  const u = new URL(url ?? "/", "http://x");
-  return [decodeURIComponent(u.pathname), u.searchParams];
+  const target = url ?? "/";
+  let u: URL;
+  try {
+    u = new URL(target.startsWith("/") ? `http://x${target}` : target);
+  } catch {
+    throw new HttpError(400, { message: `the request target ${JSON.stringify(target)} is not a URL path` });
+  }
+  try {
+    return [decodeURIComponent(u.pathname), u.searchParams];
+  } catch {
+    throw new HttpError(400, { message: `the path ${JSON.stringify(u.pathname)} is not valid percent-encoding` });
+  }
 }
 
 /** Frames one RecordIO record: `<byte length>\n<json>`. */

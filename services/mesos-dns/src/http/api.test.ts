@@ -115,6 +115,19 @@ describe("Mesos-DNS HTTP API (§5)", () => {
     }
   });
 
+  it('a path starting with // is a path, not an authority: 404 (it threw "Invalid URL" for //, //[; fuzz seed 93)', async () => {
+    const s = await serve();
+    try {
+      for (const path of ["//", "//[", "//x/v1/version"]) {
+        const r = await s.get(path);
+        assert.equal(r.status, 404, path);
+        assert.equal(r.body, "404: Page Not Found");
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it("a malformed percent-escape in the path is a 400 with a JSON reason", async () => {
     const s = await serve();
     try {

@@ -56,9 +56,18 @@ export interface HttpApiDeps {
  */
 export function mesosDnsRoutes(deps: HttpApiDeps): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   return (req, res) => {
-    const raw = new URL(req.url ?? "/", "http://x").pathname;
-    if (raw === "/metrics") return false;
+    // The request target is origin-form (`/path?query`): `//x/…` is a path, not an authority
+    // (as a relative URL it would be, and `//` or `//[` would not parse at all).
+    const target = req.url ?? "/";
+    let raw: string;
     let path: string;
+    try {
+      raw = new URL(target.startsWith("/") ? `http://x${target}` : target).pathname;
+    } catch {
+      send(res, 400, { error: "invalid_argument", reason: `the request target ${JSON.stringify(target)} is not a URL path` });
+      return true;
+    }
+    if (raw === "/metrics") return false;
     try {
       path = decodeURIComponent(raw);
     } catch {

@@ -1,6 +1,7 @@
 import type { Logger } from "@dcnet/core";
 import { LiveTasks, type TaskEvent } from "./live-tasks";
 import { masterRequest, readBody, type MasterTransport } from "./master-http";
+import { RecordReader } from "./recordio";
 
 /**
  * Beyond upstream: when the leading master offers the v1 Operator API
@@ -119,45 +120,14 @@ export class StateSubscription {
   }
 
   /**
-   * Reads the RecordIO stream; `onRecord` after each record, with the heartbeat interval (ms)
-   * SUBSCRIBED gives. A long record (SUBSCRIBED carries the whole state: tens of MB in a big
-   * cluster) is kept as its chunks and joined once, when complete: joining at every chunk copied
-   * it over and over (quadratic; 17 s of CPU for 34 MB).
+   * Reads the RecordIO stream (framing: recordio.ts, which keeps a long record — SUBSCRIBED carries
+   * the whole state, tens of MB in a big cluster — as its chunks and joins it once); `onRecord`
+   * after each record, with the heartbeat interval (ms) SUBSCRIBED gives.
    */
   private async read(res: AsyncIterable<Buffer>, tasks: LiveTasks, onRecord: (heartbeatMs?: number) => void): Promise<void> {
-    let chunks: Buffer[] = [];
-    let have = 0;
-    /** Length of the record being read, once its prefix is parsed. */
-    let need: number | undefined;
-    const flat = (): Buffer => {
-      if (chunks.length !== 1) chunks = [Buffer.concat(chunks, have)];
-      return chunks[0]!;
-    };
-    const keep = (rest: Buffer): void => {
-      chunks = [rest];
-      have = rest.length;
-    };
+    const reader = new RecordReader();
     for await (const chunk of res) {
-      chunks.push(chunk);
-      have += chunk.length;
-      for (;;) {
-        if (need === undefined) {
-          const buf = flat();
-          const nl = buf.indexOf(0x0a);
-          if (nl < 0) {
-            if (buf.length > 12) throw new Error("RecordIO: length prefix too long");
-            break;
-          }
-          const len = Number(buf.subarray(0, nl).toString());
-          if (!Number.isInteger(len) || len < 0) throw new Error("RecordIO: bad length prefix");
-          need = len;
-          keep(buf.subarray(nl + 1));
-        }
-        if (have < need) break;
-        const buf = flat();
-        const record = buf.subarray(0, need).toString();
-        keep(buf.subarray(need));
-        need = undefined;
+      for (const record of reader.push(chunk)) {
         const event = JSON.parse(record) as { type?: unknown; subscribed?: { heartbeat_interval_seconds?: unknown } } | null;
         const type = typeof event?.type === "string" ? event.type : "";
         const hb = type === "SUBSCRIBED" ? event?.subscribed?.heartbeat_interval_seconds : undefined;

@@ -148,7 +148,15 @@ export function marathonRoutes(deps: MarathonApiDeps): (req: http.IncomingMessag
   };
 
   return async (req, res) => {
-    const [path, query] = splitUrl(req.url);
+    let path: string;
+    let query: URLSearchParams;
+    try {
+      [path, query] = splitUrl(req.url);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      sendJson(res, err.status, err.body);
+      return true;
+    }
     if (!(path === "/ping" || path.startsWith("/v2/"))) return false;
     try {
       if (path === "/ping") {

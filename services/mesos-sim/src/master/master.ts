@@ -73,8 +73,9 @@ export function createMesosMaster(
   };
 
   const masterRoutes = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
-    const [path] = splitUrl(req.url);
+    let path: string;
     try {
+      [path] = splitUrl(req.url);
       if (path === "/health") return (sendJson(res, 200, { healthy: true, leader: election.isLeader }), true);
       const isState = ["/master/state", "/master/state.json", "/state", "/state.json"].includes(path);
       if (!isState && path !== "/api/v1" && path !== "/master/redirect") return false;
