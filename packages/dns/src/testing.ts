@@ -329,3 +329,28 @@ export function upstreamReply(query: Buffer, opts: { rcode?: number; a?: string[
 }
 
 /** The seeded PRNG of @dcnet/core (mulberry32). */
+
+/**
+ * One to three random damages of a DNS message (fuzz tests): a bit flipped, a byte replaced, the
+ * message cut short, a section count set to 0/1/2/65535, a compression pointer planted, the OPT
+ * version changed, garbage appended; mostly left a query (QR clear). `rnd`: a seeded PRNG.
+ */
+export function mutateQuery(rnd: () => number, base: Buffer): Buffer {
+  let b = Buffer.from(base);
+  for (let e = 1 + Math.floor(rnd() * 3); e > 0; e--) {
+    const r = rnd();
+    const at = 2 + Math.floor(rnd() * Math.max(1, b.length - 2));
+    if (at >= b.length) continue;
+    if (r < 0.3) b[at] = b[at]! ^ (1 << Math.floor(rnd() * 8));
+    else if (r < 0.5) b[at] = Math.floor(rnd() * 256);
+    else if (r < 0.6) b = b.subarray(0, at);
+    else if (r < 0.7 && b.length >= 12) b.writeUInt16BE([0, 1, 2, 0xffff][Math.floor(rnd() * 4)]!, 4 + 2 * Math.floor(rnd() * 4));
+    else if (r < 0.8 && b.length > 14) b.writeUInt16BE(0xc000 | Math.floor(rnd() * b.length), 12 + Math.floor(rnd() * (b.length - 13)));
+    else if (r < 0.9 && b.length > 11)
+      b[b.length - 5] = Math.floor(rnd() * 3); // OPT version, when present
+    else b = Buffer.concat([b, Buffer.alloc(Math.floor(rnd() * 40), Math.floor(rnd() * 256))]);
+  }
+  b = Buffer.from(b);
+  if (b.length > 2) b[2] = rnd() < 0.95 ? b[2]! & 0x7f : b[2]!; // mostly queries (QR clear)
+  return b;
+}

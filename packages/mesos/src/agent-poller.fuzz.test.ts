@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { agentTasks } from "./agent-poller";
 import { AGENT_ID, AGENT_IP, FRAMEWORK_ID, bridgeTaskV0, hostTaskV1, legacyTaskV0 } from "./testing/fixtures";
 
@@ -10,8 +10,6 @@ import { AGENT_ID, AGENT_IP, FRAMEWORK_ID, bridgeTaskV0, hostTaskV1, legacyTaskV
  * sane ports, and carry the agent IP it returns; that IP is the agent's or the fallback. A failure
  * names the seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const VALUES: Json[] = [
   null,
@@ -32,24 +30,6 @@ const VALUES: Json[] = [
   [{}],
 ];
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 describe("agentTasks fuzz", () => {
   it("seed 81: mutated GET_STATE / GET_AGENT answers never throw and give sane tasks (700 rounds)", () => {
     const rnd = seededRandom(81);
@@ -67,7 +47,7 @@ describe("agentTasks fuzz", () => {
         { type: "GET_AGENT", get_agent: { agent_info: { id: { value: AGENT_ID }, hostname: AGENT_IP, port: 5051 } } },
       ];
       for (let e = 1 + Math.floor(rnd() * 4); e > 0; e--) {
-        const all = slots(answers);
+        const all = jsonSlots(answers);
         const { parent, key } = pick(all);
         const r = rnd();
         if (r < 0.15 && !Array.isArray(parent)) delete parent[key as string];

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { createLogger, seededRandom } from "@dcnet/core";
+import { createLogger, seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { MasterViewState } from "./master-view";
 import { AGENT_ID, AGENT_IP, FRAMEWORK_ID, bridgeTaskV0, hostTaskV1 } from "./testing/fixtures";
 import type { Obj } from "./json";
@@ -12,8 +12,6 @@ import type { Obj } from "./json";
  * not an object changes nothing; the heartbeat stays a positive finite number; every task in the
  * view has sane ports. A failure names the seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const logger = createLogger({ service: "test", level: "silent" });
 const VALUES: Json[] = [
@@ -90,24 +88,6 @@ function events(): Json[] {
   ];
 }
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 // What consumers get (snapshot()); parked tasks are internal.
 const view = (s: MasterViewState): string => JSON.stringify([[...s.agents], [...s.frameworks], [...s.tasks]]);
 
@@ -119,7 +99,7 @@ describe("MasterViewState fuzz", () => {
       for (let round = 0; round < 1500; round++) {
         const evs = events();
         for (let e = Math.floor(rnd() * 6); e > 0; e--) {
-          const all = slots(evs);
+          const all = jsonSlots(evs);
           const { parent, key } = pick(all);
           const r = rnd();
           if (r < 0.15 && !Array.isArray(parent)) delete parent[key as string];

@@ -1,9 +1,7 @@
 import { strict as assert } from "node:assert";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { normaliseTask } from "./task";
 import { bridgeTaskV0, ctx, hostTaskV1, legacyTaskV0, ucrBridgeTaskV1 } from "./testing/fixtures";
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const VALUES: Json[] = [
   null,
@@ -35,24 +33,6 @@ const VALUES: Json[] = [
   { labels: [{ key: "VIP_0", value: "/x:1" }] },
 ];
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 describe("normaliseTask fuzz: random mutations of valid tasks never throw", () => {
   for (const [name, make] of [
     ["host (v1)", hostTaskV1],
@@ -67,7 +47,7 @@ describe("normaliseTask fuzz: random mutations of valid tasks never throw", () =
         const task = make() as Json;
         const edits = 1 + Math.floor(rnd() * 4);
         for (let e = 0; e < edits; e++) {
-          const all = slots(task);
+          const all = jsonSlots(task);
           if (all.length === 0) break;
           const { parent, key } = pick(all);
           const r = rnd();

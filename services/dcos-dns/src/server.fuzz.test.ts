@@ -11,6 +11,7 @@ import {
   TYPE_AAAA,
   TYPE_SRV,
   walkMessage,
+  mutateQuery,
 } from "@dcnet/dns";
 import type { DcosDns } from "./service";
 import { startDcosDns, testConfig } from "./test-util";
@@ -32,26 +33,6 @@ const SEEDS = [
   buildQuery({ id: 4, name: "_web._tcp.marathon.mesos", qtype: TYPE_SRV }),
   buildQuery({ id: 5, name: "ns.spartan", qtype: 255 }),
 ];
-
-function mutate(rnd: () => number, base: Buffer): Buffer {
-  let b = Buffer.from(base);
-  for (let e = 1 + Math.floor(rnd() * 3); e > 0; e--) {
-    const r = rnd();
-    const at = 2 + Math.floor(rnd() * Math.max(1, b.length - 2));
-    if (at >= b.length) continue;
-    if (r < 0.3) b[at] = b[at]! ^ (1 << Math.floor(rnd() * 8));
-    else if (r < 0.5) b[at] = Math.floor(rnd() * 256);
-    else if (r < 0.6) b = b.subarray(0, at);
-    else if (r < 0.7 && b.length >= 12) b.writeUInt16BE([0, 1, 2, 0xffff][Math.floor(rnd() * 4)]!, 4 + 2 * Math.floor(rnd() * 4));
-    else if (r < 0.8 && b.length > 14) b.writeUInt16BE(0xc000 | Math.floor(rnd() * b.length), 12 + Math.floor(rnd() * (b.length - 13)));
-    else if (r < 0.9 && b.length > 11)
-      b[b.length - 5] = Math.floor(rnd() * 3); // OPT version, when present
-    else b = Buffer.concat([b, Buffer.alloc(Math.floor(rnd() * 40), Math.floor(rnd() * 256))]);
-  }
-  b = Buffer.from(b);
-  if (b.length > 2) b[2] = rnd() < 0.95 ? b[2]! & 0x7f : b[2]!; // mostly queries (QR clear)
-  return b;
-}
 
 describe("dcos-dns query path fuzz", function () {
   this.timeout(30_000);
@@ -83,7 +64,7 @@ describe("dcos-dns query path fuzz", function () {
         if (rnd() < 0.15) {
           msg = Buffer.alloc(Math.floor(rnd() * 60));
           for (let i = 0; i < msg.length; i++) msg[i] = Math.floor(rnd() * 256);
-        } else msg = mutate(rnd, SEEDS[Math.floor(rnd() * SEEDS.length)]!);
+        } else msg = mutateQuery(rnd, SEEDS[Math.floor(rnd() * SEEDS.length)]!);
         const transport = rnd() < 0.5 ? "udp" : "tcp";
         const where = `seed ${seed} round ${round} ${transport} ${msg.toString("hex")}`;
         const p = parseQuery(Buffer.from(msg));

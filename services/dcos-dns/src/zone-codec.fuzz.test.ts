@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as zlib from "node:zlib";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { buildQuery, nameToWire, parseQuery, walkMessage, TYPE_A, TYPE_AAAA, TYPE_ANY, TYPE_SRV } from "@dcnet/dns";
 import { Authority } from "./authority";
 import { busZoneAllowed, decodeZone, encodeZone } from "./zone-codec";
@@ -14,8 +14,6 @@ import { busZoneAllowed, decodeZone, encodeZone } from "./zone-codec";
  * it re-encodes and decodes to itself; and serving it answers every question about its names with
  * a well-formed reply (NOERROR or NXDOMAIN). A failure names the seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const APEX = "dcos.thisdcos.directory.";
 const VALUES: Json[] = [
@@ -71,24 +69,6 @@ function base(rnd: () => number): { [k: string]: Json } {
   return rnd() < 0.5 ? { v: 1, zone: APEX, records } : { v: 1, zone: APEX, epoch: "e1", seq: 3, records };
 }
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 function mutated(rnd: () => number): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const doc = base(rnd);
@@ -97,7 +77,7 @@ function mutated(rnd: () => number): Buffer {
     const r = rnd();
     if (r < 0.2) recs[pick(NAMES)] = JSON.parse(JSON.stringify(pick([{ a: ["10.9.9.9"] }, { srv: [["x.", 1]] }, ...VALUES]))) as Json;
     else {
-      const all = slots(doc);
+      const all = jsonSlots(doc);
       const { parent, key } = pick(all);
       if (r < 0.3 && !Array.isArray(parent)) delete parent[key as string];
       else

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { agentBackends } from "./backends";
 import { canonicalIp } from "./ip";
 import { parseBackendsDoc } from "./publisher";
@@ -14,8 +14,6 @@ import { parseVipKeyId, vipKeyId } from "./vip-key";
  * non-negative integer weights, ids that are their keys' ids), and writing it back as JSON and
  * reading it again gives the same document. A failure names the seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const KEY = "backends.10_0_0_1";
 const VALUES: Json[] = [
@@ -49,29 +47,11 @@ function base(): Json {
   return JSON.parse(JSON.stringify({ v: 1, agentIp: "10.0.0.1", vips: b.vips, problems: b.problems, updatedMs: 5 })) as Json;
 }
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 function mutated(rnd: () => number): Buffer {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const doc = base();
   for (let e = 1 + Math.floor(rnd() * 3); e > 0; e--) {
-    const all = slots(doc);
+    const all = jsonSlots(doc);
     const { parent, key } = pick(all);
     const r = rnd();
     if (r < 0.1 && !Array.isArray(parent)) delete parent[key as string];

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { Code, DcnetError, seededRandom } from "@dcnet/core";
+import { Code, DcnetError, seededRandom, type Json } from "@dcnet/core";
 import { CONFIG_KEYS, configForDisplay, parseMesosDnsConfig } from "./config";
 import type { MesosDnsConfig } from "./model";
 
@@ -12,8 +12,6 @@ import type { MesosDnsConfig } from "./model";
  * stable: its /v1/config form, read back as a config, gives the same config. A failure names the
  * seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const BASE: { [k: string]: Json } = {
   zk: "zk://127.0.0.1:2181/mesos",

@@ -1,7 +1,7 @@
 /** Test helpers for the records tests (not used by production code). */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import type { MesosDnsConfig, RecordSet } from "../model";
 
 /** The upstream fixture (compiled tests live in services/mesos-dns/dist/records/). */
@@ -75,8 +75,6 @@ export function lines(set: RecordSet): string[] {
 /** The seeded PRNG of @dcnet/core (mulberry32). */
 export const rng = seededRandom;
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 const STRINGS = [
   "",
   " ",
@@ -118,26 +116,6 @@ export function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
 }
 
-/** All (container, key) slots of the tree. */
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v)) {
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    } else if (v !== null && typeof v === "object") {
-      for (const k of Object.keys(v)) {
-        out.push({ parent: v, key: k });
-        walk(v[k]!);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
 /**
  * 1–6 random edits of a JSON tree (delete, null, odd strings and numbers, wrong types, copies of
  * other parts, character edits), driven by `r`: the fuzzers' mutator.
@@ -151,7 +129,7 @@ export function mutateJson(state: Json, r: () => number): Json {
       root = pick<Json>([null, 1, "state", [], true]);
       continue;
     }
-    const all = slots(root);
+    const all = jsonSlots(root);
     if (all.length === 0) break;
     const { parent, key } = pick(all);
     const get = (): Json => (parent as Record<string | number, Json>)[key]!;
@@ -202,3 +180,5 @@ export function mutateJson(state: Json, r: () => number): Json {
   }
   return root;
 }
+
+export type { Json } from "@dcnet/core";

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { seededRandom } from "@dcnet/core";
+import { seededRandom, jsonSlots, type Json } from "@dcnet/core";
 import { AppValidationError } from "../model/app";
 import { parseApp } from "./app-json";
 
@@ -11,8 +11,6 @@ import { parseApp } from "./app-json";
  * and an accepted app's stored JSON (what GET /v2/apps returns, and a client PUTs back) parses to
  * the same app. A failure names the seed and round.
  */
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const NOW = new Date("2024-01-02T03:04:05.678Z");
 const VALID: Json[] = [
@@ -76,24 +74,6 @@ const VALUES: Json[] = [
   { VIP_0: "x:1" },
 ];
 
-function slots(root: Json): { parent: Json[] | { [k: string]: Json }; key: string | number }[] {
-  const out: { parent: Json[] | { [k: string]: Json }; key: string | number }[] = [];
-  const walk = (v: Json): void => {
-    if (Array.isArray(v))
-      v.forEach((c, i) => {
-        out.push({ parent: v, key: i });
-        walk(c);
-      });
-    else if (v !== null && typeof v === "object")
-      for (const [k, c] of Object.entries(v)) {
-        out.push({ parent: v, key: k });
-        walk(c);
-      }
-  };
-  walk(root);
-  return out;
-}
-
 /** The app as compared: everything but the parse time. */
 const shape = (app: ReturnType<typeof parseApp>): unknown => ({ ...app, json: { ...app.json, version: undefined }, version: undefined });
 
@@ -106,7 +86,7 @@ describe("marathon app JSON fuzz: refusals name a path, accepted apps are stable
       for (let round = 0; round < 2000; round++) {
         const app = JSON.parse(JSON.stringify(pick(VALID))) as Json;
         for (let e = Math.floor(rnd() * 4); e > 0; e--) {
-          const all = slots(app);
+          const all = jsonSlots(app);
           const { parent, key } = pick(all);
           const r = rnd();
           if (r < 0.15 && !Array.isArray(parent)) delete parent[key as string];
