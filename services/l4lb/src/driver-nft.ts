@@ -27,7 +27,6 @@
  * Calls are serialised; DataplaneVip objects passed in must not be mutated afterwards (the compile
  * cache is keyed by them).
  */
-import { spawn } from "node:child_process";
 import * as os from "node:os";
 import { Code, DcnetError, counter, gauge, histogram, type Logger, type Registry } from "@dcnet/core";
 import {
@@ -61,6 +60,7 @@ import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
 import { startSockLb, type SockLb } from "./sock-lb";
 import { createUdpFlows } from "./udp-flows";
+import { runCommand } from "./command";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -111,30 +111,10 @@ export interface NftDriver extends DataplaneDriver {
   routes(): ReadonlySet<string>;
 }
 
-function exec(
-  file: string,
-  args: readonly string[],
-  netns: string | undefined,
-  input = "",
-): Promise<{ code: number | null; out: string; err: string }> {
-  const [f, a] = netns === undefined ? [file, args] : ["ip", ["netns", "exec", netns, file, ...args]];
-  return new Promise((resolve) => {
-    const child = spawn(f, a, { stdio: ["pipe", "pipe", "pipe"], timeout: 10_000, killSignal: "SIGKILL" });
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("error", (e) => resolve({ code: null, out, err: e.message }));
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-  });
-}
-
 /** Whether nft can list tables here (what `mode: auto` asks). */
 export async function nftUsable(opts: { netns?: string; nft?: string } = {}): Promise<{ ok: boolean; reason: string }> {
-  const r = await exec(opts.nft ?? "nft", ["list", "tables"], opts.netns);
-  return r.code === 0 ? { ok: true, reason: "" } : { ok: false, reason: (r.err || `exit ${r.code}`).trim() };
+  const r = await runCommand(opts.nft ?? "nft", ["list", "tables"], { netns: opts.netns });
+  return r.code === 0 ? { ok: true, reason: "" } : { ok: false, reason: (r.stderr || `exit ${r.code}`).trim() };
 }
 
 /**
@@ -143,16 +123,16 @@ export async function nftUsable(opts: { netns?: string; nft?: string } = {}): Pr
  */
 async function checkSysctl(name: string, netns: string | undefined, why: string, set: boolean, log: Logger): Promise<string | undefined> {
   const path = `/proc/sys/${name.replace(/\./g, "/")}`;
-  const read = await exec("cat", [path], netns);
+  const read = await runCommand("cat", [path], { netns });
   if (read.code !== 0) return undefined; // not there (e.g. IPv6 disabled in the kernel): nothing to say
-  if (read.out.trim() !== "0") return undefined;
+  if (read.stdout.trim() !== "0") return undefined;
   if (!set) return `${name} is 0: ${why}; set sysctl ${name}=1 for the node if it has IPv6 VIPs`;
-  const done = await exec("sh", ["-c", `echo 1 > ${path}`], netns);
+  const done = await runCommand("sh", ["-c", `echo 1 > ${path}`], { netns });
   if (done.code === 0) {
     log.info({ sysctl: name }, `${name} was 0: set to 1 (${why.split(";")[0]})`);
     return undefined;
   }
-  return `${name} is 0 and cannot be set here (${done.err.trim() || "read-only /proc/sys"}): ${why}; set sysctl ${name}=1 for the node (compose: sysctls)`;
+  return `${name} is 0 and cannot be set here (${done.stderr.trim() || "read-only /proc/sys"}): ${why}; set sysctl ${name}=1 for the node (compose: sysctls)`;
 }
 
 /** A delta: the entries that change, before and after (see cutOf). */

@@ -21,9 +21,10 @@
  * back from the kernel (what went in before is known, not lost), the session is dropped (a new one
  * next time) and `sync` rejects naming the process and what it said.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { setIdle, spawnSession } from "./child-session";
 import { Code, DcnetError, type Logger } from "@dcnet/core";
+import { runCommand } from "./command";
 import { canonicalIp, familyOf } from "./ip";
 
 export interface RoutesOptions {
@@ -92,18 +93,10 @@ interface RunResult {
   stderr: string;
 }
 
-function run(file: string, args: readonly string[], input: string, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-  });
+async function run(file: string, args: readonly string[], input: string, timeoutMs: number): Promise<RunResult> {
+  const r = await runCommand(file, args, { input, timeoutMs });
+  if (r.error) throw r.error;
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** A route key: an address (its own /32 or /128) or a prefix `a.b.c.d/n` (route-cover.ts). */

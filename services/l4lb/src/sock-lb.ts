@@ -22,11 +22,11 @@
  * first failed command, so after a failure the state is unknown: the maps are reloaded empty and
  * the whole table written again at the next apply.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Logger } from "@dcnet/core";
+import { runCommand } from "./command";
 import { slotsOf, type DataplaneVip, type Endpoint } from "./dataplane";
 import { canonicalIp, familyOf, parseIp, type Family } from "./ip";
 
@@ -84,15 +84,9 @@ interface Run {
   out: string;
 }
 
-function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs, killSignal: "SIGKILL" });
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.on("error", (err) => resolve({ code: null, out: err.message }));
-    child.on("close", (code) => resolve({ code, out }));
-  });
+async function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
+  const r = await runCommand(file, args, { timeoutMs });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 const hex = (bytes: readonly number[]): string => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");

@@ -15,9 +15,9 @@
  * Deletions run one after another in the background (they never hold up the next table); without
  * a `conntrack` binary the first attempt warns once and none are tried again.
  */
-import { spawn } from "node:child_process";
 import { counter, type Logger, type Registry } from "@dcnet/core";
 import type { DataplaneVip } from "./dataplane";
+import { runCommand } from "./command";
 import { canonicalIp, familyOf } from "./ip";
 
 export interface UdpFlowsOptions {
@@ -77,16 +77,18 @@ export function udpBackends(vips: readonly DataplaneVip[]): Table {
 /** The (VIP, backend) pairs of `before` that `after` no longer has. */
 export function staleFlows(before: Table, after: Table): StaleFlow[] {
   const out: StaleFlow[] = [];
-  for (const [vk, backends] of before) {
-    const still = after.get(vk);
-    const [vip, port] = vk.split("|") as [string, string];
-    for (const bk of backends) {
-      if (still?.has(bk)) continue;
-      const [backend, backendPort] = bk.split("|") as [string, string];
-      out.push({ vip, port: Number(port), backend, backendPort: Number(backendPort) });
-    }
-  }
+  for (const [vk, backends] of before) leftOf(vk, backends, after.get(vk), out);
   return out;
+}
+
+/** Appends to `out` the flows of VIP `vk` whose backend is in `before` but not in `after`. */
+function leftOf(vk: string, before: ReadonlySet<string>, after: ReadonlySet<string> | undefined, out: StaleFlow[]): void {
+  const [vip, port] = vk.split("|") as [string, string];
+  for (const bk of before) {
+    if (after?.has(bk)) continue;
+    const [backend, backendPort] = bk.split("|") as [string, string];
+    out.push({ vip, port: Number(port), backend, backendPort: Number(backendPort) });
+  }
 }
 
 /** `conntrack -D` arguments deleting the UDP flows to `vip:port` answered by `backend:backendPort`. */
@@ -107,17 +109,6 @@ export function conntrackArgs(f: StaleFlow): string[] {
   ];
 }
 
-function run(file: string, args: readonly string[], netns: string | undefined): Promise<{ code: number | null; err: string }> {
-  const [f, a] = netns === undefined ? [file, args] : ["ip", ["netns", "exec", netns, file, ...args]];
-  return new Promise((resolve) => {
-    const child = spawn(f, a, { stdio: ["ignore", "ignore", "pipe"], timeout: 10_000, killSignal: "SIGKILL" });
-    let err = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("error", (e: NodeJS.ErrnoException) => resolve({ code: null, err: e.code === "ENOENT" ? `${file}: not found` : e.message }));
-    child.on("close", (code) => resolve({ code, err }));
-  });
-}
-
 export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
   const log = opts.logger;
   const bin = opts.conntrack ?? "conntrack";
@@ -133,9 +124,9 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
 
   const flush = async (f: StaleFlow): Promise<void> => {
     if (unavailable) return;
-    const r = await run(bin, conntrackArgs(f), opts.netns);
+    const r = await runCommand(bin, conntrackArgs(f), { netns: opts.netns });
     // conntrack prints "N flow entries have been deleted." and exits 1 when N is 0.
-    const n = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(r.err);
+    const n = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/.exec(r.stderr);
     if (n) {
       const count = Number(n[1]);
       if (count > 0) {
@@ -148,12 +139,14 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
       return;
     }
     failed?.inc();
-    if (r.code === null && r.err.endsWith("not found")) {
+    if (r.error?.code === "ENOENT") {
       unavailable = true;
-      log.warn(`${r.err}: UDP flows to removed backends stay until idle (install conntrack to move them at once; kube-proxy needs it too)`);
+      log.warn(
+        `${bin}: not found: UDP flows to removed backends stay until idle (install conntrack to move them at once; kube-proxy needs it too)`,
+      );
       return;
     }
-    log.warn({ vip: `${f.vip}:${f.port}`, backend: `${f.backend}:${f.backendPort}`, err: r.err.trim() }, "deleting UDP flows failed");
+    log.warn({ vip: `${f.vip}:${f.port}`, backend: `${f.backend}:${f.backendPort}`, err: r.stderr.trim() }, "deleting UDP flows failed");
   };
 
   return {
@@ -178,9 +171,9 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
         }
         const backends = udpBackends(list).get(key) ?? new Set<string>();
         after.set(key, { objs: list, backends });
-        if (old) stale.push(...staleFlows(new Map([[key, old.backends]]), new Map([[key, backends]])));
+        if (old) leftOf(key, old.backends, backends, stale);
       }
-      for (const [key, old] of known) if (!after.has(key)) stale.push(...staleFlows(new Map([[key, old.backends]]), new Map()));
+      for (const [key, old] of known) if (!after.has(key)) leftOf(key, old.backends, undefined, stale);
       known = after;
       for (const f of stale) queue = queue.then(() => flush(f));
     },
