@@ -1,13 +1,15 @@
 # One image for every dcnet service: `docker run dcnet run <service>`.
 # Legacy-builder compatible (no BuildKit features).
 FROM node:20-bookworm-slim AS build
-# clang builds l4lb's socket LB program (services/l4lb/bpf/sock-lb.c) here, so the image needs only bpftool to load it.
+# clang builds l4lb's socket LB program (services/l4lb/bpf/sock-lb.c) here, so the image needs only bpftool to load it,
+# and the DNS listener's batched UDP module (packages/dns/native/udp_batch.c, against Node's own headers).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang linux-libc-dev \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang linux-libc-dev libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .
 RUN clang -O2 -g -target bpf -I/usr/include/$(uname -m)-linux-gnu -c services/l4lb/bpf/sock-lb.c -o services/l4lb/bpf/sock-lb.o \
+ && CC=clang DCNET_REQUIRE_NATIVE=1 node packages/dns/native/build.mjs \
  && npm ci --ignore-scripts --no-audit --no-fund \
  && npx tsc -b packages/cli \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \

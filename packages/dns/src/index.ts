@@ -5,4 +5,5 @@ export * from "./exchange";
 export * from "./listener";
 export * from "./testing";
 export { rawUdpAvailable } from "./raw-udp";
+export { batchUdpUnavailable, DEFAULT_UDP_BATCH } from "./batch-udp";
 export { WireKeyTable } from "./wire-table";

@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import { createLogger } from "@dcnet/core";
 import * as dgram from "node:dgram";
 import * as net from "node:net";
-import { createDnsListener, type DnsHandler } from "./listener";
+import { batchUdpUnavailable } from "./batch-udp";
+import { UDP_PATHS, createDnsListener, type DnsHandler, type DnsListener } from "./listener";
 import { rawUdpAvailable } from "./raw-udp";
 import { buildQuery, decode, tcpExchange, udpExchange } from "./testing";
 import { TYPE_A, headerOnly } from "./wire";
@@ -17,16 +18,30 @@ const echo =
     return later ? new Promise((r) => setTimeout(() => r(reply), 5)) : reply;
   };
 
-// Every case runs on both UDP paths: below dgram (raw-udp.ts) and dgram itself.
-for (const rawUdp of [true, false]) {
-  describe(`dns/listener (UDP ${rawUdp ? "raw" : "dgram"})`, () => {
-    if (rawUdp)
+// Every case runs on each UDP path: batched (native recvmmsg/sendmmsg), raw udp_wrap, and dgram.
+for (const udpPath of UDP_PATHS) {
+  describe(`dns/listener (UDP ${udpPath})`, () => {
+    if (udpPath === "raw")
       it("the raw UDP path is available on this Node (else the raw runs below would test dgram)", () => assert.ok(rawUdpAvailable()));
+    if (udpPath === "batch")
+      it("the batched UDP path is built and loads (else the batch runs below would test udp_wrap)", function () {
+        const why = batchUdpUnavailable();
+        if (why !== undefined) {
+          console.log(`      skipped: ${why}`);
+          this.skip();
+        }
+      });
+    /** Starts `l` and checks it runs on the path under test (no silent fallback). */
+    const started = async (l: DnsListener): Promise<{ udp: number; tcp: number }> => {
+      const ports = await l.start();
+      if (udpPath !== "batch" || batchUdpUnavailable() === undefined) assert.equal(l.udpPath(), udpPath);
+      return ports;
+    };
 
     for (const later of [false, true]) {
       it(`UDP and TCP replies go back to the sender (${later ? "promise" : "synchronous"} handler)`, async () => {
-        const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(later), logger, rawUdp });
-        const { udp, tcp } = await l.start();
+        const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(later), logger, udpPath });
+        const { udp, tcp } = await started(l);
         try {
           const u = await udpExchange(udp, buildQuery({ id: 0x4242, name: "a.mesos.", qtype: TYPE_A }));
           assert.equal(decode(u!).id, 0x4242);
@@ -39,8 +54,8 @@ for (const rawUdp of [true, false]) {
     }
 
     it("binds to a host name (resolved once at start; replies go to IP literals only)", async () => {
-      const l = createDnsListener({ host: "localhost", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
-      const { udp } = await l.start();
+      const l = createDnsListener({ host: "localhost", port: 0, handle: echo(false), logger, tcp: false, udpPath });
+      const { udp } = await started(l);
       try {
         assert.equal(decode((await udpExchange(udp, buildQuery({ id: 9, name: "a.mesos.", qtype: TYPE_A })))!).id, 9);
       } finally {
@@ -49,8 +64,8 @@ for (const rawUdp of [true, false]) {
     });
 
     it("IPv6: replies come back over ::1", async () => {
-      const l = createDnsListener({ host: "::1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
-      const { udp } = await l.start();
+      const l = createDnsListener({ host: "::1", port: 0, handle: echo(false), logger, tcp: false, udpPath });
+      const { udp } = await started(l);
       try {
         const got = await new Promise<Buffer>((resolve, reject) => {
           const c = dgram.createSocket("udp6");
@@ -68,38 +83,40 @@ for (const rawUdp of [true, false]) {
       }
     });
 
-    it("1,000 queries sent at once are all answered, each with its own ID", async () => {
-      const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
-      const { udp } = await l.start();
-      const c = dgram.createSocket("udp4");
-      try {
-        const seen = new Set<number>();
-        const all = new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`only ${seen.size} of 1000 answered`)), 5000);
-          c.on("message", (m) => {
-            seen.add(decode(m).id);
-            if (seen.size === 1000) {
-              clearTimeout(timer);
-              resolve();
-            }
+    for (const later of [false, true])
+      it(`1,000 queries sent at once are all answered, each with its own ID (${later ? "promise" : "synchronous"} handler)`, async () => {
+        const l = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(later), logger, tcp: false, udpPath });
+        const { udp } = await started(l);
+        // Replies come in bursts (a batch, or 1,000 timers at once): a buffer that holds them all.
+        const c = dgram.createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
+        try {
+          const seen = new Set<number>();
+          const all = new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`only ${seen.size} of 1000 answered`)), 5000);
+            c.on("message", (m) => {
+              seen.add(decode(m).id);
+              if (seen.size === 1000) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
           });
-        });
-        for (let i = 0; i < 1000; i++) c.send(buildQuery({ id: i, name: "a.mesos.", qtype: TYPE_A }), udp, "127.0.0.1");
-        await all;
-      } finally {
-        c.close();
-        await l.stop();
-      }
-    });
+          for (let i = 0; i < 1000; i++) c.send(buildQuery({ id: i, name: "a.mesos.", qtype: TYPE_A }), udp, "127.0.0.1");
+          await all;
+        } finally {
+          c.close();
+          await l.stop();
+        }
+      });
 
     it("a port in use: start rejects naming it, and stop frees what was bound", async () => {
-      const a = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(false), logger, tcp: false, rawUdp });
-      const { udp } = await a.start();
-      const b = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, rawUdp });
+      const a = createDnsListener({ host: "127.0.0.1", port: 0, handle: echo(false), logger, tcp: false, udpPath });
+      const { udp } = await started(a);
+      const b = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, udpPath });
       await assert.rejects(b.start(), (err: NodeJS.ErrnoException) => err.code === "EADDRINUSE" && err.message.includes(String(udp)));
       await a.stop();
-      const again = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, rawUdp });
-      await again.start();
+      const again = createDnsListener({ host: "127.0.0.1", port: udp, handle: echo(false), logger, tcp: false, udpPath });
+      await started(again);
       await again.stop();
     });
   });
