@@ -2,9 +2,12 @@
 # Legacy-builder compatible (no BuildKit features).
 FROM node:20-bookworm-slim AS build
 # clang builds l4lb's socket LB program (services/l4lb/bpf/sock-lb.c) here, so the image needs only bpftool to load it,
-# and the DNS listener's batched UDP module (packages/dns/native/udp_batch.c, against Node's own headers).
+# and the DNS listener's batched UDP module (packages/dns/native/udp_batch.c) against Node's headers: the official image
+# has them in /usr/local/include/node; where they are missing (the offline stand-in), Debian's libnode-dev gives Node-API
+# headers in /usr/include/node (Node-API is ABI-stable: a module built against them loads in Node 20).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang linux-libc-dev libc6-dev \
+ && headers="$(test -e /usr/local/include/node/node_api.h || echo libnode-dev)" \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends clang linux-libc-dev libc6-dev $headers \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY . .

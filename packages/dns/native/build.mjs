@@ -31,8 +31,9 @@ const candidates = [
   "/usr/include/node",
   "/usr/local/include/node",
 ].filter(Boolean);
-const headers = candidates.find((d) => existsSync(join(d, "node_api.h")) && existsSync(join(d, "uv.h")));
-if (!headers) give_up(`no node_api.h and uv.h in ${candidates.join(", ")}`);
+// uv.h sits beside node_api.h in Node's own headers; Debian's libnode-dev has it in /usr/include (libuv1-dev).
+const headers = candidates.find((d) => existsSync(join(d, "node_api.h")));
+if (!headers) give_up(`no node_api.h in ${candidates.join(", ")}`);
 const cc = process.env.CC || "cc";
 mkdirSync(dirname(out), { recursive: true });
 const args = ["-O2", "-g", "-fPIC", "-shared", "-Wall", "-Wextra", "-DNODE_GYP_MODULE_NAME=udp_batch", "-I", headers, "-o", out, src];
