@@ -5,6 +5,7 @@
  */
 import * as os from "node:os";
 import { addRecord, DCOS_ZONE, type RecordValues, type ZoneData } from "@dcnet/dcos-dns";
+import { batchUdpUnavailable } from "@dcnet/dns";
 import { max, round } from "./results";
 export { envInt, prng } from "./env";
 
@@ -107,4 +108,15 @@ export function replyAddresses(msg: Buffer): { id: number; rcode: number; a: str
     off += rdlen;
   }
   return { id, rcode, a };
+}
+
+/**
+ * The UDP path the DNS server under test runs on: `DCNET_DNS_UDP` from the bench's environment is
+ * passed to it (batch, raw or dgram; packages/dns/README.md), else batch where the module is built.
+ */
+export function serverUdpPath(): { env: NodeJS.ProcessEnv; label: string } {
+  const want = process.env["DCNET_DNS_UDP"];
+  if (want !== undefined && want !== "") return { env: { DCNET_DNS_UDP: want }, label: want };
+  const why = batchUdpUnavailable();
+  return { env: {}, label: why === undefined ? "batch" : `raw (batch unavailable: ${why})` };
 }
