@@ -48,9 +48,18 @@ function composeEnvironments(text: string): Map<string, Env> {
 /** The CLI's own variables (services.ts, main.ts), in no service's schema. */
 const CLI_VARS = new Set(["DCNET_MESOS_DNS_GRPC_PORT", "DCNET_DCOS_DNS_CONFIG", "DCNET_L4LB_CONFIG", "DCNET_MARATHON", "DCNET_DNS"]);
 
+/**
+ * Switches read outside every config schema: the DNS listener's UDP path (packages/dns listener.ts)
+ * and the build's "the native module must build" (packages/dns/native/build.mjs).
+ */
+const SWITCH_VARS = new Map([
+  ["DCNET_DNS_UDP", "packages/dns/src/listener.ts"],
+  ["DCNET_REQUIRE_NATIVE", "packages/dns/native/build.mjs"],
+]);
+
 /** A `DCNET_*` variable names a key of one of the services a node container runs. */
 function dcnetKnown(name: string): boolean {
-  if (CLI_VARS.has(name)) return true;
+  if (CLI_VARS.has(name) || SWITCH_VARS.has(name)) return true;
   const parts = name.slice("DCNET_".length).split("__");
   const camel = parts.map((p) => snakeToCamel(p.toLowerCase()));
   const schemas: [z.ZodTypeAny, ReadonlySet<string> | undefined][] = [
@@ -116,6 +125,11 @@ describe("environment variables the docs name", () => {
       fs.readdirSync(path.join(repo, d)).flatMap((p) => ["README.md", "CONFIG.md"].map((f) => path.join(d, p, f))),
     ),
   ].filter((f) => fs.existsSync(path.join(repo, f)));
+
+  it("the switches outside the config schemas are read where the list says", () => {
+    for (const [name, file] of SWITCH_VARS)
+      assert.ok(fs.readFileSync(path.join(repo, file), "utf8").includes(`"${name}"`), `${name} in ${file}`);
+  });
 
   it("are real keys (DCNET_* of a service or the CLI, MESOS_DNS_* of mesos-dns)", () => {
     const mesosDns = new Set(CONFIG_KEYS.map((k) => k.env));

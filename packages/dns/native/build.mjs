@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "udp_batch.c");
 const out = join(here, "build", "udp_batch.node");
-const strict = process.env.DCNET_REQUIRE_NATIVE === "1";
+const strict = process.env["DCNET_REQUIRE_NATIVE"] === "1";
 
 function give_up(reason) {
   const text = `dcnet: packages/dns/native/udp_batch.node not built (${reason}); DNS listeners will use Node's udp_wrap handle instead`;
