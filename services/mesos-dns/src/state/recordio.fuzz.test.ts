@@ -72,4 +72,15 @@ describe("mesos-dns SUBSCRIBE RecordIO fuzz", () => {
     assert.throws(() => new RecordReader().push(Buffer.from("1234567890123\n")), RecordIoError, "13 digits");
     assert.deepEqual(new RecordReader().push(Buffer.from("000000000002\n{}")), ["{}"], "12 digits with leading zeros");
   });
+
+  it("a record longer than the limit fails at its prefix, before any of it is buffered; records before it are returned", () => {
+    const r = new RecordReader(100);
+    assert.deepEqual(r.push(Buffer.from("2\n{}")), ["{}"]);
+    assert.throws(
+      () => r.push(Buffer.from("101\n{")),
+      (e: Error) => e instanceof RecordIoError && /101 bytes is over the limit of 100/.test(e.message),
+    );
+    assert.deepEqual(new RecordReader(100).push(Buffer.from(`100\n${"x".repeat(100)}`)), ["x".repeat(100)], "at the limit");
+    assert.throws(() => new RecordReader().push(Buffer.from("999999999999\n")), RecordIoError, "the default limit (256 MiB)");
+  });
 });
