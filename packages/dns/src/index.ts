@@ -7,3 +7,4 @@ export * from "./testing";
 export { rawUdpAvailable } from "./raw-udp";
 export { batchUdpUnavailable, DEFAULT_UDP_BATCH } from "./batch-udp";
 export { WireKeyTable } from "./wire-table";
+export { registerUdpDropsMetric } from "./udp-drops-metric";

@@ -15,7 +15,7 @@ import * as dgram from "node:dgram";
 import { lookup as resolveHost } from "node:dns/promises";
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
-import { batchUdpUnavailable, openBatchUdp } from "./batch-udp";
+import { batchUdpUnavailable, openBatchUdp, type BatchUdpSocket } from "./batch-udp";
 import { openRawUdp } from "./raw-udp";
 import type { Transport } from "./truncate";
 
@@ -60,6 +60,8 @@ export interface DnsListener {
   start(): Promise<{ udp: number; tcp: number }>;
   /** The UDP path in use once started (after fallbacks), undefined before or without UDP. */
   udpPath(): UdpPath | undefined;
+  /** The batched path's drop counts since start (undefined on the other paths, which drop nothing themselves). */
+  udpDrops(): { sendFailures: number; cut: number } | undefined;
   /** Closes the sockets and drops TCP connections; replies still pending are discarded. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   let running = false;
   let path: UdpPath | undefined;
   let udp: UdpSide | undefined;
+  let batchSide: BatchUdpSocket | null = null;
   let tcp: net.Server | undefined;
   const conns = new Set<net.Socket>();
 
@@ -195,7 +198,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
       const want = opts.udpPath ?? envUdpPath(log);
       let side: UdpSide | null = null;
       if (want === "batch") {
-        side = openBatchUdp({
+        const b = openBatchUdp({
           address: bindAddress,
           port: opts.port,
           v6,
@@ -205,7 +208,8 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
           onHandlerError: (err) => log.error({ err }, "DNS handler failed"),
           onError,
         });
-        if (side === null) log.info({ reason: batchUdpUnavailable() }, "DNS UDP: the batched path is unavailable, using udp_wrap");
+        side = batchSide = b;
+        if (b === null) log.info({ reason: batchUdpUnavailable() }, "DNS UDP: the batched path is unavailable, using udp_wrap");
         else path = "batch";
       }
       if (side === null && want !== "dgram") {
@@ -255,7 +259,16 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     await Promise.all([u ? u.close() : Promise.resolve(), new Promise<void>((resolve) => (t ? t.close(() => resolve()) : resolve()))]);
   }
 
-  return { start, stop, udpPath: () => (running && udp ? path : undefined) };
+  return {
+    start,
+    stop,
+    udpPath: () => (running && udp ? path : undefined),
+    udpDrops: () => {
+      if (batchSide === null) return undefined;
+      const { sendFailures, cut } = batchSide.stats();
+      return { sendFailures, cut };
+    },
+  };
 }
 
 let warnedEnv = false;

@@ -28,6 +28,7 @@ import {
   parseQueryInto,
   parseReason,
   rcodeName,
+  registerUdpDropsMetric,
   relayLimit,
   truncateRelayed,
 } from "@dcnet/dns";
@@ -223,6 +224,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
   }
 
   let listeners: DnsListener[] = [];
+  registerUdpDropsMetric(registry, "dns_udp_dropped_total", () => listeners);
   return {
     async start() {
       const out: { ip: string; udp: number; tcp: number }[] = [];

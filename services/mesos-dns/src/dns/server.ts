@@ -33,6 +33,7 @@ const {
   headerOnly,
   optRecord,
   parseQueryInto,
+  registerUdpDropsMetric,
   rcodeName,
   relayLimit,
   truncateRelayed,
@@ -133,6 +134,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   let running = false;
   let listener: DnsListener | undefined;
   let aborter = new AbortController();
+  registerUdpDropsMetric(registry, "mesos_dns_dns_udp_dropped_total", () => (listener ? [listener] : []));
 
   function update(set: RecordSet, serial: number): void {
     const t0 = process.hrtime.bigint();
