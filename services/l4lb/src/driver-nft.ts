@@ -59,7 +59,8 @@ import {
 import { routeCover } from "./route-cover";
 import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } from "./routes";
 import { startSockLb, type SockLb } from "./sock-lb";
-import { createUdpFlows } from "./udp-flows";
+import { abortConnectedUdp } from "./sock-lb-udp";
+import { createUdpFlows, type StaleFlow } from "./udp-flows";
 import { runCommand } from "./command";
 
 export interface NftDriverOptions extends NftOptions {
@@ -272,6 +273,7 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
           ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
           ...(opts.conntrack !== undefined ? { conntrack: opts.conntrack } : {}),
           ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
+          ...(sockLb !== undefined ? { abortSockets: abortVia(sockLb, opts.netns) } : {}),
         });
   const nftOpts: NftOptions = {
     ...(opts.table !== undefined ? { table: opts.table } : {}),
@@ -763,4 +765,10 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
     timer.unref();
   }
   return driver;
+}
+
+/** The socket LB's connected UDP sockets of a removed backend, aborted (sock-lb-udp.ts). */
+function abortVia(sockLb: SockLb, netns: string | undefined): (f: StaleFlow) => Promise<number> {
+  return (f) =>
+    abortConnectedUdp(f, { revnat: sockLb.revnat, bpftool: sockLb.bpftool, timeoutMs: 10_000, ...(netns !== undefined ? { netns } : {}) });
 }

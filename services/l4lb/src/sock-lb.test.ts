@@ -6,11 +6,31 @@ import * as path from "node:path";
 import type { DataplaneVip } from "./dataplane";
 import { createNftDriver } from "./driver-nft";
 import { backendHex, cgroup2Mount, resolveCgroup, slotKeyHex, startSockLb, vipKeyHex, vipValueHex, type SockLb } from "./sock-lb";
+import { abortConnectedUdp, cookieKeyHex, parseSsSockets } from "./sock-lb-udp";
 import { addNetns, connectMany, delNetns, nftUnavailable, sh, startServers } from "./testutil-netns";
 import { quiet } from "./testutil-service";
 import { createRegistry } from "@dcnet/core";
 
 describe("l4lb socket LB: map encoding", () => {
+  it("socket cookies as revnat keys (little-endian u64); ss -e lines parsed into local, peer and cookie", () => {
+    assert.deepEqual(cookieKeyHex(0x3ebn), ["eb", "03", "00", "00", "00", "00", "00", "00"]);
+    assert.deepEqual(cookieKeyHex(0x0102030405060708n), ["08", "07", "06", "05", "04", "03", "02", "01"]);
+    assert.deepEqual(
+      parseSsSockets(
+        [
+          "0      0          127.0.0.1:56254    127.0.0.1:9999 ino:1451169 sk:3eb cgroup:/ <->",
+          "ESTAB 0 0 [fd99::1]:40000 [fd99::3]:5353 ino:7 sk:1f cgroup:/x <->",
+          "garbage",
+          "",
+        ].join("\n"),
+      ),
+      [
+        { local: "127.0.0.1:56254", peer: "127.0.0.1:9999", cookie: 0x3ebn },
+        { local: "[fd99::1]:40000", peer: "[fd99::3]:5353", cookie: 0x1fn },
+      ],
+    );
+  });
+
   it("keys and values in the byte order the BPF program reads (address and port in network order, ids little-endian), IPv4 and IPv6", () => {
     assert.equal(vipKeyHex("11.0.0.1", 80, "tcp"), "0b 00 00 01 00 50 06 00");
     assert.equal(vipKeyHex("172.16.0.1", 8443, "udp"), "ac 10 00 01 20 fb 11 00");
@@ -95,6 +115,8 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
   const web = vipOf("tcp", 80, 8080);
   /** UDP :53 → u2/u3 (IPv6: uv2/uv3) on 5353. */
   const dns = vipOf("udp", 53, 5353);
+  /** The VIP with its first backend (.2) only. */
+  const only2 = (v: DataplaneVip): DataplaneVip => ({ ...v, backends: [v.backends[0]!] });
   /** A second TCP VIP: port 81 → b2. */
   const alt: DataplaneVip = { protocol: "tcp", ip: "11.0.0.1", port: 81, backends: [{ ip: "10.99.0.2", port: 8080, weight: 1 }] };
   const start = async (bpftool?: string): Promise<SockLb> => {
@@ -115,7 +137,7 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     sh("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg, "ip", "netns", "exec", node, process.execPath, "-e", PEER, host]);
   /** Runs UDP_CLIENT in the node namespace; `between` runs between rounds. */
   const udpRounds = async (
-    o: { host: string; connected: boolean; sockets: number; per: number; rounds?: number; inCgroup?: boolean },
+    o: { host: string; port?: number; connected: boolean; sockets: number; per: number; rounds?: number; inCgroup?: boolean },
     between?: () => Promise<unknown>,
   ): Promise<string[][][]> => {
     const rounds = o.rounds ?? 1;
@@ -291,6 +313,53 @@ describe("l4lb socket LB (real BPF program, cgroup, network namespaces)", functi
     await s.apply([dns(1, 1, 6)]);
     const [gone] = await udpRounds({ host: "11.0.0.1", connected: false, sockets: 1, per: 1 });
     assert.deepEqual(gone, [["error ENETUNREACH"]]);
+  });
+
+  it("connected UDP sockets sent to a removed backend are aborted, IPv4 and IPv6; the others and a direct socket to that backend are not", async () => {
+    const s = await start();
+    await s.apply([dns(1, 1), dns(1, 1, 6)]);
+    for (const [host, gone, keep, vip] of [
+      ["11.0.0.1", "10.99.0.3", "u2", "11.0.0.1"],
+      ["fd01:c::1", "fd99::3", "uv2", "fd01:c::1"],
+    ] as const) {
+      const family = host === "11.0.0.1" ? 4 : 6;
+      let abortedN = -1;
+      // Between the rounds, once both clients have done their first: the backend .3 leaves the VIP, and its sockets are aborted.
+      let calls = 0;
+      let release = (): void => {};
+      const both = new Promise<void>((r) => (release = r));
+      let once: Promise<void> | undefined;
+      const between = async (): Promise<void> => {
+        if (++calls === 2) release();
+        await both;
+        await (once ??= (async () => {
+          await s.apply(family === 4 ? [only2(dns(1, 1)), dns(1, 1, 6)] : [dns(1, 1), only2(dns(1, 1, 6))]);
+          abortedN = await abortConnectedUdp(
+            { vip, port: 53, backend: gone, backendPort: 5353 },
+            { revnat: s.revnat, bpftool: "bpftool", timeoutMs: 10_000, netns: node },
+          );
+        })());
+      };
+      const [viaVip, direct] = await Promise.all([
+        udpRounds({ host, connected: true, sockets: 16, per: 1, rounds: 2 }, between),
+        udpRounds({ host: gone, port: 5353, connected: true, sockets: 1, per: 1, rounds: 2 }, between),
+      ]);
+      const [r1, r2] = viaVip;
+      const onGone = r1!.map((sock) => !sock[0]!.startsWith(`${keep} `));
+      const what = `${host}: ${JSON.stringify(viaVip)} aborted ${abortedN}`;
+      assert.ok(onGone.some(Boolean) && !onGone.every(Boolean), `16 sockets reach both backends: ${what}`);
+      assert.equal(abortedN, onGone.filter(Boolean).length, what);
+      // An aborted socket is disconnected with ECONNABORTED pending: its next send fails (EDESTADDRREQ), or a read reports ECONNABORTED.
+      r2!.forEach((sock, i) => assert.equal(/^error (EDESTADDRREQ|ECONNABORTED)$/.test(sock[0]!), onGone[i], `socket ${i}: ${what}`));
+      assert.ok(
+        r2!.filter((_, i) => !onGone[i]).every((sock) => sock[0]!.startsWith(`${keep} `)),
+        what,
+      );
+      // The socket connected to the backend's own address, not through the VIP, still talks to it.
+      assert.equal(direct[1]![0]![0], direct[0]![0]![0], `direct socket: ${JSON.stringify(direct)}`);
+      assert.ok(!direct[1]![0]![0]!.startsWith("error"), `direct socket: ${JSON.stringify(direct)}`);
+      await s.apply([dns(1, 1), dns(1, 1, 6)]);
+    }
   });
 
   it("only the node's network namespace is balanced: a bridge-mode task's connect in the cgroup is left to the table", async () => {

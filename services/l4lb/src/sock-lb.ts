@@ -54,6 +54,10 @@ export interface SockLbOptions {
 export interface SockLb {
   /** The cgroup directory the programs are attached to (`auto` resolved). */
   readonly cgroup: string;
+  /** The pinned maps of each connected socket's VIP and backend, by socket cookie (sock-lb-udp.ts reads them). */
+  readonly revnat: { readonly 4: string; readonly 6: string };
+  /** The bpftool binary in use. */
+  readonly bpftool: string;
   /** Makes the maps hold exactly the VIPs of `vips` that have a slot (IPv4 in `vips`, IPv6 in `vips6`). */
   apply(vips: readonly DataplaneVip[]): Promise<void>;
   /** VIPs in the maps (`ip:port/proto`), for tests. */
@@ -353,6 +357,8 @@ export async function startSockLb(opts: SockLbOptions): Promise<SockLb> {
 
   return {
     cgroup,
+    revnat: { 4: path.join(mapsPin, "revnat"), 6: path.join(mapsPin, "revnat6") },
+    bpftool,
     apply,
     installed: () => new Set(installed.keys()),
     get size() {

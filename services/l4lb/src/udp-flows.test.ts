@@ -110,6 +110,35 @@ describe("l4lb UDP flows: what each table deletes (a recording conntrack)", () =
     assert.match(await registry.metrics(), /^l4lb_udp_flows_deleted_total 6$/m);
   });
 
+  it("with the socket LB: each removed (VIP, backend) also goes to abortSockets, even without conntrack; counted; a failure is a warning", async () => {
+    const registry = createRegistry();
+    const asked: string[] = [];
+    const warned: string[] = [];
+    const logger = Object.assign(quiet(), { warn: (...a: unknown[]) => void warned.push(String(a.find((x) => typeof x === "string"))) });
+    const flows = createUdpFlows({
+      logger,
+      conntrack: path.join(dir, "missing"),
+      registry,
+      abortSockets: async (f) => {
+        asked.push(`${f.vip}:${f.port} ${f.backend}:${f.backendPort}`);
+        if (f.backend === "10.0.0.9") throw new Error("ss failed");
+        return 2;
+      },
+    });
+    flows.update([
+      udp("11.0.0.1", 53, [
+        ["10.0.0.1", 53, 1],
+        ["10.0.0.2", 53, 0],
+        ["10.0.0.9", 53, 1],
+      ]),
+    ]);
+    flows.update([udp("11.0.0.1", 53, [["10.0.0.2", 53, 0]])]);
+    await flows.idle();
+    assert.deepEqual(asked, ["11.0.0.1:53 10.0.0.1:53", "11.0.0.1:53 10.0.0.9:53"]);
+    assert.match(await registry.metrics(), /^l4lb_udp_sockets_aborted_total 2$/m);
+    assert.ok(warned.includes("aborting connected UDP sockets failed"), warned.join("; "));
+  });
+
   it("without a conntrack binary: warns once, tries no more", async () => {
     const warned: string[] = [];
     const logger = Object.assign(quiet(), { warn: (...a: unknown[]) => void warned.push(String(a.find((x) => typeof x === "string"))) });

@@ -12,6 +12,9 @@
  * listed, so their flows stay, as TCP connections do. TCP needs nothing of this: its connections
  * to a removed backend end (RST or timeout) and the application reconnects.
  *
+ * With the socket LB, connected UDP sockets it sent to such a backend have no conntrack entry:
+ * they are aborted instead (`abortSockets`, sock-lb-udp.ts).
+ *
  * Deletions run one after another in the background (they never hold up the next table); without
  * a `conntrack` binary the first attempt warns once and none are tried again.
  */
@@ -26,8 +29,13 @@ export interface UdpFlowsOptions {
   netns?: string;
   /** The `conntrack` binary (default `conntrack`, Debian's conntrack package). */
   conntrack?: string;
-  /** Metrics: `l4lb_udp_flows_deleted_total`, `l4lb_udp_flow_deletes_failed_total`. */
+  /** Metrics: `l4lb_udp_flows_deleted_total`, `l4lb_udp_flow_deletes_failed_total`, `l4lb_udp_sockets_aborted_total`. */
   registry?: Registry;
+  /**
+   * With the socket LB: aborts the connected UDP sockets it sent from the flow's VIP to its backend
+   * (sock-lb-udp.ts), resolving how many; they have no conntrack entry to delete.
+   */
+  abortSockets?: (f: StaleFlow) => Promise<number>;
 }
 
 export interface UdpFlows {
@@ -117,12 +125,40 @@ export function createUdpFlows(opts: UdpFlowsOptions): UdpFlows {
     reg && counter(reg, "l4lb_udp_flows_deleted_total", "UDP conntrack entries deleted because their backend left the VIP", []);
   const failed =
     reg && counter(reg, "l4lb_udp_flow_deletes_failed_total", "conntrack deletions of a removed UDP backend's flows that failed", []);
+  const aborted =
+    reg &&
+    counter(
+      reg,
+      "l4lb_udp_sockets_aborted_total",
+      "Connected UDP sockets the socket LB had sent to a backend that left the VIP, aborted",
+      [],
+    );
   /** UDP VIP key → the VIP objects of the last table at that key, and their backends. */
   let known = new Map<string, Known>();
   let queue: Promise<void> = Promise.resolve();
   let unavailable = false;
 
+  const abortSockets = async (f: StaleFlow): Promise<void> => {
+    if (!opts.abortSockets) return;
+    try {
+      const n = await opts.abortSockets(f);
+      if (n > 0) {
+        aborted?.inc(n);
+        log.info(
+          { vip: `${f.vip}:${f.port}`, backend: `${f.backend}:${f.backendPort}`, sockets: n },
+          "aborted the connected UDP sockets of a removed backend",
+        );
+      }
+    } catch (err) {
+      log.warn(
+        { vip: `${f.vip}:${f.port}`, backend: `${f.backend}:${f.backendPort}`, err: (err as Error).message },
+        "aborting connected UDP sockets failed",
+      );
+    }
+  };
+
   const flush = async (f: StaleFlow): Promise<void> => {
+    await abortSockets(f);
     if (unavailable) return;
     const r = await runCommand(bin, conntrackArgs(f), { netns: opts.netns });
     // conntrack prints "N flow entries have been deleted." and exits 1 when N is 0.
