@@ -186,6 +186,27 @@ const UDP_STICKY_JS = [
   "const stop = setTimeout(end, +ms);",
 ].join("\n");
 
+/**
+ * `n` connected UDP sockets to host:port, each sending a datagram every 100 ms for `ms`; a socket
+ * whose send or read fails with anything but ECONNREFUSED (l4lb aborted it: its backend left the
+ * VIP) is closed and connected again, as a resolver would; ECONNREFUSED (an ICMP error from a
+ * backend whose port closed) is noted and the socket kept, so only an abort moves a socket. Prints, per socket, `{ first, last, aborted, seq }` (the first and
+ * last id that answered, how many aborts, the replies run-length encoded).
+ */
+const UDP_CONNECTED_JS = [
+  "const dgram = require('dgram'); const [host, port, n, ms] = process.argv.slice(1);",
+  "const out = []; const socks = [];",
+  "const open = (i) => { const u = dgram.createSocket('udp4'); socks[i] = u; let dead = false;",
+  "  const fail = (e) => { if (e.code === 'ECONNREFUSED') { note(i, 'refused'); return; } if (dead) return; dead = true; out[i].aborted++; note(i, 'abort:' + e.code); try { u.close(); } catch {} open(i); };",
+  "  u.on('error', fail); u.on('message', (m) => { const id = m.toString(); if (out[i].first === undefined) out[i].first = id; out[i].last = id; note(i, id.slice(0, 17)); });",
+  "  u.connect(+port, host, () => { u.ready = true; }); u.fail = fail; };",
+  "const note = (i, id) => { const seq = out[i].seq; const last = seq[seq.length - 1]; if (last && last[0] === id) last[1]++; else seq.push([id, 1]); };",
+  "for (let i = 0; i < +n; i++) { out.push({ aborted: 0, seq: [] }); open(i); }",
+  "const t = setInterval(() => socks.forEach((u) => { if (u.ready) u.send('hi', (e) => { if (e) u.fail(e); }); }), 100);",
+  "setTimeout(() => { clearInterval(t); socks.forEach((u) => { try { u.close(); } catch {} });",
+  "  console.log(JSON.stringify(out.map((o) => ({ ...o, seq: o.seq.map(([id, k]) => id + '×' + k).join(' ') })))); }, +ms);",
+].join("\n");
+
 const CLIENT = "/vip-client";
 const NAMED = "/minitwit";
 const IPVIP = "/minitwit-ip";
@@ -783,6 +804,14 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
       [host, port, pinFile, "40000"],
       60_000,
     );
+    // And connected sockets on agent-1, where the socket LB chose each one's backend at connect():
+    // no conntrack flow to delete, so l4lb aborts those on the killed backend and they reconnect.
+    const connected = nodeJson<{ first?: string; last?: string; aborted: number; seq: string }[]>(
+      cluster.node("agent-1"),
+      UDP_CONNECTED_JS,
+      [host, port, "12", "15000"],
+      60_000,
+    );
     let pinned = "";
     await eventually(
       async () => {
@@ -794,6 +823,7 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
       100,
     );
     assert.ok(ids.includes(pinned), `pinned to ${pinned}`);
+    await new Promise((r) => setTimeout(r, 1000)); // agent-1's sockets have had their first replies
     const killedAt = Date.now();
     await cluster.marathon(`/v2/apps${UDP}/tasks/${pinned}?scale=true`, { method: "DELETE" });
     const moved = await sticky;
@@ -804,6 +834,24 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     );
     assert.equal(moved.first, pinned);
     assert.ok(moved.moved !== undefined && ids.includes(moved.moved) && moved.moved !== pinned, JSON.stringify(moved));
+    const socks = await connected;
+    log(`12 connected sockets on agent-1 (socket LB): ${socks.map((x) => x.seq).join(" | ")}`);
+    // 12 sockets, each on either instance: all 12 on the survivor would take 2^-12.
+    assert.ok(
+      socks.some((x) => x.first === pinned),
+      `no agent-1 socket was on ${short(pinned)}: ${JSON.stringify(socks)}`,
+    );
+    for (const [i, x] of socks.entries()) {
+      const what = `agent-1 socket ${i}: ${JSON.stringify(x)}`;
+      if (x.first === pinned) {
+        assert.ok(x.aborted >= 1, `aborted when ${short(pinned)} left: ${what}`);
+        assert.ok(x.last !== undefined && x.last !== pinned && ids.includes(x.last), `reconnected to the other instance: ${what}`);
+      } else {
+        assert.ok(x.first !== undefined && ids.includes(x.first), what);
+        assert.equal(x.aborted, 0, `a socket on the surviving instance is left alone: ${what}`);
+        assert.equal(x.last, x.first, what);
+      }
+    }
     await cluster.marathon(`/v2/apps${UDP}`, { method: "DELETE" });
     await waitDetailEverywhere(`${UDP_VIP} gone`, (d) => assert.ok(!d.vips.some((v) => v.vip === UDP_VIP), "still there"), 30_000);
   }).timeout(120_000);

@@ -712,9 +712,10 @@ export async function createNftDriver(opts: NftDriverOptions): Promise<NftDriver
         if (after && !routed) await routeAfter();
         // A shortcut of what the table now does: when it fails, connects fall through to the table.
         lastVips = vips;
-        // New flows no longer reach removed backends: move the UDP flows still pinned to them.
-        udpFlows?.update(vips);
         await sockApply(vips);
+        // New flows no longer reach removed backends (nor new connects, through the socket LB's
+        // maps, written first): move the UDP flows and connected sockets still pinned to them.
+        udpFlows?.update(vips);
         // The table is in; the routes that failed are tried again by the next apply (or reconcile).
         if (routeError) throw routeError;
         routesSynced = true;
