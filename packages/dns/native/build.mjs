@@ -14,7 +14,7 @@ const out = join(here, "build", "udp_batch.node");
 const strict = process.env["DCNET_REQUIRE_NATIVE"] === "1";
 
 function give_up(reason) {
-  const text = `dcnet: packages/dns/native/udp_batch.node not built (${reason}); DNS listeners will use Node's udp_wrap handle instead`;
+  const text = `dcnet: packages/dns/native/build/udp_batch.node not built (${reason}); DNS listeners will use Node's udp_wrap handle instead`;
   if (strict) {
     console.error(`${text}\nDCNET_REQUIRE_NATIVE=1: failing the build`);
     process.exit(1);
