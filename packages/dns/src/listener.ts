@@ -209,8 +209,11 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
           onError,
         });
         side = batchSide = b;
-        if (b === null) log.info({ reason: batchUdpUnavailable() }, "DNS UDP: the batched path is unavailable, using udp_wrap");
-        else path = "batch";
+        if (b !== null) path = "batch";
+        else if (!toldUnavailable) {
+          toldUnavailable = true; // once per process, not per listener
+          log.info({ reason: batchUdpUnavailable() }, "DNS UDP: the batched path is unavailable, using udp_wrap");
+        }
       }
       if (side === null && want !== "dgram") {
         box.side = openRawUdp({ address: bindAddress, port: opts.port, v6, recvBufferBytes, onError, onMessage });
@@ -272,6 +275,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
 }
 
 let warnedEnv = false;
+let toldUnavailable = false;
 
 function envUdpPath(log: Logger): UdpPath {
   const v = process.env["DCNET_DNS_UDP"];
