@@ -8,8 +8,8 @@
  *
  * Everything that is DNS stays in TypeScript: this file only moves bytes. Linux only (recvmmsg).
  *
- * Exports (errors are thrown as Error objects with `code` = errno name and `syscall`):
- *   open(family 4|6, address, port, rcvbufBytes) -> [fd, boundPort]
+ * Exports (system call failures come back as negative errno numbers, which batch-udp.ts names):
+ *   open(family 4|6, address, port, rcvbufBytes) -> [fd, boundPort], or [-errno, syscall]
  *   start(fd, inBuf, outBuf, meta Int32Array, addrBuf, batch, inSlot, outSlot, onBatch, onError) -> handle
  *       inBuf  : batch * inSlot bytes, datagram i at i * inSlot
  *       outBuf : batch * outSlot bytes, reply i at i * outSlot
@@ -18,7 +18,7 @@
  *                [2b] replies not sent (EAGAIN or error), [2b+1] datagrams cut (did not fit),
  *                [2b+2] batches, [2b+3] datagrams
  *       addrBuf: batch * 28 bytes, the sender of datagram i (struct sockaddr_in or _in6) at i * 28
- *       onBatch(count) runs once per batch; onError(code, syscall) for receive errors.
+ *       onBatch(count) runs once per batch; onError(-errno, syscall) for receive errors.
  *   sendTo(handle, buffer, peer) -> 0 or -errno   (peer: 28 bytes copied from addrBuf)
  *   stop(handle, done): stops watching, closes the socket, then calls done().
  */
@@ -79,40 +79,14 @@ static napi_value throw_last(napi_env env) {
   return NULL;
 }
 
-static const char *errno_name(int e) {
-  switch (e) {
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EACCES: return "EACCES";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case ENOBUFS: return "ENOBUFS";
-    case EMFILE: return "EMFILE";
-    case EPERM: return "EPERM";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ENETUNREACH: return "ENETUNREACH";
-    case EAGAIN: return "EAGAIN";
-    case EBADF: return "EBADF";
-    default: return "EIO";
-  }
-}
-
-static napi_value throw_errno(napi_env env, const char *syscall, int e, const char *where) {
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s %s %s", syscall, errno_name(e), where);
-  napi_value text, code, err, sc, no;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
-  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code);
-  napi_create_error(env, NULL, text, &err);
-  napi_set_named_property(env, err, "code", code);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
-  napi_set_named_property(env, err, "syscall", sc);
-  napi_create_int32(env, -e, &no);
-  napi_set_named_property(env, err, "errno", no);
-  napi_throw(env, err);
-  return NULL;
+/* A failed call as open() reports it: [-errno, "syscall"] (the JavaScript side names the errno). */
+static napi_value failed(napi_env env, int e, const char *syscall) {
+  napi_value out, no, sc;
+  if (napi_create_array_with_length(env, 2, &out) != napi_ok || napi_create_int32(env, -e, &no) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc) != napi_ok || napi_set_element(env, out, 0, no) != napi_ok ||
+      napi_set_element(env, out, 1, sc) != napi_ok)
+    return throw_last(env);
+  return out;
 }
 
 static int arg_int(napi_env env, napi_value v, int32_t *out) { return napi_get_value_int32(env, v, out) == napi_ok; }
@@ -131,7 +105,7 @@ static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 1;
 }
 
-/* open(family, address, port, rcvbuf) -> [fd, port] */
+/* open(family, address, port, rcvbuf) -> [fd, port], or [-errno, syscall] when a call failed */
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -144,8 +118,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "open(family, address, port, rcvbuf)");
     return NULL;
   }
-  char where[96];
-  snprintf(where, sizeof where, "%s:%d", addr, port);
   struct sockaddr_storage ss;
   socklen_t sslen;
   memset(&ss, 0, sizeof ss);
@@ -153,22 +125,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
     a->sin6_family = AF_INET6;
     a->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1) return throw_errno(env, "bind", EINVAL, where);
+    if (inet_pton(AF_INET6, addr, &a->sin6_addr) != 1) return failed(env, EINVAL, "bind");
     sslen = sizeof *a;
   } else {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, addr, &a->sin_addr) != 1) return throw_errno(env, "bind", EINVAL, where);
+    if (inet_pton(AF_INET, addr, &a->sin_addr) != 1) return failed(env, EINVAL, "bind");
     sslen = sizeof *a;
   }
   int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket", errno, where);
+  if (fd < 0) return failed(env, errno, "socket");
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
     int e = errno;
     close(fd);
-    return throw_errno(env, "bind", e, where);
+    return failed(env, e, "bind");
   }
   struct sockaddr_storage bound;
   socklen_t blen = sizeof bound;
@@ -188,7 +160,7 @@ static void report_error(batch_sock *s, int e, const char *syscall) {
   napi_value fn, recv, argv[2], result;
   if (napi_get_reference_value(env, s->on_error, &fn) != napi_ok || fn == NULL) return;
   napi_get_reference_value(env, s->recv, &recv);
-  napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &argv[0]);
+  napi_create_int32(env, -e, &argv[0]);
   napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
   if (napi_make_callback(env, s->actx, recv, fn, 2, argv, &result) != napi_ok) {
     napi_value exc;
@@ -308,7 +280,10 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     return NULL;
   }
   batch_sock *s = calloc(1, sizeof *s);
-  if (s == NULL) return throw_errno(env, "calloc", ENOMEM, "batch socket");
+  if (s == NULL) {
+    napi_throw_error(env, "ENOMEM", "udp batch: out of memory");
+    return NULL;
+  }
   s->fd = fd;
   s->env = env;
   s->in = in;
@@ -340,7 +315,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     napi_delete_reference(env, s->recv);
     napi_async_destroy(env, s->actx);
     free(s);
-    return throw_errno(env, "uv_poll_start", -r, "batch socket");
+    napi_throw_error(env, uv_err_name(r), uv_strerror(r));
+    return NULL;
   }
   napi_value ext;
   CHECK(napi_create_external(env, s, NULL, NULL, &ext));

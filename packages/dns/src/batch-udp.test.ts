@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as dgram from "node:dgram";
-import { batchUdpUnavailable, openBatchUdp, type BatchUdpOptions, type BatchUdpSocket } from "./batch-udp";
+import { openBatchUdp, type BatchUdpOptions, type BatchUdpSocket } from "./batch-udp";
+import { skipWithoutBatchUdp } from "./testing";
 
 /** A client socket that collects every datagram it gets. */
 async function client(): Promise<{ sock: dgram.Socket; got: Buffer[]; wait: (n: number, ms?: number) => Promise<Buffer[]> }> {
@@ -32,11 +33,7 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("dns/batch-udp (recvmmsg/sendmmsg through the native module)", function () {
   before(function () {
-    const why = batchUdpUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    skipWithoutBatchUdp(this);
   });
 
   const open = (answer: BatchUdpOptions["answer"], extra: Partial<BatchUdpOptions> = {}) => {

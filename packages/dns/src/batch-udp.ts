@@ -21,11 +21,12 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { getSystemErrorName } from "node:util";
+import { errnoError } from "./raw-udp";
 
 interface NativeUdp {
   maxBatch: number;
-  open(family: 4 | 6, address: string, port: number, rcvbuf: number): [number, number];
+  /** [fd, bound port], or [-errno, the call that failed]. */
+  open(family: 4 | 6, address: string, port: number, rcvbuf: number): [number, number | string];
   start(
     fd: number,
     inBuf: Buffer,
@@ -36,7 +37,7 @@ interface NativeUdp {
     inSlot: number,
     outSlot: number,
     onBatch: (count: number) => void,
-    onError: (code: string, syscall: string) => void,
+    onError: (errno: number, syscall: string) => void,
   ): object;
   sendTo(handle: object, buf: Uint8Array, peer: Uint8Array): number;
   stop(handle: object, done: () => void): void;
@@ -109,17 +110,15 @@ export interface BatchUdpSocket {
   close(): Promise<void>;
 }
 
-function errnoError(syscall: string, code: string, where: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${syscall} ${code} ${where}`), { code, syscall });
-}
-
 /** Binds `address:port` (an IP literal); null when the module is unavailable; throws bind errors. */
 export function openBatchUdp(o: BatchUdpOptions): BatchUdpSocket | null {
   const n = load();
   if (n === null) return null;
   const batch = Math.max(1, Math.min(o.batch ?? DEFAULT_UDP_BATCH, n.maxBatch));
   const where = `${o.address}:${o.port}`;
-  const [fd, port] = n.open(o.v6 ? 6 : 4, o.address, o.port, o.recvBufferBytes);
+  const [fd, portOrCall] = n.open(o.v6 ? 6 : 4, o.address, o.port, o.recvBufferBytes);
+  if (fd < 0) throw errnoError(String(portOrCall), fd, where);
+  const port = Number(portOrCall);
   const inBuf = Buffer.alloc(batch * IN_SLOT);
   const outBuf = Buffer.alloc(batch * OUT_SLOT);
   const meta = new Int32Array(2 * batch + 4);
@@ -133,7 +132,7 @@ export function openBatchUdp(o: BatchUdpOptions): BatchUdpSocket | null {
     const rc = n.sendTo(handle, buf, peer);
     if (rc < 0) {
       meta[2 * batch]!++;
-      onError(errnoError("sendto", getSystemErrorName(rc), where));
+      onError(errnoError("sendto", rc, where));
     }
   };
 
@@ -159,8 +158,8 @@ export function openBatchUdp(o: BatchUdpOptions): BatchUdpSocket | null {
   };
 
   try {
-    handle = n.start(fd, inBuf, outBuf, meta, addrs, batch, IN_SLOT, OUT_SLOT, onBatch, (code, syscall) =>
-      onError(errnoError(syscall, code, where)),
+    handle = n.start(fd, inBuf, outBuf, meta, addrs, batch, IN_SLOT, OUT_SLOT, onBatch, (errno, syscall) =>
+      onError(errnoError(syscall, errno, where)),
     );
   } catch (err) {
     n.closeFd(fd);

@@ -5,7 +5,7 @@ import * as net from "node:net";
 import { batchUdpUnavailable } from "./batch-udp";
 import { UDP_PATHS, createDnsListener, type DnsHandler, type DnsListener } from "./listener";
 import { rawUdpAvailable } from "./raw-udp";
-import { buildQuery, decode, tcpExchange, udpExchange } from "./testing";
+import { buildQuery, decode, skipWithoutBatchUdp, tcpExchange, udpExchange } from "./testing";
 import { TYPE_A, headerOnly } from "./wire";
 
 const logger = createLogger({ service: "dns-listener-test", level: "silent" });
@@ -25,11 +25,7 @@ for (const udpPath of UDP_PATHS) {
       it("the raw UDP path is available on this Node (else the raw runs below would test dgram)", () => assert.ok(rawUdpAvailable()));
     if (udpPath === "batch")
       it("the batched UDP path is built and loads (else the batch runs below would test udp_wrap)", function () {
-        const why = batchUdpUnavailable();
-        if (why !== undefined) {
-          console.log(`      skipped: ${why}`);
-          this.skip();
-        }
+        skipWithoutBatchUdp(this);
       });
     /** Starts `l` and checks it runs on the path under test (no silent fallback). */
     const started = async (l: DnsListener): Promise<{ udp: number; tcp: number }> => {

@@ -15,7 +15,7 @@ import * as dgram from "node:dgram";
 import { lookup as resolveHost } from "node:dns/promises";
 import * as net from "node:net";
 import type { Logger } from "@dcnet/core";
-import { batchUdpUnavailable, openBatchUdp, type BatchUdpSocket } from "./batch-udp";
+import { batchUdpUnavailable, openBatchUdp, type BatchUdpSocket, type BatchUdpStats } from "./batch-udp";
 import { openRawUdp } from "./raw-udp";
 import type { Transport } from "./truncate";
 
@@ -60,8 +60,8 @@ export interface DnsListener {
   start(): Promise<{ udp: number; tcp: number }>;
   /** The UDP path in use once started (after fallbacks), undefined before or without UDP. */
   udpPath(): UdpPath | undefined;
-  /** The batched path's drop counts since start (undefined on the other paths, which drop nothing themselves). */
-  udpDrops(): { sendFailures: number; cut: number } | undefined;
+  /** The batched path's counters since start, drops included (undefined on the other paths, which drop nothing themselves). */
+  udpDrops(): BatchUdpStats | undefined;
   /** Closes the sockets and drops TCP connections; replies still pending are discarded. */
   stop(): Promise<void>;
 }
@@ -266,11 +266,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
     start,
     stop,
     udpPath: () => (running && udp ? path : undefined),
-    udpDrops: () => {
-      if (batchSide === null) return undefined;
-      const { sendFailures, cut } = batchSide.stats();
-      return { sendFailures, cut };
-    },
+    udpDrops: () => batchSide?.stats(),
   };
 }
 

@@ -56,7 +56,8 @@ export function rawUdpAvailable(): boolean {
   return load() !== null;
 }
 
-function errnoError(syscall: string, code: number, where: string): NodeJS.ErrnoException {
+/** An error named like dgram's (`bind EADDRINUSE 127.0.0.1:53`) from a negative errno (libuv's or the kernel's). */
+export function errnoError(syscall: string, code: number, where: string): NodeJS.ErrnoException {
   const name = getSystemErrorName(code);
   return Object.assign(new Error(`${syscall} ${name} ${where}`), { code: name, errno: code, syscall });
 }

@@ -1,4 +1,5 @@
 /** Test helpers for DNS servers: a query builder, a full decoder, client exchanges, a fake upstream resolver. */
+import { batchUdpUnavailable } from "./batch-udp";
 import * as dgram from "node:dgram";
 import * as net from "node:net";
 import { TYPE_OPT, nameToWire } from "./wire";
@@ -353,4 +354,15 @@ export function mutateQuery(rnd: () => number, base: Buffer): Buffer {
   b = Buffer.from(b);
   if (b.length > 2) b[2] = rnd() < 0.95 ? b[2]! & 0x7f : b[2]!; // mostly queries (QR clear)
   return b;
+}
+
+/**
+ * Skips the calling test (or hook) where the batched UDP module is not built — no C compiler, not
+ * Linux — printing why. `.ci/run` builds it (DCNET_REQUIRE_NATIVE=1) and counts a skip as a failure.
+ */
+export function skipWithoutBatchUdp(ctx: Mocha.Context): void {
+  const why = batchUdpUnavailable();
+  if (why === undefined) return;
+  console.log(`      skipped: ${why}`);
+  ctx.skip();
 }

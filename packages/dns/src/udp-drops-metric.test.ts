@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as dgram from "node:dgram";
 import { createLogger, createRegistry } from "@dcnet/core";
-import { batchUdpUnavailable } from "./batch-udp";
 import { createDnsListener } from "./listener";
+import { skipWithoutBatchUdp } from "./testing";
 import { registerUdpDropsMetric } from "./udp-drops-metric";
 import { headerOnly } from "./wire";
 
@@ -10,11 +10,7 @@ const logger = createLogger({ service: "udp-drops-test", level: "silent" });
 
 describe("dns/udp-drops-metric", () => {
   it("counts a query over 4096 bytes as too_large at scrape time, once; send_failed is exported at 0", async function () {
-    const why = batchUdpUnavailable();
-    if (why !== undefined) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
+    skipWithoutBatchUdp(this);
     const registry = createRegistry();
     const l = createDnsListener({
       host: "127.0.0.1",
