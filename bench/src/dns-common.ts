@@ -1,7 +1,8 @@
 /**
- * Small helpers shared by the dcos-dns benchmarks (dcos-dns.ts, dns-propagation.ts): environment
- * knobs, a seeded shuffle, a synthetic `dcos.thisdcos.directory` zone, a minimal DNS client
- * (query encoding, reply checking) and loopback child-process plumbing.
+ * Small helpers shared by the DNS benchmarks (dcos-dns.ts, dns-propagation.ts; mesos-dns.ts for the
+ * UDP path of the server under test): environment knobs, a seeded shuffle, a synthetic
+ * `dcos.thisdcos.directory` zone, a minimal DNS client (query encoding, reply checking) and
+ * loopback child-process plumbing.
  */
 import * as os from "node:os";
 import { addRecord, DCOS_ZONE, type RecordValues, type ZoneData } from "@dcnet/dcos-dns";
