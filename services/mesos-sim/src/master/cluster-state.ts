@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Bus, KvStore, KvWatch, Subscription } from "@dcnet/core";
 import { BUCKET, decodeKeyPart, parseTaskKey } from "../model/kv-layout";
-import type { AgentRecord, TaskLaunch } from "../model/launch";
+import type { AgentRecord, FrameworkRecord, TaskLaunch } from "../model/launch";
 import { TERMINAL_STATES, type TaskState, type TaskStatus } from "../model/mesos";
 
 /** One task as the master knows it: what was asked (launch) and what the agent said (statuses). */
@@ -37,6 +37,8 @@ export const AGENT_HEARTBEAT_SUBJECT = "mesos.agent.heartbeat";
 export class ClusterState extends EventEmitter {
   readonly agents = new Map<string, AgentView>();
   readonly tasks = new Map<string, TaskView>();
+  /** Registered frameworks by name, so a newly elected master lists their tasks before it re-registers them. */
+  readonly frameworks = new Map<string, FrameworkRecord>();
   /** Terminal tasks whose launch was removed, newest last (bounded). */
   readonly completed: TaskView[] = [];
   /** Statuses that arrived before their launch (watch order across keys is not guaranteed). */
@@ -80,6 +82,7 @@ export class ClusterState extends EventEmitter {
         if (key.startsWith("agents.")) this.onAgent(decodeKeyPart(key.slice(7)), c.op === "put" ? c.entry.value : undefined);
         else if (key.startsWith("launch.")) this.onLaunch(key, c.op === "put" ? c.entry.value : undefined);
         else if (key.startsWith("status.")) this.onStatus(key, c.op === "put" ? c.entry.value : undefined);
+        else if (key.startsWith("frameworks.")) this.onFramework(decodeKeyPart(key.slice(11)), c.op === "put" ? c.entry.value : undefined);
       } catch {
         /* an undecodable value is ignored */
       }
@@ -117,6 +120,16 @@ export class ClusterState extends EventEmitter {
     const view: AgentView = { record, lastHeartbeatMs: this.now(), active: true };
     this.agents.set(agentId, view);
     this.emit("agentAdded", view);
+  }
+
+  private onFramework(name: string, value: Uint8Array | undefined): void {
+    if (value) this.registered(JSON.parse(Buffer.from(value).toString()) as FrameworkRecord);
+    else this.frameworks.delete(name);
+  }
+
+  /** The leader's own registration, counted at once (before the watch brings it back). */
+  registered(framework: FrameworkRecord): void {
+    this.frameworks.set(framework.name, framework);
   }
 
   private onLaunch(key: string, value: Uint8Array | undefined): void {

@@ -1,6 +1,16 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
-import { createBus, createLogger, createMemoryHub, createRegistry, eventually, type Bus, type MemoryHub } from "@dcnet/core";
+import {
+  createBus,
+  createLogger,
+  createMemoryHub,
+  createRegistry,
+  eventually,
+  type Bus,
+  type MemoryHub,
+  type RawKv,
+  type Transport,
+} from "@dcnet/core";
 import { BUCKET, keys } from "../model/kv-layout";
 import type { AgentRecord, TaskLaunch } from "../model/launch";
 import type { TaskStatus } from "../model/mesos";
@@ -11,11 +21,22 @@ import { createMesosMaster, type MesosMaster } from "./master";
 const KEY = "mesos-master-test-key-000";
 const logger = createLogger({ service: "test", level: "silent" });
 
-function bus(hub: MemoryHub, nodeId: string): Bus {
-  return createBus(hub.transport(), { clusterId: "mtest", clusterKey: KEY, nodeId });
+function bus(hub: MemoryHub, nodeId: string, transport: Transport = hub.transport()): Bus {
+  return createBus(transport, { clusterId: "mtest", clusterKey: KEY, nodeId });
 }
 
-async function startMaster(hub: MemoryHub, n: number): Promise<MesosMaster> {
+/** A transport whose KV reads of `frameworks.*` wait until `open()`: a master's framework registration stalls there. */
+function stallFrameworkReads(transport: Transport): { transport: Transport; open: () => void } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const kv = async (bucket: string): Promise<RawKv> => {
+    const raw = await transport.kv(bucket);
+    return { ...raw, get: async (key) => (key.startsWith("frameworks.") ? gate.then(() => raw.get(key)) : raw.get(key)) };
+  };
+  return { transport: { ...transport, kv }, open };
+}
+
+async function startMaster(hub: MemoryHub, n: number, transport?: Transport): Promise<MesosMaster> {
   const config = masterSection.parse({
     id: `m${n}`,
     ip: "127.0.0.1",
@@ -28,7 +49,7 @@ async function startMaster(hub: MemoryHub, n: number): Promise<MesosMaster> {
     agentTimeoutMs: 600,
   });
   const m = createMesosMaster(config, {
-    bus: bus(hub, `m${n}`),
+    bus: bus(hub, `m${n}`, transport),
     logger,
     registry: createRegistry({ defaultMetrics: false }),
     defaultIp: "127.0.0.1",
@@ -107,6 +128,72 @@ describe("mesos master (in-process bus)", function () {
     masters = masters.filter((m) => m !== l);
     await eventually(() => assert.ok(masters[0]!.isLeader()), 3000);
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  });
+
+  it("a new leader lists the framework's tasks at once, before it has re-registered the framework", async () => {
+    // A third master whose framework registration stalls until we let it go.
+    const stalled = stallFrameworkReads(hub.transport());
+    const m3 = await startMaster(hub, 3, stalled.transport);
+    masters.push(m3);
+    const first = await eventually(() => leader());
+    const framework = await eventually(() => {
+      const f = m3.state().frameworks.get("marathon");
+      assert.ok(f, "the standby knows the framework from the bus");
+      return f;
+    });
+    assert.equal(framework.pid, `scheduler(1)@127.0.0.1:${first.ports().marathon}`);
+    const kv = await bus(hub, "a1").kv(BUCKET);
+    const launch: TaskLaunch = {
+      taskId: "db.1",
+      name: "db",
+      frameworkId: framework.id,
+      agentId: "a1",
+      cmd: "true",
+      env: {},
+      cpus: 1,
+      mem: 32,
+      disk: 0,
+      network: { mode: "host" },
+      hostPorts: [],
+      healthChecks: [],
+      killGracePeriodSeconds: 1,
+      labels: [],
+    };
+    await kv.put(keys.launch("a1", launch.taskId), Buffer.from(JSON.stringify(launch)));
+    await eventually(() => assert.ok(m3.state().tasks.has("db.1")));
+
+    // Only m3 may take over: the leader and the other standby stop.
+    for (const m of masters.filter((m) => m !== m3)) await m.lifecycle.stop();
+    masters = [m3];
+    await eventually(() => assert.ok(m3.isLeader()), 3000);
+    const stateNow = async () =>
+      (await (await fetch(`http://127.0.0.1:${m3.ports().master}/master/state`)).json()) as {
+        frameworks: { id: string; pid: string; tasks: { id: string }[] }[];
+      };
+    const during = await stateNow();
+    assert.deepEqual(
+      during.frameworks.map((f) => [f.id, f.tasks.map((t) => t.id)]),
+      [[framework.id, ["db.1"]]],
+      "the tasks stay listed while the framework re-registers",
+    );
+    const records: ({ type: string } & Record<string, unknown>)[] = [];
+    const stop = subscribe(m3.ports().master, (r) => records.push(r));
+    await eventually(() => assert.equal(records[0]?.type, "SUBSCRIBED"));
+    const sub = records[0]!["subscribed"] as { get_state: { get_tasks: { tasks: { task_id: { value: string } }[] } } };
+    assert.deepEqual(
+      sub.get_state.get_tasks.tasks.map((t) => t.task_id.value),
+      ["db.1"],
+    );
+
+    // Re-registered at m3: same id, m3's pid, announced as an update.
+    stalled.open();
+    await eventually(() => assert.ok(records.some((r) => r.type === "FRAMEWORK_UPDATED")));
+    stop();
+    const after = await stateNow();
+    assert.deepEqual(
+      after.frameworks.map((f) => [f.id, f.pid, f.tasks.map((t) => t.id)]),
+      [[framework.id, `scheduler(1)@127.0.0.1:${m3.ports().marathon}`, ["db.1"]]],
+    );
   });
 
   it("streams SUBSCRIBED, AGENT_ADDED, TASK_ADDED, TASK_UPDATED and AGENT_REMOVED over the Operator API", async () => {

@@ -8,6 +8,7 @@ import { MarathonEvents } from "../marathon/events";
 import { marathonRoutes } from "../marathon/http";
 import { MarathonScheduler } from "../marathon/scheduler";
 import { BUCKET, keys } from "../model/kv-layout";
+import type { FrameworkRecord } from "../model/launch";
 import type { TaskStatus } from "../model/mesos";
 import { mesosv1, descriptorSetPath } from "@dcnet/proto";
 import { ClusterState, type TaskView } from "./cluster-state";
@@ -15,7 +16,7 @@ import { mesosSimService } from "./grpc-api";
 import type { MasterConfig } from "./config";
 import { LeaderElection } from "./leader";
 import { OperatorApi } from "./operator-api";
-import { masterStateJson, type FrameworkRecord } from "./state-json";
+import { masterStateJson } from "./state-json";
 
 export interface MesosMaster {
   readonly lifecycle: Lifecycle;
@@ -48,20 +49,25 @@ export function createMesosMaster(
   let apps: AppStore;
   let election: LeaderElection;
   let scheduler: MarathonScheduler;
-  let framework: FrameworkRecord | undefined;
   let operator: OperatorApi;
   let masterHttp: HttpEndpoint | undefined;
   let marathonHttp: HttpEndpoint | undefined;
   let loop: NodeJS.Timeout | undefined;
 
-  const frameworks = (): FrameworkRecord[] => (framework ? [framework] : []);
+  /**
+   * Frameworks as the bus knows them. A newly elected master lists them (and so
+   * their tasks) at once, under the previous leader's pid until it re-registers
+   * them: the state never shows the tasks gone during a failover.
+   */
+  const frameworks = (): FrameworkRecord[] => [...state.frameworks.values()];
+  const marathonId = (): string => state.frameworks.get("marathon")?.id ?? "";
   const leaderLease = () => election?.lease;
 
   /** On election: (re)register the marathon framework under its durable id, now at this master. */
   const registerFramework = async (): Promise<void> => {
     const existing = await kv.get(keys.framework("marathon"));
     const prev = existing ? (JSON.parse(Buffer.from(existing.value).toString()) as FrameworkRecord) : undefined;
-    framework = {
+    const framework: FrameworkRecord = {
       id: prev?.id ?? `${deps.bus.clusterId}-marathon-0000`,
       name: "marathon",
       hostname,
@@ -69,7 +75,8 @@ export function createMesosMaster(
       registeredTime: prev?.registeredTime ?? Date.now(),
     };
     await kv.put(keys.framework("marathon"), Buffer.from(JSON.stringify(framework)));
-    operator.frameworkAdded(framework);
+    state.registered(framework);
+    operator.frameworkRegistered(framework, prev !== undefined);
   };
 
   const masterRoutes = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
@@ -122,7 +129,7 @@ export function createMesosMaster(
       async () => {
         operator = new OperatorApi(state, frameworks, { heartbeatSeconds: config.heartbeatSeconds, log });
         scheduler = new MarathonScheduler(kv, state, () => apps.apps, {
-          frameworkId: () => framework?.id ?? "",
+          frameworkId: marathonId,
           log,
           backoffMs: config.backoffMs,
           maxBackoffMs: config.maxBackoffMs,
@@ -136,7 +143,7 @@ export function createMesosMaster(
             state,
             events,
             deployments,
-            frameworkId: () => framework?.id ?? "",
+            frameworkId: marathonId,
             leader: () => leaderLease()?.marathon,
             isLeader: () => election.isLeader,
             killTask: (t: TaskView) => scheduler.kill(t),

@@ -1,15 +1,16 @@
 import type * as http from "node:http";
 import type { Logger } from "@dcnet/core";
 import { HttpError, readJson, recordIo, sendJson } from "../http-util";
+import type { FrameworkRecord } from "../model/launch";
 import type { AgentView, ClusterState, TaskView } from "./cluster-state";
-import { agentV1, frameworkV1, getStateV1, MESOS_VERSION, taskV1, type FrameworkRecord } from "./state-json";
+import { agentV1, frameworkV1, getStateV1, MESOS_VERSION, taskV1 } from "./state-json";
 import type { TaskStatus } from "../model/mesos";
 
 /**
  * The v1 Operator API on the leading master (`POST /api/v1`): GET_STATE,
  * GET_VERSION, GET_HEALTH and SUBSCRIBE (a RecordIO stream: SUBSCRIBED with
  * the full state, then TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED,
- * FRAMEWORK_ADDED, and HEARTBEAT every `heartbeatSeconds`).
+ * FRAMEWORK_ADDED, FRAMEWORK_UPDATED, and HEARTBEAT every `heartbeatSeconds`).
  */
 export class OperatorApi {
   private readonly streams = new Set<http.ServerResponse>();
@@ -38,8 +39,12 @@ export class OperatorApi {
     );
   }
 
-  frameworkAdded(f: FrameworkRecord): void {
-    this.broadcast({ type: "FRAMEWORK_ADDED", framework_added: { framework: frameworkV1(f) } });
+  /** FRAMEWORK_ADDED for a new framework, FRAMEWORK_UPDATED when a known one re-registers (after a failover). */
+  frameworkRegistered(f: FrameworkRecord, known: boolean): void {
+    const framework = frameworkV1(f);
+    this.broadcast(
+      known ? { type: "FRAMEWORK_UPDATED", framework_updated: { framework } } : { type: "FRAMEWORK_ADDED", framework_added: { framework } },
+    );
   }
 
   /** Ends every SUBSCRIBE stream (on demotion: subscribers reconnect and get redirected to the new leader). */

@@ -1,4 +1,5 @@
 import { formatPorts, type MasterState, type MesosAgent, type MesosFramework, type MesosTask, type TaskStatus } from "../model/mesos";
+import type { FrameworkRecord } from "../model/launch";
 import type { AgentView, ClusterState, TaskView } from "./cluster-state";
 
 /** Who this master is, and who leads (for `leader`, `pid`). */
@@ -8,15 +9,6 @@ export interface MasterIdentity {
   port: number;
   hostname: string;
   startTime: number;
-}
-
-export interface FrameworkRecord {
-  id: string;
-  name: string;
-  hostname: string;
-  /** `scheduler(1)@ip:port`, as Mesos-DNS reads it. */
-  pid: string;
-  registeredTime: number;
 }
 
 export const MESOS_VERSION = "1.11.0";

@@ -89,6 +89,16 @@ export interface AgentRecord {
   attributes: Record<string, string>;
 }
 
+/** A framework as the leading master registered it (written under `frameworks.<name>`). */
+export interface FrameworkRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  /** `scheduler(1)@ip:port`, as Mesos-DNS reads it. */
+  pid: string;
+  registeredTime: number;
+}
+
 /**
  * The seam for virtual networks (container mode): the overlay agent
  * implements it. Until then the agent fails such tasks with a clear reason.
