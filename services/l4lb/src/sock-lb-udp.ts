@@ -27,6 +27,8 @@ export interface SockUdpAbortOptions {
   bpftool: string;
   ss?: string;
   timeoutMs: number;
+  /** Up to this many listed sockets (default 16), their cookies are looked up one `bpftool` each; beyond it the map is dumped once. */
+  lookupLimit?: number;
 }
 
 /** One connected UDP socket as `ss -e` lists it. */
@@ -67,20 +69,58 @@ export function cookieKeyHex(cookie: bigint): string[] {
 /** `ss` address form: `a.b.c.d:port`, `[v6]:port`. */
 const ssAddress = (ip: string, port: number): string => (familyOf(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-/** Bytes of a `bpftool -j map lookup` value ("0x0a" strings or numbers), or undefined when the key is absent. */
+/** bpftool's JSON bytes ("0x0a" strings or numbers), or undefined for anything else. */
+function byteList(v: unknown): number[] | undefined {
+  return Array.isArray(v) ? v.map((b) => (typeof b === "number" ? b : Number.parseInt(String(b), 16))) : undefined;
+}
+
+/** Bytes of a `bpftool -j map lookup` value, or undefined when the key is absent. */
 function lookedUpValue(out: string): number[] | undefined {
   try {
-    const v = (JSON.parse(out) as { value?: unknown }).value;
-    if (!Array.isArray(v)) return undefined;
-    return v.map((b) => (typeof b === "number" ? b : Number.parseInt(String(b), 16)));
+    return byteList((JSON.parse(out) as { value?: unknown }).value);
   } catch {
     return undefined;
   }
 }
 
+/** Sockets named in one `ss -K` filter. */
+const KILL_CHUNK = 64;
+
+/**
+ * The `revnat` values (bpftool's hex bytes joined by spaces) of `cookies`, where the map holds them.
+ * A few are looked up one by one; more cost one dump of the map (an LRU of up to 65,536 entries, TCP
+ * sockets included: a few megabytes of JSON) instead of a process each.
+ */
+async function revnatValues(cookies: bigint[], map: string, o: SockUdpAbortOptions): Promise<Map<bigint, string>> {
+  const hex = (bytes: number[]): string => bytes.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const found = new Map<bigint, string>();
+  if (cookies.length <= (o.lookupLimit ?? 16)) {
+    for (const cookie of cookies) {
+      const r = await runCommand(o.bpftool, ["-j", "map", "lookup", "pinned", map, "key", "hex", ...cookieKeyHex(cookie)], {
+        timeoutMs: o.timeoutMs,
+      });
+      const value = r.code === 0 ? lookedUpValue(r.stdout) : undefined;
+      if (value !== undefined) found.set(cookie, hex(value));
+    }
+    return found;
+  }
+  const r = await runCommand(o.bpftool, ["-j", "map", "dump", "pinned", map], { timeoutMs: o.timeoutMs });
+  if (r.code !== 0) throw new Error(`${o.bpftool} map dump ${map}: ${(r.stderr || r.error?.message || "").trim()}`);
+  const wanted = new Map(cookies.map((c) => [cookieKeyHex(c).join(" "), c]));
+  for (const e of JSON.parse(r.stdout) as { key?: unknown; value?: unknown }[]) {
+    const key = byteList(e.key);
+    const value = byteList(e.value);
+    const cookie = key && wanted.get(hex(key));
+    if (cookie !== undefined && value) found.set(cookie, hex(value));
+  }
+  return found;
+}
+
 /**
  * Aborts the node's connected UDP sockets that the socket LB sent from `f.vip:f.port` to
  * `f.backend:f.backendPort`; resolves how many. Rejects when `ss` cannot list or abort them.
+ * One `ss` lists the sockets connected to the backend, their cookies are checked in `revnat`
+ * (see revnatValues), and those to go are aborted by one `ss -K` per 64.
  */
 export async function abortConnectedUdp(f: StaleFlow, o: SockUdpAbortOptions): Promise<number> {
   const vip = canonicalIp(f.vip);
@@ -93,17 +133,23 @@ export async function abortConnectedUdp(f: StaleFlow, o: SockUdpAbortOptions): P
   const run = (file: string, args: string[]) => runCommand(file, args, { netns: o.netns, timeoutMs: o.timeoutMs });
   const listed = await run(ss, ["-H", "-n", "-e", "-u", `-${family}`, "state", "established", "dst", dst]);
   if (listed.code !== 0) throw new Error(`${ss} listing UDP sockets to ${dst}: ${(listed.stderr || listed.error?.message || "").trim()}`);
+  const socks = parseSsSockets(listed.stdout);
+  if (socks.length === 0) return 0;
   const want = `${backendHex({ ip: vip, port: f.port })} ${backendHex({ ip: backend, port: f.backendPort })}`;
+  const values = await revnatValues(
+    socks.map((s) => s.cookie),
+    o.revnat[family],
+    o,
+  );
+  const doomed = socks.filter((s) => values.get(s.cookie) === want);
   let aborted = 0;
-  for (const s of parseSsSockets(listed.stdout)) {
-    const r = await runCommand(o.bpftool, ["-j", "map", "lookup", "pinned", o.revnat[family], "key", "hex", ...cookieKeyHex(s.cookie)], {
-      timeoutMs: o.timeoutMs,
-    });
-    const value = r.code === 0 ? lookedUpValue(r.stdout) : undefined;
-    if (value === undefined || value.map((b) => b.toString(16).padStart(2, "0")).join(" ") !== want) continue;
-    const k = await run(ss, ["-K", "-H", "-n", "-u", `-${family}`, "state", "established", "dst", dst, "src", s.local]);
-    if (k.code !== 0) throw new Error(`${ss} -K of the UDP socket ${s.local} → ${dst}: ${(k.stderr || k.error?.message || "").trim()}`);
-    aborted++;
+  for (let i = 0; i < doomed.length; i += KILL_CHUNK) {
+    const sources = doomed.slice(i, i + KILL_CHUNK).flatMap((s, j) => (j === 0 ? ["src", s.local] : ["or", "src", s.local]));
+    const k = await run(ss, ["-K", "-H", "-n", "-e", "-u", `-${family}`, "state", "established", "dst", dst, "and", "(", ...sources, ")"]);
+    if (k.code !== 0)
+      throw new Error(`${ss} -K of ${doomed.length} UDP socket(s) → ${dst}: ${(k.stderr || k.error?.message || "").trim()}`);
+    // ss -K lists the sockets it closed.
+    aborted += parseSsSockets(k.stdout).length;
   }
   return aborted;
 }
