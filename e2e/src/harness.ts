@@ -841,8 +841,9 @@ export const L4LB_NFT_TABLE = "dcnet_l4lb";
 export const L4LB_READY = /"service":"l4lb".*"msg":"l4lb APIs listening"/;
 
 /**
- * Environment of l4lb on a node (as docker-compose.yml sets it): the nftables data plane; on agents, the agent side and
- * the socket LB on the container's cgroup (agents have SYS_ADMIN, which loading BPF programs needs).
+ * Environment of l4lb on a node: the nftables data plane; on agents, the agent side and the socket LB on the container's
+ * cgroup (agents have SYS_ADMIN, which loading BPF programs needs). docker-compose.yml turns the socket LB on for masters
+ * too; here they keep the table alone (NET_ADMIN only), so the suite also runs a node without it.
  */
 export function l4lbEnv(role: "master" | "agent"): Record<string, string> {
   return { DCNET_MODE: "nft", ...(role === "agent" ? { DCNET_AGENT__ENABLED: "true", DCNET_NFT__SOCKET_LB_CGROUP: "auto" } : {}) };
