@@ -12,8 +12,9 @@ import {
   type Transport,
 } from "@dcnet/core";
 import { BUCKET, keys } from "../model/kv-layout";
-import type { AgentRecord, TaskLaunch } from "../model/launch";
+import type { AgentRecord } from "../model/launch";
 import type { TaskStatus } from "../model/mesos";
+import { launchOf } from "../agent/test-harness";
 import { masterSection } from "./config";
 import { AGENT_HEARTBEAT_SUBJECT } from "./cluster-state";
 import { createMesosMaster, type MesosMaster } from "./master";
@@ -143,22 +144,7 @@ describe("mesos master (in-process bus)", function () {
     });
     assert.equal(framework.pid, `scheduler(1)@127.0.0.1:${first.ports().marathon}`);
     const kv = await bus(hub, "a1").kv(BUCKET);
-    const launch: TaskLaunch = {
-      taskId: "db.1",
-      name: "db",
-      frameworkId: framework.id,
-      agentId: "a1",
-      cmd: "true",
-      env: {},
-      cpus: 1,
-      mem: 32,
-      disk: 0,
-      network: { mode: "host" },
-      hostPorts: [],
-      healthChecks: [],
-      killGracePeriodSeconds: 1,
-      labels: [],
-    };
+    const launch = launchOf("db.1", "true", { frameworkId: framework.id, agentId: "a1" });
     await kv.put(keys.launch("a1", launch.taskId), Buffer.from(JSON.stringify(launch)));
     await eventually(() => assert.ok(m3.state().tasks.has("db.1")));
 
@@ -223,27 +209,17 @@ describe("mesos master (in-process bus)", function () {
       attributes: {},
     };
     await kv.put(keys.agent("a1"), Buffer.from(JSON.stringify(record)));
-    const launch: TaskLaunch = {
-      taskId: "web.1234",
-      name: "web",
+    const launch = launchOf("web.1234", "true", {
       frameworkId: "f",
       agentId: "a1",
-      cmd: "true",
-      env: {},
-      cpus: 1,
-      mem: 32,
-      disk: 0,
-      network: { mode: "host" },
       hostPorts: [31000, 31001],
-      healthChecks: [],
-      killGracePeriodSeconds: 1,
       labels: [{ key: "HAPROXY_GROUP", value: "external" }],
       discovery: {
         visibility: "FRAMEWORK",
         name: "web",
         ports: { ports: [{ number: 31000, name: "http", protocol: "tcp", labels: { labels: [{ key: "VIP_0", value: "/web:80" }] } }] },
       },
-    };
+    });
     await kv.put(keys.launch("a1", launch.taskId), Buffer.from(JSON.stringify(launch)));
     const status: TaskStatus = {
       task_id: { value: launch.taskId },
