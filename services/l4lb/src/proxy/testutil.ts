@@ -162,18 +162,23 @@ export function refused(host: string, port: number): Promise<boolean> {
 }
 
 /**
- * A backend that never answers a SYN: a listener (another process) with a backlog of 0 that never
- * accepts, its queue filled first. Connects to it hang until the client's timeout.
+ * A backend that never answers a SYN: a listener (another Node process, backlog 1: Node takes 0
+ * for its default) that never accepts — its only thread blocks right after listening, so libuv
+ * never calls accept() — its queue filled first. Connects to it hang until the client's timeout.
  */
 export async function blackhole(): Promise<{ port: number; close(): void }> {
-  const child = spawn("python3", [
-    "-c",
-    "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+  const child = spawn(process.execPath, [
+    "-e",
+    // stdout to a pipe is synchronous on Linux: the port is out before the thread blocks.
+    `const s = require("node:net").createServer().listen({ host: "127.0.0.1", port: 0, backlog: 1 }, () => {
+      console.log(s.address().port);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000);
+    });`,
   ]);
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`python3 exited (${code})`)));
+    child.once("exit", (code) => reject(new Error(`the blackhole listener exited (${code})`)));
   });
   const fillers: net.Socket[] = [];
   for (let i = 0; i < 4; i++) {
