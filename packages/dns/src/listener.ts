@@ -77,7 +77,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   let tcp: net.Server | undefined;
   const conns = new Set<net.Socket>();
 
-  /** The batched path's handler call: it sends what this returns. */
+  /** The handler's answer to a UDP query (null after a throw, logged); the batched path sends it itself. */
   function answerUdp(msg: Buffer): Buffer | null | Promise<Buffer | null> {
     try {
       return handle(msg, "udp");
@@ -88,13 +88,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
   }
 
   function onUdp(sock: SendingSide, msg: Buffer, port: number, address: string): void {
-    let r: Buffer | null | Promise<Buffer | null>;
-    try {
-      r = handle(msg, "udp");
-    } catch (err) {
-      log.error({ err }, "DNS handler failed");
-      return;
-    }
+    const r = answerUdp(msg);
     if (r === null) return;
     if (r instanceof Promise) {
       void r.then(
@@ -198,7 +192,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
       const want = opts.udpPath ?? envUdpPath(log);
       let side: UdpSide | null = null;
       if (want === "batch") {
-        const b = openBatchUdp({
+        batchSide = openBatchUdp({
           address: bindAddress,
           port: opts.port,
           v6,
@@ -208,8 +202,7 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
           onHandlerError: (err) => log.error({ err }, "DNS handler failed"),
           onError,
         });
-        side = batchSide = b;
-        if (b !== null) path = "batch";
+        if (batchSide !== null) [side, path] = [batchSide, "batch"];
         else if (!toldUnavailable) {
           toldUnavailable = true; // once per process, not per listener
           log.info({ reason: batchUdpUnavailable() }, "DNS UDP: the batched path is unavailable, using udp_wrap");
@@ -217,13 +210,13 @@ export function createDnsListener(opts: DnsListenerOptions): DnsListener {
       }
       if (side === null && want !== "dgram") {
         box.side = openRawUdp({ address: bindAddress, port: opts.port, v6, recvBufferBytes, onError, onMessage });
-        if (box.side !== null) path = "raw";
+        if (box.side !== null) [side, path] = [box.side, "raw"];
       }
-      if (side === null && box.side === null) {
-        box.side = await dgramSide(v6, bindAddress, opts.port, recvBufferBytes, onMessage, log);
+      if (side === null) {
+        side = box.side = await dgramSide(v6, bindAddress, opts.port, recvBufferBytes, onMessage, log);
         path = "dgram";
       }
-      u = side ?? box.side!;
+      u = side;
     }
     if (opts.tcp !== false) {
       const s = net.createServer({ allowHalfOpen: true, noDelay: true }, onTcp);

@@ -4,9 +4,8 @@
  * errors, not numbers), at most 12 of them before the newline, and a record may be at most
  * `maxRecordBytes` long (default 256 MiB: a SUBSCRIBED of a large cluster is tens of MB), so a
  * corrupt or hostile prefix fails at once instead of buffering the stream until memory runs out.
- * Received bytes are kept as a list of
- * chunks until a record is complete, so a large record (a SUBSCRIBED with the whole cluster's
- * state) is copied once, not once per chunk.
+ * Received bytes are kept as a list of chunks until a record is complete, so a large record (a
+ * SUBSCRIBED with the whole cluster's state) is copied once, not once per chunk.
  */
 
 export class RecordIoError extends Error {
