@@ -237,7 +237,8 @@ export interface FakeUpstream {
   /** `127.0.0.1:port` — the same port number on UDP and TCP. */
   address: string;
   port: number;
-  received: { msg: Buffer; transport: "udp" | "tcp" }[];
+  /** Every query as it arrived, with the port it came from (one UDP socket or TCP connection of the client). */
+  received: { msg: Buffer; transport: "udp" | "tcp"; fromPort: number }[];
   close(): Promise<void>;
 }
 
@@ -259,7 +260,7 @@ export async function startUpstream(handler: UpstreamHandler): Promise<FakeUpstr
     }
     const received: FakeUpstream["received"] = [];
     udp.on("message", (m, rinfo) => {
-      received.push({ msg: m, transport: "udp" });
+      received.push({ msg: m, transport: "udp", fromPort: rinfo.port });
       const reply = handler(m, "udp");
       if (reply) udp.send(reply, rinfo.port, rinfo.address);
     });
@@ -273,7 +274,7 @@ export async function startUpstream(handler: UpstreamHandler): Promise<FakeUpstr
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
           buf = buf.subarray(2 + m.length);
-          received.push({ msg: m, transport: "tcp" });
+          received.push({ msg: m, transport: "tcp", fromPort: s.remotePort ?? 0 });
           const reply = handler(m, "tcp");
           if (reply) {
             const len = Buffer.alloc(2);

@@ -16,8 +16,18 @@ describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () =
         replies.map((r) => decode(r.reply).id),
         ids,
       );
-      const sentIds = new Set(up.received.map((r) => r.msg.readUInt16BE(0)));
-      assert.ok(sentIds.size >= 199, "IDs on the wire are ours, distinct per socket");
+      // All 200 are in flight at once (sent in one tick, before any reply is read): on each socket
+      // (source port) their IDs are distinct. Across sockets two random IDs may be equal.
+      const byPort = new Map<number, number[]>();
+      for (const r of up.received) byPort.set(r.fromPort, [...(byPort.get(r.fromPort) ?? []), r.msg.readUInt16BE(0)]);
+      assert.equal(up.received.length, 200);
+      assert.equal(byPort.size, 2, "two sockets");
+      for (const [port, sent] of byPort)
+        assert.equal(new Set(sent).size, sent.length, `IDs in flight on the socket from port ${port} are distinct`);
+      // Ours, not the client's: a random ID is one of the 200 client IDs at 200 / 65,536 per query.
+      const clientIds = new Set(ids);
+      const kept = up.received.filter((r) => clientIds.has(r.msg.readUInt16BE(0))).length;
+      assert.ok(kept < 10, `${kept} of 200 queries left with a client's ID`);
     } finally {
       pool.close();
       await up.close();
