@@ -28,7 +28,7 @@ describe("l4lb.thisdcos.directory from the l4lb VIP table on the bus", function 
   before(async () => {
     bus = await connectBus({
       cluster,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 1000, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 1000, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "test",
       logger: quiet(),
       hub,

@@ -50,7 +50,7 @@ describe("dead agents' backends documents (DeadAgentGc on the in-process bus)", 
     hub = createMemoryHub();
     bus = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "gc-test",
       logger: quiet(),
       hub,
@@ -126,7 +126,7 @@ describe("dead agents' backends documents: members long dead do not count as 'mo
     const hub = createMemoryHub();
     const bus = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "gc-test-2",
       logger: quiet(),
       hub,
@@ -191,7 +191,7 @@ describe("l4lb service: a permanently dead agent's VIPs are released (dead_agent
     await eventually(() => assert.equal(svc.snapshot().vips.length, 2));
     const observer = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "observer",
       logger: quiet(),
       hub,

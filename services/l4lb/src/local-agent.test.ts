@@ -66,7 +66,7 @@ describe("l4lb agent side: the agent IP when the Mesos agent's hostname is not a
     hub = createMemoryHub();
     bus = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "reader",
       logger: quiet(),
       hub,

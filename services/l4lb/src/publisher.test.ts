@@ -77,7 +77,7 @@ describe("l4lb backends documents on the bus", () => {
       const hub = createMemoryHub();
       const bus = await connectBus({
         cluster: CLUSTER,
-        bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+        bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
         nodeId: "agent",
         logger: quiet(),
         hub,

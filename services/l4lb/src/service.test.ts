@@ -37,7 +37,7 @@ describe("l4lb service (in-process bus, fake agents, recording data plane)", fun
     svc = await startL4lb(hub, testConfig({ node: { id: "n1" }, reconcileIntervalMs: 200, releaseGraceMs: 600 }), { driver });
     const bus = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: "observer",
       logger: quiet(),
       hub,
@@ -287,7 +287,7 @@ describe("l4lb named VIP addresses across nodes", function () {
       });
       const bus = await connectBus({
         cluster: CLUSTER,
-        bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+        bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
         nodeId: "observer",
         logger: quiet(),
         hub,

@@ -87,7 +87,7 @@ export class FakeAgent {
   async start(heartbeat = true): Promise<this> {
     this.bus = await connectBus({
       cluster: CLUSTER,
-      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, connectTimeoutMs: 0 },
+      bus: { kind: "memory", servers: [], replicas: 1, heartbeatMs: 100, missedBeats: 3, forgetAfterMs: 86_400_000, connectTimeoutMs: 0 },
       nodeId: `agent-${this.ip.replace(/[.:]/g, "-")}`,
       logger: quiet(),
       hub: this.hub,

@@ -90,7 +90,12 @@ export function createNodeAgent(config: NodeConfig, deps: NodeAgentDeps): NodeAg
     .add(
       "membership",
       async () => {
-        membership = new Membership(bus!, { identity, intervalMs: config.bus.heartbeatMs, missedBeats: config.bus.missedBeats });
+        membership = new Membership(bus!, {
+          identity,
+          intervalMs: config.bus.heartbeatMs,
+          missedBeats: config.bus.missedBeats,
+          forgetAfterMs: config.bus.forgetAfterMs,
+        });
         membership.onChange((m, change) => {
           log.info({ member: m.node.nodeId, change }, "membership change");
           refresh();

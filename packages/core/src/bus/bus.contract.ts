@@ -3,7 +3,7 @@ import { NodeIdentity, NodeRole } from "@dcnet/proto";
 import { Code, ConflictError, DcnetError } from "../errors";
 import { createRegistry } from "../metrics";
 import { eventually, sleep } from "../testing/eventually";
-import { Membership } from "./membership";
+import { Membership, NODES_BUCKET } from "./membership";
 import { createBus } from "./signed-bus";
 import type { Transport } from "./transport";
 import type { Bus, BusEvent, KvChange } from "./types";
@@ -373,6 +373,35 @@ export function busContract(name: string, setup: () => Promise<ContractHarness>,
         assert.deepEqual(changes, ["n3 unreachable", "n2 left"]);
         await nodes[0]!.m.stop();
         await nodes[2]!.m.stop();
+      });
+
+      it("a node unreachable for forgetAfterMs is forgotten: its record deleted, every member drops it; a live node's deleted record is written back", async () => {
+        const nodes = await Promise.all(
+          ["n1", "n2", "n3"].map(async (id) => {
+            const b = await bus(id);
+            return { b, m: new Membership(b, { identity: ident(id), intervalMs: 100, missedBeats: 3, forgetAfterMs: 800 }) };
+          }),
+        );
+        await Promise.all(nodes.map((n) => n.m.start()));
+        for (const n of nodes) await eventually(() => assert.equal(n.m.reachable().length, 3));
+        const kv = await nodes[0]!.b.kv(NODES_BUCKET);
+        const changes: string[] = [];
+        nodes[0]!.m.onChange((m, c) => changes.push(`${m.node.nodeId} ${c}`));
+        await nodes[2]!.b.close(); // n3 crashes: no leave
+        await eventually(() => assert.equal(nodes[0]!.m.get("n3")?.reachable, false), 3000);
+        assert.ok(await kv.get("n3"), "still listed while unreachable");
+        await eventually(async () => {
+          assert.equal(nodes[0]!.m.get("n3"), undefined);
+          assert.equal(nodes[1]!.m.get("n3"), undefined);
+          assert.equal(await kv.get("n3"), undefined, "record deleted from the bucket");
+        }, 5000);
+        assert.deepEqual(changes, ["n3 unreachable", "n3 left"]);
+        // n2's record deleted while n2 runs (as the others do after a long network cut): n2 writes it back.
+        await kv.delete("n2");
+        await eventually(async () => assert.ok(await kv.get("n2")), 3000);
+        await eventually(() => assert.equal(nodes[0]!.m.get("n2")?.reachable, true), 3000);
+        await nodes[0]!.m.stop();
+        await nodes[1]!.m.stop();
       });
 
       it("a node joining later learns earlier members from the bucket", async () => {

@@ -17,11 +17,17 @@ export interface MembershipOptions {
   intervalMs?: number;
   /** Heartbeats missed before a node is unreachable (default 3). */
   missedBeats?: number;
+  /**
+   * A node unreachable for this long is forgotten: whichever member notices first deletes its record
+   * from the `nodes` bucket, and every member drops it ("left"). 0 = never. Default 24 h.
+   */
+  forgetAfterMs?: number;
   now?: () => number;
 }
 
 export const HEARTBEAT_SUBJECT = "membership.heartbeat";
 export const NODES_BUCKET = "nodes";
+export const DEFAULT_FORGET_AFTER_MS = 24 * 3600_000;
 
 interface MutableMember {
   node: NodeIdentity;
@@ -34,11 +40,13 @@ interface MutableMember {
 /**
  * Membership on top of any bus: every node heartbeats on a subject and keeps
  * its identity under its own key of the `nodes` bucket; readers watch both. A
- * node whose heartbeats stop for `missedBeats` of its intervals is unreachable.
+ * node whose heartbeats stop for `missedBeats` of its intervals is unreachable, and one unreachable
+ * for `forgetAfterMs` is forgotten (its record deleted), so crashed nodes do not stay listed forever.
  */
 export class Membership {
   private readonly intervalMs: number;
   private readonly missedBeats: number;
+  private readonly forgetAfterMs: number;
   private readonly now: () => number;
   private readonly members = new Map<string, MutableMember>();
   private readonly listeners = new Set<(m: Member, change: MemberChange) => void>();
@@ -55,6 +63,7 @@ export class Membership {
   ) {
     this.intervalMs = opts.intervalMs ?? 1000;
     this.missedBeats = opts.missedBeats ?? 3;
+    this.forgetAfterMs = opts.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
     this.now = opts.now ?? Date.now;
     this.startedAtMs = this.now();
   }
@@ -87,9 +96,12 @@ export class Membership {
         }
       } else if (c.key !== id) {
         this.remove(c.key);
+      } else if (this.timers.length > 0) {
+        // Our own record deleted while we run (forgotten by the others after a long cut): write it back.
+        void this.putSelf().catch(() => undefined);
       }
     });
-    await this.nodes.put(id, NodeIdentity.encode(this.opts.identity).finish());
+    await this.putSelf();
     await this.watch.ready;
     await this.beat();
     this.timers.push(setInterval(() => void this.beat().catch(() => undefined), this.intervalMs));
@@ -124,6 +136,10 @@ export class Membership {
   onChange(listener: (m: Member, change: MemberChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private async putSelf(): Promise<void> {
+    await this.nodes?.put(this.opts.identity.nodeId, NodeIdentity.encode(this.opts.identity).finish());
   }
 
   private async beat(): Promise<void> {
@@ -172,6 +188,12 @@ export class Membership {
       if (m.reachable && now - m.lastSeenMs > m.intervalMs * this.missedBeats) {
         m.reachable = false;
         this.emit(m, "unreachable");
+      }
+      // Known only from its record (never heard): counted from our own start.
+      if (!m.reachable && this.forgetAfterMs > 0 && now - Math.max(m.lastSeenMs, this.startedAtMs) > this.forgetAfterMs) {
+        const nodeId = m.node.nodeId;
+        this.remove(nodeId);
+        void this.nodes?.delete(nodeId).catch(() => undefined);
       }
     }
   }

@@ -26,6 +26,8 @@ export const busSection = z
     replicas: z.union([z.literal("auto"), z.number().int().min(1).max(5)]).default("auto"),
     heartbeatMs: z.number().int().min(50).max(60_000).default(1000),
     missedBeats: z.number().int().min(2).max(100).default(3),
+    /** A node unreachable this long is forgotten (its `nodes` record deleted); 0 = never. Default 24 h. */
+    forgetAfterMs: z.number().int().min(0).default(86_400_000),
     connectTimeoutMs: z.number().int().min(0).default(60_000),
   })
   .default({});
