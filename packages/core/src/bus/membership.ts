@@ -35,6 +35,8 @@ interface MutableMember {
   lastSeenMs: number;
   heartbeats: number;
   intervalMs: number;
+  /** When this node saw it turn unreachable, or learned of it without a heartbeat. */
+  unreachableSinceMs: number;
 }
 
 /**
@@ -157,7 +159,7 @@ export class Membership {
     let m = this.members.get(node.nodeId);
     const joined = !m;
     if (!m) {
-      m = { node, reachable: false, lastSeenMs: 0, heartbeats: 0, intervalMs: this.intervalMs };
+      m = { node, reachable: false, lastSeenMs: 0, heartbeats: 0, intervalMs: this.intervalMs, unreachableSinceMs: this.now() };
       this.members.set(node.nodeId, m);
     }
     m.node = node;
@@ -187,10 +189,12 @@ export class Membership {
       if (m.node.nodeId === this.opts.identity.nodeId) continue;
       if (m.reachable && now - m.lastSeenMs > m.intervalMs * this.missedBeats) {
         m.reachable = false;
+        m.unreachableSinceMs = now;
         this.emit(m, "unreachable");
       }
-      // Known only from its record (never heard): counted from our own start.
-      if (!m.reachable && this.forgetAfterMs > 0 && now - Math.max(m.lastSeenMs, this.startedAtMs) > this.forgetAfterMs) {
+      // Counted from when this node saw it go (or learned of it), not from its last heartbeat: a
+      // stall of this process, or a record read before the node's first heartbeat, forgets nobody.
+      if (!m.reachable && this.forgetAfterMs > 0 && now - m.unreachableSinceMs > this.forgetAfterMs) {
         const nodeId = m.node.nodeId;
         this.remove(nodeId);
         void this.nodes?.delete(nodeId).catch(() => undefined);

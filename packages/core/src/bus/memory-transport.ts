@@ -40,46 +40,55 @@ export function createMemoryHub(): MemoryHub {
     return entry.revision;
   };
 
-  const rawKv = (b: Bucket): RawKv => ({
-    get: async (key) => b.entries.get(key),
-    put: async (key, data) => write(b, key, data),
-    create: async (key, data) => {
-      if (b.entries.has(key)) throw new ConflictError(key, 0);
-      return write(b, key, data);
-    },
-    update: async (key, data, expected) => {
-      if (b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
-      return write(b, key, data);
-    },
-    delete: async (key, expected) => {
-      if (expected !== undefined && b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
-      if (!b.entries.delete(key)) return;
-      notify(b, { op: "delete", key, revision: ++b.seq });
-    },
-    keys: async (filter) => [...b.entries.keys()].filter((k) => subjectMatches(filter, k)),
-    watch: (filter, initial, onChange) => {
-      let stopped = false;
-      const watcher = (change: RawKvChange): void => {
-        const key = change.op === "put" ? change.entry.key : change.key;
-        if (!stopped && subjectMatches(filter, key)) onChange(change);
-      };
-      const snapshot = initial ? [...b.entries.values()].filter((e) => subjectMatches(filter, e.key)) : [];
-      b.watchers.add(watcher);
-      const ready = new Promise<void>((resolve) =>
-        setImmediate(() => {
-          for (const entry of snapshot) if (!stopped) onChange({ op: "put", entry });
-          resolve();
-        }),
-      );
-      return {
-        ready,
-        stop: () => {
-          stopped = true;
-          b.watchers.delete(watcher);
-        },
-      };
-    },
-  });
+  /** A bucket as one transport sees it: like a closed NATS connection, a closed transport neither reads, writes nor watches. */
+  const rawKv = (b: Bucket, isOpen: () => boolean): RawKv => {
+    const open = (): void => {
+      if (!isOpen()) throw new Error("bus is closed");
+    };
+    return {
+      get: async (key) => (open(), b.entries.get(key)),
+      put: async (key, data) => (open(), write(b, key, data)),
+      create: async (key, data) => {
+        open();
+        if (b.entries.has(key)) throw new ConflictError(key, 0);
+        return write(b, key, data);
+      },
+      update: async (key, data, expected) => {
+        open();
+        if (b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
+        return write(b, key, data);
+      },
+      delete: async (key, expected) => {
+        open();
+        if (expected !== undefined && b.entries.get(key)?.revision !== expected) throw new ConflictError(key, expected);
+        if (!b.entries.delete(key)) return;
+        notify(b, { op: "delete", key, revision: ++b.seq });
+      },
+      keys: async (filter) => (open(), [...b.entries.keys()].filter((k) => subjectMatches(filter, k))),
+      watch: (filter, initial, onChange) => {
+        let stopped = false;
+        const watcher = (change: RawKvChange): void => {
+          const key = change.op === "put" ? change.entry.key : change.key;
+          if (!stopped && isOpen() && subjectMatches(filter, key)) onChange(change);
+        };
+        const snapshot = initial ? [...b.entries.values()].filter((e) => subjectMatches(filter, e.key)) : [];
+        b.watchers.add(watcher);
+        const ready = new Promise<void>((resolve) =>
+          setImmediate(() => {
+            for (const entry of snapshot) if (!stopped && isOpen()) onChange({ op: "put", entry });
+            resolve();
+          }),
+        );
+        return {
+          ready,
+          stop: () => {
+            stopped = true;
+            b.watchers.delete(watcher);
+          },
+        };
+      },
+    };
+  };
 
   return {
     transport(): Transport {
@@ -104,7 +113,7 @@ export function createMemoryHub(): MemoryHub {
             },
           };
         },
-        kv: async (bucket) => rawKv(bucketOf(bucket)),
+        kv: async (bucket) => rawKv(bucketOf(bucket), () => open),
         flush: () => new Promise((resolve) => setImmediate(resolve)),
         close: async () => {
           open = false;
