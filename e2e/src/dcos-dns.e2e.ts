@@ -358,6 +358,22 @@ describe("dcos-dns on every node (testcontainers, mesos-sim)", function () {
       assert.deepEqual(bad, [], `${p.mode}-mode task`);
     }
 
+    // Masters too (dcos-gen-resolvconf runs on every DC/OS node): their /etc/resolv.conf names the
+    // listeners, and libc resolves a task name and a .mesos name (forwarded) through it.
+    const master = cluster.masters()[0]!;
+    const masterConf = await master.container.exec(["cat", "/etc/resolv.conf"]);
+    assert.deepEqual(
+      [...masterConf.stdout.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]),
+      [...DCOS_DNS_IPS],
+      `${master.id}'s /etc/resolv.conf:\n${masterConf.stdout}`,
+    );
+    for (const [name, want] of [[...expected][0]!, ...Object.entries(mesosA)]) {
+      const got = await master.container.exec(["getent", "ahostsv4", name]);
+      const addrs = [...new Set([...got.stdout.matchAll(/^(\S+)\s/gm)].map((m) => m[1]!))].sort();
+      assert.deepEqual(addrs, [...new Set(want)].sort(), `getent ahostsv4 ${name} on ${master.id}: ${got.output}`);
+      log(`on ${master.id} through its resolv.conf: ${name} → ${addrs.join(" ")}`);
+    }
+
     // The CLI agrees (one lookup and the zone list, in an agent container).
     const lookup = await bridge.agent.container.exec([
       "dcnet",

@@ -887,17 +887,18 @@ export const DCOS_DNS_RESOLVCONF_WRITTEN = /"service":"dcos-dns".*"msg":"resolv.
 /**
  * Environment of dcos-dns on a node (as docker-compose.yml sets it): `masterIps`
  * for `.mesos` (each at :61053) and the zk / master records, listener addresses
- * managed on `lo`, `upstreams` for other names; on a master (`ownMasterIp`) every
- * address and the zone producer with its own Mesos master first; elsewhere the
- * resolv.conf generator.
+ * managed on `lo`, `upstreams` for other names, the resolv.conf generator; on a
+ * master (`ownMasterIp`) also every address and the zone producer with its own
+ * Mesos master first.
  */
 export function dcosDnsEnv(masterIps: string[], upstreams: string[], ownMasterIp?: string): Record<string, string> {
   const common = {
     DCNET_MASTERS: masterIps.join(","),
     DCNET_MANAGE_ADDRESSES: "true",
     DCNET_UPSTREAM_RESOLVERS: upstreams.join(","),
+    DCNET_RESOLVCONF__ENABLED: "true",
   };
-  if (!ownMasterIp) return { ...common, DCNET_RESOLVCONF__ENABLED: "true" };
+  if (!ownMasterIp) return common;
   return {
     ...common,
     DCNET_BIND_ALL: "true",
@@ -973,7 +974,7 @@ export function mesosNodeSpecs(
       // dcos-dns puts 198.51.100.1-3 on lo: NET_ADMIN (as compose's masters).
       Object.assign(spec, {
         services: ["mesos-sim", "mesos-dns", "dcos-dns"],
-        readyLogs: [DCOS_DNS_READY],
+        readyLogs: [DCOS_DNS_READY, DCOS_DNS_RESOLVCONF_WRITTEN],
         capAdd: ["NET_ADMIN"],
         env: { ...spec.env, ...dcosDnsEnv(dnsIps, upstreams, ip) },
       });

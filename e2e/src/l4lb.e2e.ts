@@ -523,16 +523,17 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     );
     log(`from the client task on agent-3: ${NAMED_VIP} → ${showIds(byName.ids)}; ${IP_VIP} → ${showIds(byIp.ids)}`);
 
-    // From node containers: master-1 (no backends; by address: its resolv.conf is Docker's) and agent-1 (hosts backends; by name).
+    // From node containers, by name through their resolv.conf (dcos-dns): master-1 (no backends) and agent-1 (hosts backends).
     const master = cluster.masters()[0]!;
     const agent1 = cluster.node("agent-1");
     for (const [node, url, app] of [
-      [master, `http://${namedAddress}:80/`, NAMED],
+      [master, `http://${NAMED_VIP}/`, NAMED],
       [master, `http://${IP_VIP}/`, IPVIP],
       [agent1, `http://${NAMED_VIP}/`, NAMED],
       [agent1, `http://${IP_VIP}/`, IPVIP],
     ] as const) {
       const got = await nodeJson<ProbeResult>(node, PROBE_JS, [url, "30"]);
+      if (app === NAMED) assert.equal(got.resolved, namedAddress, `${node.id} resolved ${NAMED_VIP} through its resolv.conf`);
       assertAll(
         `${node.id} → ${url}`,
         got,
@@ -638,9 +639,8 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     tasksOf[NAMED] = stateTasks(state).filter(ofApp(NAMED));
     const more = await probeFromClient(url, 20);
     assertAll("after the scale-down", more, [survivor!]);
-    // The client above goes through agent-3's socket LB; a master has the nft table only (by address: the
-    // masters' own resolver is not dcos-dns).
-    const fromMaster = await nodeJson<ProbeResult>(cluster.masters()[0]!, PROBE_JS, [`http://${namedAddress}:80/`, "20"]);
+    // The client above goes through agent-3's socket LB; a master has the nft table only.
+    const fromMaster = await nodeJson<ProbeResult>(cluster.masters()[0]!, PROBE_JS, [`http://${NAMED_VIP}/`, "20"]);
     assertAll("after the scale-down, from master-1 (nft)", fromMaster, [survivor!]);
     await waitCompatEverywhere({
       [`tcp ${NAMED_VIP}`]: tasksOf[NAMED]!.map((t) => hostEndpoint(state, t)),
@@ -709,7 +709,7 @@ describe("l4lb on every node (testcontainers, mesos-sim, nftables)", function ()
     const fromNode = await nodeJson<ProbeResult>(cluster.node("agent-1"), PROBE_JS, [`http://${vip}/`, "30"]);
     assertAll(`agent-1 → ${vip} (one failing)`, fromNode, others);
     // The client and agent-1 connect through the socket LB (agents); a master's connections are DNATed by the nft table.
-    // (By address: the masters' own resolver is not dcos-dns.)
+    // (By address here; master-1 resolving the name through its resolv.conf is checked in the first test.)
     const fromMaster = await nodeJson<ProbeResult>(cluster.masters()[0]!, PROBE_JS, [`http://${address}:80/`, "30"]);
     assertAll(`master-1 → ${address}:80 (one failing, nft)`, fromMaster, others);
     log(
