@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { z } from "zod";
+import { DEFAULT_FORGET_AFTER_MS } from "../bus/membership";
 import { list } from "./load";
 
 /** Config sections every dcnet service shares. */
@@ -27,7 +28,7 @@ export const busSection = z
     heartbeatMs: z.number().int().min(50).max(60_000).default(1000),
     missedBeats: z.number().int().min(2).max(100).default(3),
     /** A node unreachable this long is forgotten (its `nodes` record deleted); 0 = never. Default 24 h. */
-    forgetAfterMs: z.number().int().min(0).default(86_400_000),
+    forgetAfterMs: z.number().int().min(0).default(DEFAULT_FORGET_AFTER_MS),
     connectTimeoutMs: z.number().int().min(0).default(60_000),
   })
   .default({});
