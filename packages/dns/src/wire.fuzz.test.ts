@@ -8,6 +8,7 @@ import {
   RCODE_FORMERR,
   TYPE_A,
   errorReply,
+  laterQuestionNames,
   nameToWire,
   optRecord,
   parseQuery,
@@ -97,6 +98,10 @@ function check(msg: Buffer, scratch: QueryScratch): void {
   assert.ok(q.qEnd <= msg.length);
   if (!q.hasQuestion) return;
   assert.ok(q.name.endsWith("."), q.name);
+  // Later questions: at most QDCOUNT - 1, each a lower-cased absolute name like Query.name.
+  const later = laterQuestionNames(msg, q.qEnd);
+  assert.ok(later.length <= msg.readUInt16BE(4) - 1, `${later.length} later questions of ${msg.readUInt16BE(4)}`);
+  for (const n of later) assert.ok(n.endsWith(".") && !/[A-Z]/.test(n), n);
   // The key is the lower-cased wire name: it walks as a name to exactly its length.
   const key = Buffer.from(scratch.key.subarray(0, scratch.keyLen));
   assert.equal(skipName(key, 0), key.length);

@@ -1,6 +1,17 @@
 import { strict as assert } from "node:assert";
 import { buildQuery, decode } from "./testing";
-import { TYPE_A, TYPE_SRV, Writer, errorReply, headerOnly, nameToWire, parseQuery, skipName, walkMessage } from "./wire";
+import {
+  TYPE_A,
+  TYPE_SRV,
+  Writer,
+  errorReply,
+  headerOnly,
+  laterQuestionNames,
+  nameToWire,
+  parseQuery,
+  skipName,
+  walkMessage,
+} from "./wire";
 
 function mustParse(msg: Buffer) {
   const r = parseQuery(msg);
@@ -110,6 +121,32 @@ describe("dns/wire", () => {
     assert.equal(l.optEnd, q.length);
     assert.equal(skipName(q, 12), 21);
     assert.equal(skipName(Buffer.from([0xc0]), 0), -1);
+  });
+
+  it("laterQuestionNames: questions 2…QDCOUNT as Query.name gives the first (pointers followed, lower-cased, escaped); a QDCOUNT past the end is cut", () => {
+    const first = buildQuery({ name: "Web.Marathon.MESOS.", qtype: TYPE_A });
+    const tail = (...parts: Buffer[]) => Buffer.concat(parts);
+    const typeClass = Buffer.from([0, 1, 0, 1]);
+    // Question 2: "api." + a pointer to "Marathon.MESOS." inside question 1 (offset 12 + 4 = 16).
+    // Question 3: "a\.b.example." with a dot inside a label (escaped as in miekg).
+    const msg = tail(
+      first,
+      nameToWire("API")!.subarray(0, 4),
+      Buffer.from([0xc0, 16]),
+      typeClass,
+      Buffer.from([3, 0x61, 0x2e, 0x62, 7]),
+      Buffer.from("example"),
+      Buffer.from([0]),
+      typeClass,
+    );
+    msg.writeUInt16BE(3, 4);
+    const q = mustParse(msg);
+    assert.equal(q.name, "web.marathon.mesos.");
+    assert.deepEqual(laterQuestionNames(msg, q.qEnd), ["api.marathon.mesos.", "a\\.b.example."]);
+    assert.deepEqual(laterQuestionNames(first, mustParse(first).qEnd), [], "one question");
+    const lying = Buffer.from(first);
+    lying.writeUInt16BE(5, 4);
+    assert.deepEqual(laterQuestionNames(lying, mustParse(lying).qEnd), [], "QDCOUNT 5, one question in the message");
   });
 
   it("headerOnly and errorReply", () => {

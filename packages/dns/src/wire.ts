@@ -381,6 +381,51 @@ export function parseQueryInto(msg: Buffer, q: QueryScratch): ParseStatus {
 
 const ROOT = Buffer.from([0]);
 
+/** A query header with one question (what `laterQuestionNames` parses each later question as). */
+const ONE_QUESTION = Buffer.from([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+const later = new QueryScratch();
+
+/**
+ * The names of questions 2…QDCOUNT of a query `parseQueryInto` accepted (`qEnd`: the end of its first
+ * question), in `Query.name`'s form (lower-cased, escaped, absolute); [] for one question. A QDCOUNT
+ * that runs past the end of the message is cut there, as the parser does. Allocates: for the rare
+ * multi-question message only.
+ */
+export function laterQuestionNames(msg: Buffer, qEnd: number): string[] {
+  const qd = (msg[4]! << 8) | msg[5]!;
+  const names: string[] = [];
+  let off = qEnd;
+  for (let i = 1; i < qd && off < msg.length; i++) {
+    const end = skipName(msg, off);
+    if (end < 0 || end + 4 > msg.length) break; // cannot happen after parseQueryInto accepted msg
+    // The question alone, its name's pointers followed within msg, parsed as a one-question query.
+    const one = Buffer.concat([ONE_QUESTION, flatName(msg, off), msg.subarray(end, end + 4)]);
+    if (parseQueryInto(one, later) !== PARSE_OK) break;
+    names.push(later.name);
+    off = end + 4;
+  }
+  return names;
+}
+
+/** The name at `off` without pointers (`skipName` has checked it: bounded, in range). */
+function flatName(msg: Buffer, off: number): Buffer {
+  const parts: Buffer[] = [];
+  let pos = off;
+  for (let hops = 0; hops <= MAX_POINTER_HOPS;) {
+    const l = msg[pos]!;
+    if (l === 0) break;
+    if ((l & 0xc0) === 0xc0) {
+      pos = ((l & 0x3f) << 8) | msg[pos + 1]!;
+      hops++;
+      continue;
+    }
+    parts.push(msg.subarray(pos, pos + 1 + l));
+    pos += l + 1;
+  }
+  parts.push(ROOT);
+  return Buffer.concat(parts);
+}
+
 /** Skips a (possibly compressed) name; returns the offset after it, or -1 when it is malformed. */
 export function skipName(msg: Buffer, off: number): number {
   const len = msg.length;

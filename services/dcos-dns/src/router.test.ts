@@ -82,4 +82,40 @@ describe("dcos-dns routing (§3.2)", () => {
     assert.ok(apex.kind === "internal" && apex.map);
     assert.equal(apex.map("dcos.thisdcos.directory."), "dcos.thisdcos.global.");
   });
+
+  describe("several questions in one message: where they all go, else internal", () => {
+    const where = (first: string, ...later: string[]) => {
+      const { route, disagreeing } = router.routeQuestions(first, later);
+      const label = route.kind === "forward" ? `forward ${route.zone}` : route.kind === "internal" ? `internal ${route.name}` : route.kind;
+      return { label, disagreeing: disagreeing.map((r) => (r.kind === "forward" ? `forward ${r.zone}` : r.kind)) };
+    };
+    it("one question: its route, nothing disagreeing", () => {
+      assert.deepEqual(where("a.marathon.mesos."), { label: "mesos", disagreeing: [] });
+    });
+    it("all the same way: that route (two .mesos; two names of one forward zone; two of the default upstreams)", () => {
+      assert.deepEqual(where("a.marathon.mesos.", "b.marathon.mesos."), { label: "mesos", disagreeing: [] });
+      assert.deepEqual(where("x.eu.corp.example.", "y.eu.corp.example."), { label: "forward eu.corp.example.", disagreeing: [] });
+      assert.deepEqual(where("example.com.", "example.org."), { label: "forward .", disagreeing: [] });
+      assert.deepEqual(where("ready.spartan.", "x.marathon.dclb.thisdcos.directory."), {
+        label: "internal ready.spartan.",
+        disagreeing: [],
+      });
+    });
+    it("disagreeing: answered internally, the routes that were not internal listed", () => {
+      assert.deepEqual(where("a.marathon.mesos.", "example.com."), {
+        label: "internal a.marathon.mesos.",
+        disagreeing: ["mesos", "forward ."],
+      });
+      assert.deepEqual(where("x.corp.example.", "x.eu.corp.example."), {
+        label: "internal x.corp.example.",
+        disagreeing: ["forward corp.example.", "forward eu.corp.example."],
+      });
+      assert.deepEqual(where("ready.spartan.", "a.marathon.mesos."), { label: "internal ready.spartan.", disagreeing: ["mesos"] });
+    });
+    it("a renamed first question keeps its rename when the message is answered internally", () => {
+      const { route } = router.routeQuestions("x.marathon.dclb.thisdcos.directory.", ["a.marathon.mesos."]);
+      assert.ok(route.kind === "internal" && route.map);
+      assert.equal(route.name, "x.marathon.l4lb.thisdcos.directory.");
+    });
+  });
 });

@@ -11,6 +11,8 @@
  * 6. the forward zone with the longest matching suffix (upstream picks by map order: a fix, §11);
  * 7. the default upstreams; none configured → SERVFAIL.
  * Renames are undone in replies (`map`), so the client sees the suffix it asked for.
+ * A message with several questions goes where they all go; when they disagree it is answered
+ * internally (`routeQuestions`).
  */
 import type { Upstream } from "@dcnet/dns";
 import type { NameMap } from "./authority";
@@ -73,6 +75,28 @@ export class Router {
     for (const z of this.zones) if (name.endsWith(z.dotted) || name === z.zone) return z.route;
     return this.fallback;
   }
+
+  /**
+   * Spec §3.2 for a message with several questions: when every question routes the same way, that
+   * route (the first question's); otherwise the message is answered internally (the first question,
+   * renamed if its route renames), and `disagreeing` lists the routes that were not internal (the
+   * caller counts them as forwarder failures).
+   */
+  routeQuestions(first: string, later: readonly string[]): { route: Route; disagreeing: Route[] } {
+    const route = this.route(first);
+    if (later.length === 0) return { route, disagreeing: [] };
+    const routes = [route, ...later.map((n) => this.route(n))];
+    if (routes.every((r) => sameWay(route, r))) return { route, disagreeing: [] };
+    const internal: Route = route.kind === "internal" ? route : { kind: "internal", name: first, map: null };
+    return { route: internal, disagreeing: routes.filter((r) => r.kind !== "internal") };
+  }
+}
+
+/** Two routes that send a query to the same place: internal (whatever the rename), Mesos-DNS, or one zone's upstreams. */
+function sameWay(a: Route, b: Route): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "forward" || a.kind === "none") return a.zone === (b as typeof a).zone;
+  return true;
 }
 
 /** `name` ends with `from` (or is its apex); answer internally as if it ended with `to`; map names in replies back. */

@@ -4,6 +4,7 @@ import {
   buildQuery,
   decode,
   type FakeUpstream,
+  nameToWire,
   startUpstream,
   tcpExchange,
   TYPE_A,
@@ -174,6 +175,57 @@ describe("dcos-dns forwarding metrics", function () {
       assert.equal(count("dns_worker_requests_duration_seconds", `protocol="udp",upstream_address="${up.address}"`), 4);
     } finally {
       await svc.lifecycle.stop();
+      await up.close();
+    }
+  });
+});
+
+describe("dcos-dns: a message with several questions (§3.2)", function () {
+  this.timeout(20_000);
+  /** A query with these questions, each A/IN, names uncompressed. */
+  const several = (id: number, ...names: string[]): Buffer => {
+    const q = buildQuery({ id, name: names[0]!, qtype: TYPE_A });
+    const rest = names.slice(1).map((n) => Buffer.concat([nameToWire(n)!, Buffer.from([0, 1, 0, 1])]));
+    const msg = Buffer.concat([q, ...rest]);
+    msg.writeUInt16BE(names.length, 4);
+    return msg;
+  };
+
+  it("all to Mesos-DNS: forwarded as they are; mixed routes: answered here (no zone: NOERROR, AA, empty), nothing forwarded, a forwarder failure per route", async () => {
+    const mesos = await startUpstream((m) => upstreamReply(m, { a: ["10.0.5.5"] }));
+    const up = await startUpstream((m) => upstreamReply(m, { a: ["93.184.216.34"] }));
+    const registry = createRegistry({ defaultMetrics: false });
+    const svc = await startDcosDns(testConfig({ upstreamResolvers: [up.address], mesosDns: [mesos.address] }), { registry });
+    try {
+      const port = svc.ports().dns[0]!.udp;
+      const same = decode((await udpExchange(port, several(7, "a.marathon.mesos", "b.marathon.mesos")))!);
+      assert.equal(same.answers[0]!.data, "10.0.5.5", "both .mesos: forwarded");
+      assert.equal(mesos.received.length, 1);
+      assert.equal(mesos.received[0]!.msg.readUInt16BE(4), 2, "the upstream got both questions");
+
+      const mixed = await udpExchange(port, several(8, "a.marathon.mesos", "example.com"));
+      const d = decode(mixed!);
+      assert.equal(d.id, 8);
+      assert.equal(d.rcode, 0);
+      assert.ok(d.aa, "answered here, authoritatively");
+      assert.deepEqual(d.answers, []);
+      assert.equal(mesos.received.length, 1, "nothing more forwarded to Mesos-DNS");
+      assert.equal(up.received.length, 0, "nothing forwarded upstream");
+      // And an internal first question with a forwarded second one: the internal answer.
+      const spartan = decode((await udpExchange(port, several(9, "ready.spartan", "example.com")))!);
+      assert.equal(spartan.answers[0]!.data, "127.0.0.1");
+      assert.equal(up.received.length, 0);
+      const text = await registry.metrics();
+      const failures = (zone: string) =>
+        Number(new RegExp(`^dns_forwarder_failures_total\\{zone="${zone}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+      assert.equal(failures("mesos"), 1);
+      assert.equal(failures("."), 2);
+      // A single question for the same name afterwards is still forwarded (nothing learned from the mixed one).
+      const single = decode((await udpExchange(port, buildQuery({ id: 10, name: "example.com", qtype: TYPE_A })))!);
+      assert.equal(single.answers[0]!.data, "93.184.216.34");
+    } finally {
+      await svc.lifecycle.stop();
+      await mesos.close();
       await up.close();
     }
   });

@@ -25,6 +25,7 @@ import {
   PARSE_OK,
   QueryScratch,
   optRecord,
+  laterQuestionNames,
   parseQueryInto,
   parseReason,
   rcodeName,
@@ -156,21 +157,31 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       authority.clearFast();
       fastRouter = router;
     }
-    try {
-      // Fast path: an A/AAAA name answered before (found by its wire bytes, no string, no routing).
-      const buf = authority.respondFast(msg, q, authoritativeLimit(transport, q.edns, policy), opt);
-      if (buf !== null) {
-        count("internal", RCODE_NOERROR, transport);
-        return buf;
+    const several = ((msg[4]! << 8) | msg[5]!) > 1;
+    if (!several) {
+      try {
+        // Fast path: an A/AAAA name answered before (found by its wire bytes, no string, no routing).
+        const buf = authority.respondFast(msg, q, authoritativeLimit(transport, q.edns, policy), opt);
+        if (buf !== null) {
+          count("internal", RCODE_NOERROR, transport);
+          return buf;
+        }
+      } catch (err) {
+        return failed(err, msg, q, transport, opt);
       }
-    } catch (err) {
-      return failed(err, msg, q, transport, opt);
     }
-    const route = router.route(q.name);
+    let route: Route;
+    if (!several) route = router.route(q.name);
+    else {
+      // Several questions (spec §3.2): where they all go, else answered here.
+      const routed = router.routeQuestions(q.name, laterQuestionNames(msg, q.qEnd));
+      route = routed.route;
+      for (const r of routed.disagreeing) fwdFailures.labels(r.kind === "mesos" ? "mesos" : r.kind === "internal" ? "." : r.zone).inc();
+    }
     if (route.kind === "internal") {
       try {
-        // Only names answered as asked (no rename) may be learned for the fast path.
-        const fast = route.map === null ? q : null;
+        // Only one-question queries for names answered as asked (no rename) may be learned for the fast path.
+        const fast = route.map === null && !several ? q : null;
         const r = authority.respond(msg, q, route.name, authoritativeLimit(transport, q.edns, policy), opt, route.map, fast);
         count("internal", r.rcode, transport);
         return r.buf;

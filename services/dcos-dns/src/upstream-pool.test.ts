@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as dgram from "node:dgram";
-import { buildQuery, decode, ExchangeError, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
+import { buildQuery, decode, ExchangeError, nameToWire, parseResolver, startUpstream, TYPE_A, upstreamReply } from "@dcnet/dns";
 import { UdpUpstreamPool, sameQuestion } from "./upstream-pool";
 
 describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () => {
@@ -167,6 +167,19 @@ describe("UDP upstream pool (pooled connected sockets, our own query IDs)", () =
     const noQ = Buffer.from(same);
     noQ[5] = 0;
     assert.equal(sameQuestion(q, end, noQ), false, "count");
+    // Several questions: all echoed, or only the first (miekg's SetReply: Mesos-DNS); never another subset.
+    const tail = Buffer.concat([nameToWire("api.mesos")!, Buffer.from([0, 1, 0, 1])]);
+    const two = Buffer.concat([q, tail]);
+    two.writeUInt16BE(2, 4);
+    assert.equal(sameQuestion(two, two.length, Buffer.from(two)), true, "both echoed");
+    assert.equal(sameQuestion(two, two.length, same), true, "the first echoed alone");
+    const secondOnly = Buffer.concat([q.subarray(0, 12), tail]);
+    assert.equal(sameQuestion(two, two.length, secondOnly), false, "the second alone");
+    const wrongSecond = Buffer.from(two);
+    wrongSecond[wrongSecond.length - 6] = 0x78; // "api.mesox"
+    assert.equal(sameQuestion(two, two.length, wrongSecond), false, "both echoed, the second differs");
+    const shortReply = Buffer.from(two.subarray(0, two.length - 2));
+    assert.equal(sameQuestion(two, two.length, shortReply), false, "cut inside the second question");
     // Only letters fold: '-' (0x2d) and '\r' (0x0d) differ by 0x20 too.
     assert.equal(
       sameQuestion(buildQuery({ id: 1, name: "a-b", qtype: TYPE_A }), 12 + 5 + 4, buildQuery({ id: 1, name: "a\rb", qtype: TYPE_A })),

@@ -51,11 +51,18 @@ function questionEnd(msg: Buffer): number {
   return p;
 }
 
-/** Whether `reply` asks the question of `query` (`qEnd` = its question end): same count, names case-insensitively, type/class exactly. */
+/**
+ * Whether `reply` asks the question of `query` (`qEnd` = its question end): names compared
+ * case-insensitively, type/class exactly, every question — or only the first when the query has
+ * several and the reply echoes one (miekg's `SetReply`, so Mesos-DNS, keeps the first question only).
+ */
 export function sameQuestion(query: Buffer, qEnd: number, reply: Buffer): boolean {
-  if (reply.length < qEnd || reply[4] !== query[4] || reply[5] !== query[5]) return false;
+  if (reply.length < HEADER_LEN || query.length < qEnd) return false;
+  const qd = query.readUInt16BE(4);
+  const echoed = reply.readUInt16BE(4);
+  if (echoed !== qd && !(qd > 1 && echoed === 1)) return false;
   let p = HEADER_LEN;
-  for (let qd = query.readUInt16BE(4); qd > 0; qd--) {
+  for (let n = echoed; n > 0; n--) {
     for (;;) {
       const len = query[p]!;
       if (reply[p] !== len) return false;
@@ -63,13 +70,14 @@ export function sameQuestion(query: Buffer, qEnd: number, reply: Buffer): boolea
       if (len === 0) break;
       for (const end = p + len; p < end; p++) {
         const a = query[p]!;
-        const b = reply[p]!;
+        const b = reply[p];
         if (a === b) continue;
         // Only ASCII letters differ by case (0x20 randomisation echoed by the upstream is fine).
         const folded = a | 0x20;
-        if (folded !== (b | 0x20) || folded < 0x61 || folded > 0x7a) return false;
+        if (b === undefined || folded !== (b | 0x20) || folded < 0x61 || folded > 0x7a) return false;
       }
     }
+    if (p + 4 > reply.length) return false;
     for (const end = p + 4; p < end; p++) if (query[p] !== reply[p]) return false;
   }
   return true;
