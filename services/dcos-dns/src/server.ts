@@ -176,7 +176,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
       // Several questions (spec §3.2): where they all go, else answered here.
       const routed = router.routeQuestions(q.name, laterQuestionNames(msg, q.qEnd));
       route = routed.route;
-      for (const r of routed.disagreeing) fwdFailures.labels(r.kind === "mesos" ? "mesos" : r.kind === "internal" ? "." : r.zone).inc();
+      for (const r of routed.disagreeing) fwdFailures.labels(zoneLabel(r)).inc();
     }
     if (route.kind === "internal") {
       try {
@@ -217,7 +217,7 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
 
   async function relay(msg: Buffer, q: Query, transport: Transport, route: Route, opt: Buffer | null): Promise<Buffer> {
     const mesos = route.kind === "mesos";
-    const zone = mesos ? "mesos" : route.kind === "forward" ? route.zone : ".";
+    const zone = zoneLabel(route);
     const upstreams = mesos ? opts.mesosDns() : route.kind === "forward" ? route.upstreams : [];
     const label = mesos ? "mesos" : "forward";
     const end = fwdChild(zone).startTimer();
@@ -277,4 +277,9 @@ export function createDcosDnsServer(opts: DnsServerOptions): DcosDnsServer {
     query: async (msg, transport) => handle(msg, transport),
     inFlight: () => inFlight,
   };
+}
+
+/** The `zone` label of a route's forwarder metrics: `mesos`, the forward zone, or `.`. */
+function zoneLabel(route: Route): string {
+  return route.kind === "mesos" ? "mesos" : route.kind === "forward" || route.kind === "none" ? route.zone : ".";
 }
