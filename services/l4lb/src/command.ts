@@ -33,3 +33,8 @@ export function runCommand(
     child.stdin.end(opts.input ?? "");
   });
 }
+
+/** Why a command failed, for an error message: its stderr, else how it ended (exit code or signal). */
+export function failureText(r: CommandResult): string {
+  return r.stderr.trim() || (r.signal !== null ? `killed by ${r.signal}` : `exit ${r.code}`);
+}

@@ -61,7 +61,7 @@ import { createLocalRoutes, RoutesError, type LocalRoutes, type RouteSource } fr
 import { startSockLb, type SockLb } from "./sock-lb";
 import { abortConnectedUdp } from "./sock-lb-udp";
 import { createUdpFlows, type StaleFlow } from "./udp-flows";
-import { runCommand } from "./command";
+import { failureText, runCommand } from "./command";
 
 export interface NftDriverOptions extends NftOptions {
   logger: Logger;
@@ -115,7 +115,7 @@ export interface NftDriver extends DataplaneDriver {
 /** Whether nft can list tables here (what `mode: auto` asks). */
 export async function nftUsable(opts: { netns?: string; nft?: string } = {}): Promise<{ ok: boolean; reason: string }> {
   const r = await runCommand(opts.nft ?? "nft", ["list", "tables"], { netns: opts.netns });
-  return r.code === 0 ? { ok: true, reason: "" } : { ok: false, reason: (r.stderr || `exit ${r.code}`).trim() };
+  return r.code === 0 ? { ok: true, reason: "" } : { ok: false, reason: failureText(r) };
 }
 
 /**

@@ -14,7 +14,7 @@
  * address directly (not through the VIP) is left alone. This is what Cilium's socket LB does for
  * the same reason (its "socket termination").
  */
-import { runCommand } from "./command";
+import { failureText, runCommand } from "./command";
 import { backendHex } from "./sock-lb";
 import { canonicalIp, familyOf } from "./ip";
 import type { StaleFlow } from "./udp-flows";
@@ -105,7 +105,7 @@ async function revnatValues(cookies: bigint[], map: string, o: SockUdpAbortOptio
     return found;
   }
   const r = await runCommand(o.bpftool, ["-j", "map", "dump", "pinned", map], { timeoutMs: o.timeoutMs });
-  if (r.code !== 0) throw new Error(`${o.bpftool} map dump ${map}: ${(r.stderr || r.error?.message || "").trim()}`);
+  if (r.code !== 0) throw new Error(`${o.bpftool} map dump ${map}: ${failureText(r)}`);
   const wanted = new Map(cookies.map((c) => [cookieKeyHex(c).join(" "), c]));
   for (const e of JSON.parse(r.stdout) as { key?: unknown; value?: unknown }[]) {
     const key = byteList(e.key);
@@ -132,7 +132,7 @@ export async function abortConnectedUdp(f: StaleFlow, o: SockUdpAbortOptions): P
   // ss in the node's namespace; bpftool in ours: `ip netns exec` mounts a /sys without the bpffs pins.
   const run = (file: string, args: string[]) => runCommand(file, args, { netns: o.netns, timeoutMs: o.timeoutMs });
   const listed = await run(ss, ["-H", "-n", "-e", "-u", `-${family}`, "state", "established", "dst", dst]);
-  if (listed.code !== 0) throw new Error(`${ss} listing UDP sockets to ${dst}: ${(listed.stderr || listed.error?.message || "").trim()}`);
+  if (listed.code !== 0) throw new Error(`${ss} listing UDP sockets to ${dst}: ${failureText(listed)}`);
   const socks = parseSsSockets(listed.stdout);
   if (socks.length === 0) return 0;
   const want = `${backendHex({ ip: vip, port: f.port })} ${backendHex({ ip: backend, port: f.backendPort })}`;
@@ -146,8 +146,7 @@ export async function abortConnectedUdp(f: StaleFlow, o: SockUdpAbortOptions): P
   for (let i = 0; i < doomed.length; i += KILL_CHUNK) {
     const sources = doomed.slice(i, i + KILL_CHUNK).flatMap((s, j) => (j === 0 ? ["src", s.local] : ["or", "src", s.local]));
     const k = await run(ss, ["-K", "-H", "-n", "-e", "-u", `-${family}`, "state", "established", "dst", dst, "and", "(", ...sources, ")"]);
-    if (k.code !== 0)
-      throw new Error(`${ss} -K of ${doomed.length} UDP socket(s) → ${dst}: ${(k.stderr || k.error?.message || "").trim()}`);
+    if (k.code !== 0) throw new Error(`${ss} -K of ${doomed.length} UDP socket(s) → ${dst}: ${failureText(k)}`);
     // ss -K lists the sockets it closed.
     aborted += parseSsSockets(k.stdout).length;
   }
